@@ -1,0 +1,384 @@
+//! Administrator command lines (HORCM verbs and fault injections) and their resolution into
+//! protocol [`Command`]s addressed to storage systems. Scenarios, the checker and tests all
+//! speak this one language, e.g. `pairsplit --atomic ORA_L ORA_RL` or
+//! `paircreate ORA_R2 64001:106a 64002:106b --nocopy`.
+
+use crate::ids::{MirrorId, StorageSerial, VolumeId};
+use crate::protocol::{Command, Mutant};
+use crate::table::{CopyMode, PairOptions};
+use crate::topology::{MirrorRef, MirrorSpec, SplitPlan, Topology, TopologyError};
+use std::fmt;
+use thiserror::Error;
+
+/// One parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandLine {
+    PairCreate {
+        group: String,
+        pvol: VolumeId,
+        svol: VolumeId,
+        nocopy: bool,
+        mode: Option<CopyMode>,
+    },
+    PairSplit {
+        atomic: bool,
+        targets: Vec<MirrorRef>,
+    },
+    PairResync {
+        restore: bool,
+        targets: Vec<MirrorRef>,
+    },
+    PairDelete {
+        targets: Vec<MirrorRef>,
+    },
+    Takeover {
+        storage: StorageSerial,
+    },
+    LinkDown {
+        link: String,
+    },
+    LinkUp {
+        link: String,
+    },
+    Crash {
+        storage: StorageSerial,
+    },
+    Restart {
+        storage: StorageSerial,
+    },
+    Disaster {
+        storage: StorageSerial,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    #[error("empty command: expected a verb ({VERBS})")]
+    Empty,
+    #[error("unknown verb {0:?}: expected one of {VERBS}")]
+    UnknownVerb(String),
+    #[error("{verb}: {what}")]
+    Usage { verb: &'static str, what: String },
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+}
+
+const VERBS: &str =
+    "paircreate, pairsplit, pairresync, pairdelete, takeover, linkdown, linkup, crash, restart, disaster";
+
+fn usage(verb: &'static str, what: impl Into<String>) -> CommandError {
+    CommandError::Usage {
+        verb,
+        what: what.into(),
+    }
+}
+
+/// A mirror named on the command line: a group, or `PVOL,SVOL` (Fig 7).
+fn parse_target(verb: &'static str, s: &str) -> Result<MirrorRef, CommandError> {
+    match s.split_once(',') {
+        Some((p, v)) => Ok(MirrorRef::Ids(
+            p.parse().map_err(|e| usage(verb, format!("{e}")))?,
+            v.parse().map_err(|e| usage(verb, format!("{e}")))?,
+        )),
+        None if s.contains(':') => Err(usage(
+            verb,
+            format!("expected a group name or PVOL,SVOL (e.g. 64001:105a,64001:106a), found {s:?}"),
+        )),
+        None => Ok(MirrorRef::Group(s.to_string())),
+    }
+}
+
+fn storage(verb: &'static str, args: &[&str]) -> Result<StorageSerial, CommandError> {
+    match args {
+        [s] => s.parse().map_err(|e| usage(verb, format!("{e}"))),
+        _ => Err(usage(verb, "expected one storage serial, e.g. 64001")),
+    }
+}
+
+impl std::str::FromStr for CommandLine {
+    type Err = CommandError;
+
+    fn from_str(line: &str) -> Result<Self, CommandError> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (&verb, rest) = words.split_first().ok_or(CommandError::Empty)?;
+        let flags: Vec<&str> = rest.iter().copied().filter(|w| w.starts_with("--")).collect();
+        let args: Vec<&str> = rest.iter().copied().filter(|w| !w.starts_with("--")).collect();
+        let check_flags = |verb: &'static str, allowed: &[&str]| -> Result<(), CommandError> {
+            match flags.iter().find(|f| !allowed.contains(f)) {
+                Some(f) => Err(usage(
+                    verb,
+                    format!("unknown option {f}; allowed: {}", allowed.join(" ")),
+                )),
+                None => Ok(()),
+            }
+        };
+        let targets = |verb: &'static str| -> Result<Vec<MirrorRef>, CommandError> {
+            if args.is_empty() {
+                return Err(usage(verb, "expected at least one group name or PVOL,SVOL"));
+            }
+            args.iter().map(|a| parse_target(verb, a)).collect()
+        };
+        match verb {
+            "paircreate" => {
+                // `--mode MODE` takes a value; find it among the raw words.
+                let mut mode = None;
+                let mut positional = Vec::new();
+                let mut nocopy = false;
+                let mut it = rest.iter();
+                while let Some(&w) = it.next() {
+                    match w {
+                        "--nocopy" => nocopy = true,
+                        "--mode" => {
+                            let m = it.next().ok_or_else(|| usage("paircreate", "--mode needs a value"))?;
+                            mode = Some(m.parse().map_err(|e: String| usage("paircreate", e))?);
+                        }
+                        f if f.starts_with("--") => {
+                            return Err(usage(
+                                "paircreate",
+                                format!("unknown option {f}; allowed: --nocopy --mode MODE"),
+                            ))
+                        }
+                        p => positional.push(p),
+                    }
+                }
+                let [group, pvol, svol] = positional[..] else {
+                    return Err(usage("paircreate", "expected GROUP PVOL SVOL, e.g. paircreate ORA_R2 64001:106a 64002:106b --nocopy"));
+                };
+                Ok(CommandLine::PairCreate {
+                    group: group.to_string(),
+                    pvol: pvol.parse().map_err(|e| usage("paircreate", format!("{e}")))?,
+                    svol: svol.parse().map_err(|e| usage("paircreate", format!("{e}")))?,
+                    nocopy,
+                    mode,
+                })
+            }
+            "pairsplit" => {
+                check_flags("pairsplit", &["--atomic"])?;
+                Ok(CommandLine::PairSplit {
+                    atomic: flags.contains(&"--atomic"),
+                    targets: targets("pairsplit")?,
+                })
+            }
+            "pairresync" => {
+                check_flags("pairresync", &["--restore"])?;
+                Ok(CommandLine::PairResync {
+                    restore: flags.contains(&"--restore"),
+                    targets: targets("pairresync")?,
+                })
+            }
+            "pairdelete" => {
+                check_flags("pairdelete", &[])?;
+                Ok(CommandLine::PairDelete {
+                    targets: targets("pairdelete")?,
+                })
+            }
+            "takeover" => Ok(CommandLine::Takeover {
+                storage: storage("takeover", &args)?,
+            }),
+            "linkdown" | "linkup" => {
+                let [link] = args[..] else {
+                    return Err(usage("linkdown", "expected one link name"));
+                };
+                let link = link.to_string();
+                Ok(if verb == "linkdown" {
+                    CommandLine::LinkDown { link }
+                } else {
+                    CommandLine::LinkUp { link }
+                })
+            }
+            "crash" => Ok(CommandLine::Crash {
+                storage: storage("crash", &args)?,
+            }),
+            "restart" => Ok(CommandLine::Restart {
+                storage: storage("restart", &args)?,
+            }),
+            "disaster" => Ok(CommandLine::Disaster {
+                storage: storage("disaster", &args)?,
+            }),
+            other => Err(CommandError::UnknownVerb(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for CommandLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let refs = |t: &[MirrorRef]| {
+            t.iter()
+                .map(|r| match r {
+                    MirrorRef::Group(g) => g.clone(),
+                    MirrorRef::Ids(p, s) => format!("{p},{s}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            CommandLine::PairCreate {
+                group,
+                pvol,
+                svol,
+                nocopy,
+                mode,
+            } => {
+                write!(f, "paircreate {group} {pvol} {svol}")?;
+                if let Some(m) = mode {
+                    write!(f, " --mode {m}")?;
+                }
+                if *nocopy {
+                    write!(f, " --nocopy")?;
+                }
+                Ok(())
+            }
+            CommandLine::PairSplit { atomic, targets } => {
+                let a = if *atomic { "--atomic " } else { "" };
+                write!(f, "pairsplit {a}{}", refs(targets))
+            }
+            CommandLine::PairResync { restore, targets } => {
+                let r = if *restore { "--restore " } else { "" };
+                write!(f, "pairresync {r}{}", refs(targets))
+            }
+            CommandLine::PairDelete { targets } => write!(f, "pairdelete {}", refs(targets)),
+            CommandLine::Takeover { storage } => write!(f, "takeover {storage}"),
+            CommandLine::LinkDown { link } => write!(f, "linkdown {link}"),
+            CommandLine::LinkUp { link } => write!(f, "linkup {link}"),
+            CommandLine::Crash { storage } => write!(f, "crash {storage}"),
+            CommandLine::Restart { storage } => write!(f, "restart {storage}"),
+            CommandLine::Disaster { storage } => write!(f, "disaster {storage}"),
+        }
+    }
+}
+
+/// Turns a HORCM command into protocol commands, each for the system that must receive it.
+/// `paircreate` adds its mirror to `topology` (with `defaults` for options it does not name).
+/// Fault verbs are not protocol commands: they return `Ok(None)` for the driver to act on.
+pub fn resolve(
+    line: &CommandLine,
+    topology: &mut Topology,
+    defaults: PairOptions,
+    mutant: Option<Mutant>,
+) -> Result<Option<Vec<(StorageSerial, Command)>>, CommandError> {
+    let per_mirror = |targets: &[MirrorRef], f: &dyn Fn(MirrorId) -> Command| {
+        topology
+            .resolve(targets)
+            .map(|ms| ms.into_iter().map(|m| (m.pvol.storage, f(m))).collect())
+    };
+    let cmds = match line {
+        CommandLine::PairCreate {
+            group,
+            pvol,
+            svol,
+            nocopy,
+            mode,
+        } => {
+            let mirror = MirrorId::new(*pvol, *svol);
+            let options = PairOptions {
+                mode: mode.unwrap_or(defaults.mode),
+                ..defaults
+            };
+            if topology.mirror(mirror).is_none() {
+                topology.add_mirror(MirrorSpec {
+                    id: mirror,
+                    group: group.clone(),
+                    options,
+                })?;
+            }
+            vec![(
+                pvol.storage,
+                Command::Create {
+                    mirror,
+                    options,
+                    nocopy: *nocopy,
+                },
+            )]
+        }
+        CommandLine::PairSplit { atomic, targets } => {
+            let mirrors = topology.resolve(targets)?;
+            if *atomic && mutant != Some(Mutant::NoAtomic) {
+                let plan = topology.split_plan(&mirrors)?;
+                let root = plan.system.expect("split plans name their root");
+                vec![(root, Command::Split { plan })]
+            } else {
+                // Without --atomic each mirror is split on its own, wherever it lives: the
+                // splits share no point in the write stream (the `no-atomic` mutant).
+                mirrors
+                    .into_iter()
+                    .map(|m| {
+                        let plan = SplitPlan {
+                            system: Some(m.pvol.storage),
+                            here: vec![m],
+                            forwards: Vec::new(),
+                        };
+                        (m.pvol.storage, Command::Split { plan })
+                    })
+                    .collect()
+            }
+        }
+        CommandLine::PairResync { restore, targets } => {
+            let restore = *restore;
+            per_mirror(targets, &|mirror| Command::Resync { mirror, restore })?
+        }
+        CommandLine::PairDelete { targets } => {
+            per_mirror(targets, &|mirror| Command::Delete { mirror })?
+        }
+        CommandLine::Takeover { storage } => vec![(*storage, Command::Takeover)],
+        _ => return Ok(None),
+    };
+    Ok(Some(cmds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fig8;
+
+    #[test]
+    fn command_lines_round_trip() {
+        for line in [
+            "pairsplit --atomic ORA_L ORA_RL",
+            "paircreate ORA_R2 64001:106a 64002:106b --nocopy",
+            "paircreate ORA_R2 64001:106a 64002:106b --mode async",
+            "pairresync --restore ORA_L",
+            "pairsplit 64001:105a,64001:106a",
+            "pairdelete ORA_R2",
+            "takeover 64002",
+            "linkdown wan",
+            "disaster 64001",
+        ] {
+            let c: CommandLine = line.parse().unwrap();
+            assert_eq!(c.to_string(), line);
+        }
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_was_expected() {
+        for (line, want) in [
+            ("", "empty command"),
+            ("pairsplitt ORA_L", "unknown verb"),
+            ("pairsplit", "at least one group"),
+            ("pairsplit --atomik ORA_L", "unknown option --atomik"),
+            ("paircreate ORA_R2 64001:106a", "expected GROUP PVOL SVOL"),
+            ("paircreate ORA_R2 64001:106a 64002:zz", "expected a volume id"),
+            ("paircreate X 64001:1 64002:1 --mode fast", "expected a copy mode"),
+            ("crash", "one storage serial"),
+            ("pairsplit 64001:105a", "PVOL,SVOL"),
+        ] {
+            let e = line.parse::<CommandLine>().unwrap_err().to_string();
+            assert!(e.contains(want), "{line:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn atomic_split_goes_to_the_root_and_no_atomic_mutant_splits_each_alone() {
+        let mut t = fig8(1 << 30, PairOptions::default());
+        let line: CommandLine = "pairsplit --atomic ORA_L ORA_RL".parse().unwrap();
+        let cmds = resolve(&line, &mut t, PairOptions::default(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].0, StorageSerial(64001));
+        let cmds = resolve(&line, &mut t, PairOptions::default(), Some(Mutant::NoAtomic))
+            .unwrap()
+            .unwrap();
+        let systems: Vec<u32> = cmds.iter().map(|(s, _)| s.0).collect();
+        assert_eq!(systems, vec![64001, 64002]);
+    }
+}

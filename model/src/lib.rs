@@ -1,0 +1,23 @@
+//! mirrorlab-model: the domain of storage-based replication (volumes, mirrors, the copy
+//! management table of Fig 6) and the one replication protocol, as a deterministic sans-IO
+//! state machine. No clock, no I/O, no randomness: the model checker ([`check`]) and the
+//! simulator crate both drive [`protocol::StorageSystem`], so what is checked is what runs.
+#![warn(unreachable_pub)]
+
+pub mod bitmap;
+pub mod command;
+pub mod ids;
+pub mod protocol;
+pub mod table;
+pub mod topology;
+pub mod volume;
+
+pub use bitmap::PendingBitmap;
+pub use ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
+pub use protocol::{
+    Command, HostWrite, Input, Message, Mutant, Output, ProtocolConfig, StorageSystem, Timer,
+    Transport,
+};
+pub use table::{CopyMode, CopyTable, CopyType, PairOptions, PairState, Refusal};
+pub use topology::{MirrorRef, SplitPlan, Topology};
+pub use volume::{Digest, Volume, BLOCK_BYTES};

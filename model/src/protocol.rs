@@ -1,0 +1,1963 @@
+//! The replication protocol of one storage system, as a sans-IO state machine.
+//!
+//! [`StorageSystem::handle`] takes one [`Input`] (a host write, a message from a peer, an
+//! administrator's command, a timer, a link event) and appends [`Output`]s (send a message,
+//! acknowledge or fail a host write, finish a command, set a timer). There is no clock and no
+//! I/O here: the model checker and the simulator are two drivers of this same code, so what is
+//! checked is what is simulated. This is the only place a pair state changes
+//! ([`StorageSystem::set_state`]).
+//!
+//! Data path, per copy mode of a remote mirror in PAIR (DESIGN.md "Copy modes"):
+//! sync / semi-sync / async send each write in order on the interconnect (`Message::Write`);
+//! periodic closes a cycle from the pending bitmap on a timer and sends it whole;
+//! adaptive copies the pending bitmap in address order once per pass timer. Initial copy and
+//! resync are the same bitmap copier. The secondary acknowledges every sequenced message.
+
+use crate::bitmap::PendingBitmap;
+use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
+use crate::table::{
+    refusal, AsyncResume, CopyMode, CopyTable, CopyType, Fence, OnFull, PairOptions, PairState,
+    Refusal, Verb,
+};
+use crate::topology::SplitPlan;
+use crate::volume::{blocks_of, Digest, Volume, BLOCK_BYTES};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Bytes of header on every message: counted as control traffic, apart from data.
+pub const HEADER_BYTES: u64 = 64;
+
+/// Which path a message takes between two storage systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    /// The replication link (Fig 1 path 150): FIFO with the copy data.
+    Interconnect,
+    /// Host agents on the host network (Fig 11 remark): not FIFO with the copy data.
+    HostNetwork,
+}
+
+/// Deliberately broken protocols, kept so tests can show the model checker catches each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mutant {
+    /// Each mirror of an atomic split is split by its own command (see [`crate::command`]).
+    NoAtomic,
+    /// The split is forwarded on the host network without waiting for copy data in flight.
+    NoDrain,
+    /// Sync mirrors do not inhibit host I/O during an atomic split (Fig 10 step 1120 skipped).
+    NoInhibit,
+    /// `paircreate --nocopy` does not check the volumes are identical.
+    NocopyUnchecked,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 4] = [
+        Mutant::NoAtomic,
+        Mutant::NoDrain,
+        Mutant::NoInhibit,
+        Mutant::NocopyUnchecked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::NoAtomic => "no-atomic",
+            Mutant::NoDrain => "no-drain",
+            Mutant::NoInhibit => "no-inhibit",
+            Mutant::NocopyUnchecked => "nocopy-unchecked",
+        }
+    }
+}
+
+impl std::str::FromStr for Mutant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Mutant::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "expected a mutant (no-atomic, no-drain, no-inhibit, nocopy-unchecked), found {s:?}"
+                )
+            })
+    }
+}
+
+/// System-wide settings of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProtocolConfig {
+    /// How an atomic split travels to the secondary (Fig 11 remark on steps 1140/1230).
+    pub split_transport: Transport,
+    /// In-system copy speed, bytes per second (local initial copy and resync).
+    pub local_copy_bytes_per_sec: u64,
+    pub mutant: Option<Mutant>,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            split_transport: Transport::Interconnect,
+            local_copy_bytes_per_sec: 2_000_000_000,
+            mutant: None,
+        }
+    }
+}
+
+/// A write from a host attached to this system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostWrite {
+    pub id: WriteId,
+    pub volume: VolumeSerial,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Administrator commands (HORCM verbs), already resolved to mirror ids.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// paircreate, issued to the PVOL's system.
+    Create {
+        mirror: MirrorId,
+        options: PairOptions,
+        nocopy: bool,
+    },
+    /// pairsplit (one mirror or `--atomic`), issued to the plan's root system.
+    Split { plan: SplitPlan },
+    /// pairresync, issued to the PVOL's system.
+    Resync { mirror: MirrorId, restore: bool },
+    /// pairdelete, issued to the PVOL's system.
+    Delete { mirror: MirrorId },
+    /// The standby host takes over the SVOLs of this (secondary) system.
+    Takeover,
+}
+
+/// Timers the protocol asks its driver for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// Periodic mode: close the current cycle (delta set) and send it.
+    Cycle(MirrorId),
+    /// Adaptive mode: start a copy pass over the pending bitmap.
+    Pass(MirrorId),
+    /// Local mirror: copy the next window of chunks in-system.
+    LocalCopy(MirrorId),
+}
+
+/// An atomic split is named by its root system and the command that started it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SplitId {
+    pub root: StorageSerial,
+    pub command: CommandId,
+}
+
+/// Marker messages sequenced with the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MarkKind {
+    /// Periodic: the cycle sent before this marker is whole; apply it.
+    CycleEnd,
+    /// Adaptive: a pass is over; every write up to `upto` is on the SVOL.
+    PassEnd,
+    /// The remote mirror itself is split here.
+    Split,
+}
+
+/// Messages between storage systems.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// An ordered write (sync, semi-sync, async): blocks `first..first + count` get `write`.
+    Write {
+        mirror: MirrorId,
+        seq: u64,
+        write: WriteId,
+        first: u64,
+        count: u64,
+        bytes: u64,
+    },
+    /// A whole chunk copied from the bitmap: blocks `first..end` read as `blocks`.
+    Chunk {
+        mirror: MirrorId,
+        seq: u64,
+        first: u64,
+        end: u64,
+        blocks: Vec<(u64, WriteId)>,
+        bytes: u64,
+        /// Part of a periodic cycle: buffer until the cycle is whole.
+        cycle: bool,
+    },
+    Mark {
+        mirror: MirrorId,
+        seq: u64,
+        kind: MarkKind,
+        upto: WriteId,
+    },
+    /// Cumulative acknowledgement of every sequenced message up to `seq`.
+    Ack { mirror: MirrorId, seq: u64 },
+    /// An atomic split forwarded through remote mirror `mirror` (Fig 10 1140, Fig 11 1230).
+    Forward {
+        mirror: MirrorId,
+        seq: u64,
+        split: SplitId,
+        plan: SplitPlan,
+    },
+    /// The secondary split its part (Fig 10 1150, Fig 11 1240).
+    SplitDone {
+        split: SplitId,
+        mirror: MirrorId,
+        refused: Option<Refusal>,
+    },
+    Create {
+        mirror: MirrorId,
+        options: PairOptions,
+        size: u64,
+        origin: u64,
+        /// No-copy (Fig 12): the PVOL's digest when the command ran.
+        nocopy: Option<Digest>,
+    },
+    CreateReply {
+        mirror: MirrorId,
+        refused: Option<Refusal>,
+    },
+    Resync {
+        mirror: MirrorId,
+        restore: bool,
+        runs: Vec<(u64, u64)>,
+    },
+    ResyncBitmap {
+        mirror: MirrorId,
+        runs: Vec<(u64, u64)>,
+    },
+    /// The copy is complete; the pair is in PAIR.
+    CopyComplete { mirror: MirrorId, upto: WriteId },
+    /// The primary suspended the pair (journal full).
+    Suspend { mirror: MirrorId },
+    Delete { mirror: MirrorId },
+}
+
+impl Message {
+    /// Payload bytes (write data or chunk data).
+    pub fn data_bytes(&self) -> u64 {
+        match self {
+            Message::Write { bytes, .. } | Message::Chunk { bytes, .. } => *bytes,
+            _ => 0,
+        }
+    }
+
+    /// Header and metadata bytes.
+    pub fn control_bytes(&self) -> u64 {
+        match self {
+            Message::Resync { runs, .. } | Message::ResyncBitmap { runs, .. } => {
+                HEADER_BYTES + 16 * runs.len() as u64
+            }
+            _ => HEADER_BYTES,
+        }
+    }
+
+    pub fn mirror(&self) -> MirrorId {
+        match self {
+            Message::Write { mirror, .. }
+            | Message::Chunk { mirror, .. }
+            | Message::Mark { mirror, .. }
+            | Message::Ack { mirror, .. }
+            | Message::Forward { mirror, .. }
+            | Message::SplitDone { mirror, .. }
+            | Message::Create { mirror, .. }
+            | Message::CreateReply { mirror, .. }
+            | Message::Resync { mirror, .. }
+            | Message::ResyncBitmap { mirror, .. }
+            | Message::CopyComplete { mirror, .. }
+            | Message::Suspend { mirror }
+            | Message::Delete { mirror } => *mirror,
+        }
+    }
+}
+
+/// Everything that can happen to a storage system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    Write(HostWrite),
+    Deliver {
+        from: StorageSerial,
+        via: Transport,
+        msg: Message,
+    },
+    Command { id: CommandId, command: Command },
+    Timer(Timer),
+    /// The replication link to a peer failed (or lost a message, which a link layer treats
+    /// the same way); in-flight messages are gone.
+    LinkDown(StorageSerial),
+    LinkUp(StorageSerial),
+    /// This system restarts after a crash: tables and volumes survive, in-flight state not.
+    Restart,
+}
+
+/// What the system asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Output {
+    Send {
+        to: StorageSerial,
+        via: Transport,
+        msg: Message,
+    },
+    AckWrite(WriteId),
+    FailWrite(WriteId, Refusal),
+    Done(CommandId),
+    Refused(CommandId, Refusal),
+    SetTimer { timer: Timer, after_ns: u64 },
+    StateChanged {
+        mirror: MirrorId,
+        from: PairState,
+        to: PairState,
+    },
+    /// Every write to the mirror's PVOL up to `upto` is now on its SVOL.
+    Replicated { mirror: MirrorId, upto: WriteId },
+}
+
+/// Which end(s) of a mirror this system holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Primary,
+    Secondary,
+    /// Both volumes are here (a local mirror).
+    Local,
+}
+
+/// A sequenced message not yet acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InFlight {
+    seq: u64,
+    data_bytes: u64,
+    /// Chunks to mark pending again if the message is lost.
+    chunks: (u64, u64),
+    /// A sync write whose host waits for this acknowledgement.
+    sync_write: Option<WriteId>,
+    is_write: bool,
+}
+
+/// The sending end of a mirror's data stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Sender {
+    next_seq: u64,
+    unacked: VecDeque<InFlight>,
+    unacked_data: u64,
+    /// Ordered writes sent but not yet acknowledged, plus held back: the async journal.
+    journal_bytes: u64,
+}
+
+/// An update to a volume's content, as it travels through mirrors.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Update {
+    Write {
+        first: u64,
+        count: u64,
+        version: WriteId,
+        bytes: u64,
+    },
+    Replace {
+        first: u64,
+        end: u64,
+        blocks: Vec<(u64, WriteId)>,
+    },
+}
+
+impl Update {
+    fn blocks(&self) -> (u64, u64) {
+        match self {
+            Update::Write { first, count, .. } => (*first, first + count),
+            Update::Replace { first, end, .. } => (*first, *end),
+        }
+    }
+}
+
+/// One mirror as this system holds it: the Fig 6 tables of its volume(s) here plus the
+/// copy machinery.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pair {
+    pub mirror: MirrorId,
+    pub role: Role,
+    pub options: PairOptions,
+    pub state: PairState,
+    /// The pending bitmap of this system's end (the PVOL's for a local mirror).
+    pub pending: PendingBitmap,
+    /// A local mirror's SVOL-side bitmap.
+    pub svol_pending: PendingBitmap,
+    /// The current COPY runs SVOL -> PVOL (`pairresync --restore`).
+    pub restore: bool,
+    tx: Sender,
+    /// Bitmap copier position (address order); `None` when idle.
+    cursor: Option<u64>,
+    /// Start over at chunk 0 until the bitmap is empty (initial copy, resync, catch-up).
+    wrap: bool,
+    /// Newest write id on this system's volume of the pair, for `Replicated` reports.
+    last_write: WriteId,
+    pass_upto: WriteId,
+    /// Fig 11 step 1200 (seed variant): writes go to the bitmap during an atomic split.
+    diverting: bool,
+    /// Writes are journaled but held during an atomic split (ordered variant, host network).
+    paused: bool,
+    backlog: VecDeque<(Update, WriteId)>,
+    /// Secondary, periodic: the cycle being received.
+    rx_cycle: Vec<(u64, u64, Vec<(u64, WriteId)>)>,
+    /// The command waiting for this pair to reach PAIR (create, resync).
+    command: Option<CommandId>,
+}
+
+impl Pair {
+    fn new(mirror: MirrorId, role: Role, options: PairOptions, state: PairState) -> Self {
+        Pair {
+            mirror,
+            role,
+            options,
+            state,
+            pending: PendingBitmap::new(),
+            svol_pending: PendingBitmap::new(),
+            restore: false,
+            tx: Sender::default(),
+            cursor: None,
+            wrap: false,
+            last_write: WriteId(0),
+            pass_upto: WriteId(0),
+            diverting: false,
+            paused: false,
+            backlog: VecDeque::new(),
+            rx_cycle: Vec::new(),
+            command: None,
+        }
+    }
+
+    fn chunk_blocks(&self) -> u64 {
+        self.options.chunk_bytes / BLOCK_BYTES
+    }
+
+    /// Chunks covering blocks `first..end`.
+    fn chunks_of(&self, (first, end): (u64, u64)) -> (u64, u64) {
+        let cb = self.chunk_blocks();
+        (first / cb, end.div_ceil(cb).max(first / cb + 1))
+    }
+
+    fn peer(&self) -> StorageSerial {
+        match self.role {
+            Role::Primary => self.mirror.svol.storage,
+            Role::Secondary | Role::Local => self.mirror.pvol.storage,
+        }
+    }
+
+    /// This system's volume of a remote pair (both ends' PVOL for a local one).
+    fn my_volume(&self) -> VolumeSerial {
+        match self.role {
+            Role::Secondary => self.mirror.svol.serial,
+            Role::Primary | Role::Local => self.mirror.pvol.serial,
+        }
+    }
+
+    /// True when the copier sends from here: normally the PVOL end, the SVOL end in restore.
+    fn is_source(&self) -> bool {
+        match self.role {
+            Role::Primary => !self.restore,
+            Role::Secondary => self.restore,
+            Role::Local => true,
+        }
+    }
+
+    /// Bytes of ordered writes not yet on the SVOL (the async journal's fill).
+    pub fn journal_bytes(&self) -> u64 {
+        self.tx.journal_bytes
+    }
+
+    /// Sequenced messages sent and not yet acknowledged.
+    pub fn unacked(&self) -> usize {
+        self.tx.unacked.len()
+    }
+
+    /// Bytes still to copy for this pair to be in sync: pending chunks plus in-flight data.
+    pub fn pending_bytes(&self) -> u64 {
+        (self.pending.count() + self.svol_pending.count()) * self.options.chunk_bytes
+            + self.tx.journal_bytes
+    }
+
+    /// Fig 6 rows for the volume(s) of this pair held here.
+    pub fn tables(&self, me: StorageSerial) -> Vec<CopyTable> {
+        let copy_type = if self.mirror.is_local() {
+            CopyType::Local
+        } else {
+            CopyType::Remote
+        };
+        let row = |volume: VolumeId, other: VolumeId, primary: bool, pending: &PendingBitmap| {
+            CopyTable {
+                volume,
+                copy_type,
+                pair_system: if self.mirror.is_local() {
+                    me
+                } else {
+                    other.storage
+                },
+                mirror_volume: other,
+                primary,
+                status: self.state,
+                pending: pending.clone(),
+                mode: (!self.mirror.is_local()).then_some(self.options.mode),
+                chunk_bytes: self.options.chunk_bytes,
+            }
+        };
+        let (p, s) = (self.mirror.pvol, self.mirror.svol);
+        match self.role {
+            Role::Primary => vec![row(p, s, true, &self.pending)],
+            Role::Secondary => vec![row(s, p, false, &self.pending)],
+            Role::Local => vec![
+                row(p, s, true, &self.pending),
+                row(s, p, false, &self.svol_pending),
+            ],
+        }
+    }
+}
+
+/// An atomic split in progress on this system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct SplitOp {
+    id: SplitId,
+    /// Who forwarded it here; `None` on the root, which reports to `command`.
+    parent: Option<(StorageSerial, Transport, MirrorId)>,
+    forwards: Vec<Forwarding>,
+    inhibited: bool,
+    refused: Option<Refusal>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Forwarding {
+    via: MirrorId,
+    plan: SplitPlan,
+    /// Everything sent on `via` up to this sequence number predates the split.
+    drain_seq: u64,
+    sent: bool,
+    done: bool,
+}
+
+/// One storage system: its volumes, the mirrors it holds, and the protocol state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StorageSystem {
+    serial: StorageSerial,
+    config: ProtocolConfig,
+    volumes: BTreeMap<VolumeSerial, Volume>,
+    pairs: BTreeMap<MirrorId, Pair>,
+    links_down: BTreeSet<StorageSerial>,
+    /// Host writes waiting to be admitted (I/O inhibit, semi-sync, journal throttle), in order.
+    held: VecDeque<HostWrite>,
+    /// Atomic splits holding host I/O (Fig 10 step 1120).
+    inhibit: u32,
+    splits: Vec<SplitOp>,
+    /// Sync writes waiting for this many remote acknowledgements.
+    sync_waits: BTreeMap<WriteId, u32>,
+}
+
+impl StorageSystem {
+    pub fn new(serial: StorageSerial, config: ProtocolConfig) -> Self {
+        StorageSystem {
+            serial,
+            config,
+            volumes: BTreeMap::new(),
+            pairs: BTreeMap::new(),
+            links_down: BTreeSet::new(),
+            held: VecDeque::new(),
+            inhibit: 0,
+            splits: Vec::new(),
+            sync_waits: BTreeMap::new(),
+        }
+    }
+
+    pub fn serial(&self) -> StorageSerial {
+        self.serial
+    }
+
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.config
+    }
+
+    pub fn add_volume(&mut self, serial: VolumeSerial, volume: Volume) {
+        self.volumes.insert(serial, volume);
+    }
+
+    /// Installs a mirror that was created and synchronized before the study began (PAIR).
+    /// Call on both systems of a remote mirror; the driver guarantees the volumes match.
+    pub fn install_pair(&mut self, mirror: MirrorId, options: PairOptions) {
+        let role = self.role_of(mirror);
+        self.pairs
+            .insert(mirror, Pair::new(mirror, role, options, PairState::Pair));
+    }
+
+    /// Arms the timers of installed pairs; call once before the first input.
+    pub fn start(&mut self, out: &mut Vec<Output>) {
+        let mirrors: Vec<MirrorId> = self.pairs.keys().copied().collect();
+        for m in mirrors {
+            self.arm_mode_timer(m, out);
+        }
+    }
+
+    pub fn volume(&self, serial: VolumeSerial) -> Option<&Volume> {
+        self.volumes.get(&serial)
+    }
+
+    pub fn volumes(&self) -> impl Iterator<Item = (VolumeSerial, &Volume)> {
+        self.volumes.iter().map(|(&s, v)| (s, v))
+    }
+
+    pub fn pair(&self, mirror: MirrorId) -> Option<&Pair> {
+        self.pairs.get(&mirror)
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = &Pair> {
+        self.pairs.values()
+    }
+
+    /// Pair state of `mirror` as this system sees it (SIMPLEX when it holds no table).
+    pub fn state(&self, mirror: MirrorId) -> PairState {
+        self.pairs
+            .get(&mirror)
+            .map_or(PairState::Simplex, |p| p.state)
+    }
+
+    /// Every Fig 6 table this system holds.
+    pub fn tables(&self) -> Vec<CopyTable> {
+        self.pairs
+            .values()
+            .flat_map(|p| p.tables(self.serial))
+            .collect()
+    }
+
+    /// Host writes waiting to be admitted.
+    pub fn held_writes(&self) -> usize {
+        self.held.len()
+    }
+
+    /// True while an atomic split holds host I/O on this system.
+    pub fn inhibited(&self) -> bool {
+        self.inhibit > 0
+    }
+
+    /// True while an atomic split is in progress here.
+    pub fn splitting(&self) -> bool {
+        !self.splits.is_empty()
+    }
+
+    fn role_of(&self, mirror: MirrorId) -> Role {
+        if mirror.is_local() {
+            Role::Local
+        } else if mirror.pvol.storage == self.serial {
+            Role::Primary
+        } else {
+            Role::Secondary
+        }
+    }
+
+    /// The one entry point: applies `input` and appends what the driver must do to `out`.
+    pub fn handle(&mut self, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Write(w) => {
+                if self.held.is_empty() && !self.blocked(&w) {
+                    self.admit(w, out);
+                } else {
+                    self.held.push_back(w);
+                }
+            }
+            Input::Deliver { from, via, msg } => self.deliver(from, via, msg, out),
+            Input::Command { id, command } => self.command(id, command, out),
+            Input::Timer(t) => self.timer(t, out),
+            Input::LinkDown(peer) => {
+                self.links_down.insert(peer);
+                self.lose_peer(peer, out);
+            }
+            Input::LinkUp(peer) => {
+                self.links_down.remove(&peer);
+            }
+            Input::Restart => {
+                let peers: BTreeSet<StorageSerial> = self
+                    .pairs
+                    .values()
+                    .filter(|p| p.role != Role::Local)
+                    .map(|p| p.peer())
+                    .collect();
+                for peer in peers {
+                    self.lose_peer(peer, out);
+                }
+                for w in std::mem::take(&mut self.held) {
+                    out.push(Output::FailWrite(w.id, Refusal::Unreachable(self.serial)));
+                }
+            }
+        }
+        self.progress_splits(out);
+        self.admit_held(out);
+    }
+
+    // ----- pair state: the one place it changes -----
+
+    fn set_state(&mut self, mirror: MirrorId, to: PairState, out: &mut Vec<Output>) {
+        let Some(p) = self.pairs.get_mut(&mirror) else {
+            return;
+        };
+        let from = p.state;
+        if from == to {
+            return;
+        }
+        p.state = to;
+        if to != PairState::Copy {
+            p.restore = false;
+            p.cursor = None;
+        }
+        out.push(Output::StateChanged { mirror, from, to });
+        if to == PairState::Simplex {
+            self.pairs.remove(&mirror);
+        }
+    }
+
+    // ----- host writes -----
+
+    /// Whether `w` must wait: I/O inhibited, semi-sync transfer outstanding, journal full.
+    fn blocked(&self, w: &HostWrite) -> bool {
+        if self.inhibit > 0 {
+            return true;
+        }
+        self.pairs_of_pvol(w.volume).any(|p| {
+            if p.role != Role::Primary || p.state != PairState::Pair || p.diverting {
+                return false;
+            }
+            match p.options.mode {
+                CopyMode::SemiSync => p.tx.unacked.iter().any(|f| f.is_write),
+                CopyMode::Async => {
+                    p.options.on_full == OnFull::Throttle
+                        && p.tx.journal_bytes > 0
+                        && p.tx.journal_bytes + w.len > p.options.journal_bytes
+                }
+                _ => false,
+            }
+        })
+    }
+
+    fn admit_held(&mut self, out: &mut Vec<Output>) {
+        while let Some(w) = self.held.front() {
+            if self.blocked(w) {
+                return;
+            }
+            let w = self.held.pop_front().expect("front exists");
+            self.admit(w, out);
+        }
+    }
+
+    fn pairs_of_pvol(&self, vol: VolumeSerial) -> impl Iterator<Item = &Pair> {
+        let pvol = VolumeId {
+            storage: self.serial,
+            serial: vol,
+        };
+        let lo = MirrorId::new(pvol, VolumeId::new(0, 0));
+        let hi = MirrorId::new(pvol, VolumeId::new(u32::MAX, u32::MAX));
+        self.pairs.range(lo..=hi).map(|(_, p)| p)
+    }
+
+    /// Why a host may not write `w` at all, if so.
+    fn write_refusal(&self, w: &HostWrite) -> Option<Refusal> {
+        let id = VolumeId {
+            storage: self.serial,
+            serial: w.volume,
+        };
+        let Some(v) = self.volumes.get(&w.volume) else {
+            return Some(Refusal::NoSuchVolume(id));
+        };
+        if w.offset.checked_add(w.len).is_none_or(|end| end > v.size) {
+            return Some(Refusal::OutOfRange(id));
+        }
+        for p in self.pairs.values() {
+            let svol_here = p.mirror.svol == id;
+            if svol_here && matches!(p.state, PairState::Copy | PairState::Pair) {
+                return Some(Refusal::SvolProtected(id));
+            }
+            if p.mirror.pvol == id && p.state == PairState::Copy && p.restore {
+                return Some(Refusal::Restoring(id));
+            }
+            if p.mirror.pvol == id
+                && p.role == Role::Primary
+                && p.options.mode == CopyMode::Sync
+                && p.options.fence == Fence::Refuse
+                && p.state == PairState::SuspendedError
+            {
+                return Some(Refusal::Fenced(id));
+            }
+        }
+        None
+    }
+
+    fn admit(&mut self, w: HostWrite, out: &mut Vec<Output>) {
+        if let Some(r) = self.write_refusal(&w) {
+            out.push(Output::FailWrite(w.id, r));
+            return;
+        }
+        let (first, count) = blocks_of(w.offset, w.len);
+        let update = Update::Write {
+            first,
+            count,
+            version: w.id,
+            bytes: w.len,
+        };
+        // Host writes to a split SVOL (auxiliary host, or standby after takeover) are
+        // recorded in that end's bitmap (Fig 6 660).
+        let id = VolumeId {
+            storage: self.serial,
+            serial: w.volume,
+        };
+        for p in self.pairs.values_mut() {
+            if p.mirror.svol == id {
+                let chunks = p.chunks_of(update.blocks());
+                match p.role {
+                    Role::Local => p.svol_pending.set_range(chunks.0, chunks.1),
+                    _ => p.pending.set_range(chunks.0, chunks.1),
+                }
+            }
+        }
+        let waits = self.write_volume(w.volume, &update, Some(w.id), None, out);
+        if waits == 0 {
+            out.push(Output::AckWrite(w.id));
+        } else {
+            self.sync_waits.insert(w.id, waits);
+        }
+    }
+
+    /// Applies `update` to volume `vol` and carries it into every mirror whose PVOL it is.
+    /// Returns how many sync acknowledgements the host write (if any) must wait for.
+    fn write_volume(
+        &mut self,
+        vol: VolumeSerial,
+        update: &Update,
+        host: Option<WriteId>,
+        from: Option<MirrorId>,
+        out: &mut Vec<Output>,
+    ) -> u32 {
+        let Some(v) = self.volumes.get_mut(&vol) else {
+            return 0;
+        };
+        match update {
+            Update::Write {
+                first,
+                count,
+                version,
+                ..
+            } => v.write(*first, *count, *version),
+            Update::Replace { first, end, blocks } => v.replace_range(*first, *end, blocks),
+        }
+        let mirrors: Vec<MirrorId> = self
+            .pairs_of_pvol(vol)
+            .filter(|p| Some(p.mirror) != from && p.role != Role::Secondary)
+            .map(|p| p.mirror)
+            .collect();
+        let mut waits = 0;
+        for m in mirrors {
+            waits += self.carry(m, update, host, out);
+        }
+        waits
+    }
+
+    /// Carries an update of a PVOL into one of its mirrors, by state and copy mode.
+    fn carry(
+        &mut self,
+        m: MirrorId,
+        update: &Update,
+        host: Option<WriteId>,
+        out: &mut Vec<Output>,
+    ) -> u32 {
+        let p = self.pairs.get_mut(&m).expect("caller found the pair");
+        if let Update::Write { version, .. } = update {
+            p.last_write = p.last_write.max(*version);
+        }
+        let chunks = p.chunks_of(update.blocks());
+        if p.state != PairState::Pair || p.diverting {
+            p.pending.set_range(chunks.0, chunks.1);
+            return 0;
+        }
+        if p.role == Role::Local {
+            // In-system copy of a PAIR is immediate.
+            self.write_volume(m.svol.serial, update, None, Some(m), out);
+            return 0;
+        }
+        match p.options.mode {
+            CopyMode::Periodic | CopyMode::Adaptive => {
+                p.pending.set_range(chunks.0, chunks.1);
+                0
+            }
+            CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async => {
+                let sync = p.options.mode == CopyMode::Sync && host.is_some();
+                let bytes = update_bytes(update, p.options.chunk_bytes);
+                if p.options.mode == CopyMode::Async
+                    && p.options.on_full == OnFull::Suspend
+                    && p.tx.journal_bytes + bytes > p.options.journal_bytes
+                {
+                    p.pending.set_range(chunks.0, chunks.1);
+                    self.suspend(m, out);
+                    return 0;
+                }
+                if p.paused {
+                    p.tx.journal_bytes += bytes;
+                    p.backlog
+                        .push_back((update.clone(), host.unwrap_or(WriteId(0))));
+                    return 0;
+                }
+                let w = host.unwrap_or(p.last_write);
+                self.send_update(m, update, sync.then_some(w), out);
+                u32::from(sync)
+            }
+        }
+    }
+
+    /// Sends an update as a sequenced message on the interconnect.
+    fn send_update(
+        &mut self,
+        m: MirrorId,
+        update: &Update,
+        sync_write: Option<WriteId>,
+        out: &mut Vec<Output>,
+    ) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        let chunks = p.chunks_of(update.blocks());
+        let seq = p.tx.next_seq + 1;
+        let (msg, is_write) = match update {
+            Update::Write {
+                first,
+                count,
+                version,
+                bytes,
+            } => (
+                Message::Write {
+                    mirror: m,
+                    seq,
+                    write: *version,
+                    first: *first,
+                    count: *count,
+                    bytes: *bytes,
+                },
+                true,
+            ),
+            Update::Replace { first, end, blocks } => (
+                Message::Chunk {
+                    mirror: m,
+                    seq,
+                    first: *first,
+                    end: *end,
+                    blocks: blocks.clone(),
+                    bytes: (end - first) * BLOCK_BYTES,
+                    cycle: false,
+                },
+                false,
+            ),
+        };
+        let data = msg.data_bytes();
+        if is_write {
+            p.tx.journal_bytes += data;
+        }
+        self.send_sequenced(m, msg, chunks, sync_write, is_write, out);
+    }
+
+    fn send_sequenced(
+        &mut self,
+        m: MirrorId,
+        msg: Message,
+        chunks: (u64, u64),
+        sync_write: Option<WriteId>,
+        is_write: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        p.tx.next_seq += 1;
+        let data_bytes = msg.data_bytes();
+        p.tx.unacked_data += data_bytes;
+        p.tx.unacked.push_back(InFlight {
+            seq: p.tx.next_seq,
+            data_bytes,
+            chunks,
+            sync_write,
+            is_write,
+        });
+        out.push(Output::Send {
+            to: p.peer(),
+            via: Transport::Interconnect,
+            msg,
+        });
+    }
+
+    fn next_seq(&self, m: MirrorId) -> u64 {
+        self.pairs[&m].tx.next_seq + 1
+    }
+
+    // ----- messages -----
+
+    fn deliver(&mut self, from: StorageSerial, via: Transport, msg: Message, out: &mut Vec<Output>) {
+        let m = msg.mirror();
+        match msg {
+            Message::Write {
+                seq,
+                write,
+                first,
+                count,
+                bytes,
+                ..
+            } => {
+                if self.receiving(m) {
+                    let update = Update::Write {
+                        first,
+                        count,
+                        version: write,
+                        bytes,
+                    };
+                    let vol = self.pairs[&m].my_volume();
+                    self.write_volume(vol, &update, None, Some(m), out);
+                    out.push(Output::Replicated { mirror: m, upto: write });
+                }
+                self.ack(from, m, seq, out);
+            }
+            Message::Chunk {
+                seq,
+                first,
+                end,
+                blocks,
+                cycle,
+                ..
+            } => {
+                if self.receiving(m) {
+                    let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
+                    if cycle {
+                        p.rx_cycle.push((first, end, blocks));
+                    } else {
+                        let vol = p.my_volume();
+                        let update = Update::Replace { first, end, blocks };
+                        self.write_volume(vol, &update, None, Some(m), out);
+                    }
+                }
+                self.ack(from, m, seq, out);
+            }
+            Message::Mark { seq, kind, upto, .. } => {
+                match kind {
+                    MarkKind::CycleEnd if self.receiving(m) => {
+                        let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
+                        let vol = p.my_volume();
+                        for (first, end, blocks) in std::mem::take(&mut p.rx_cycle) {
+                            let update = Update::Replace { first, end, blocks };
+                            self.write_volume(vol, &update, None, Some(m), out);
+                        }
+                        out.push(Output::Replicated { mirror: m, upto });
+                    }
+                    MarkKind::PassEnd if self.receiving(m) => {
+                        out.push(Output::Replicated { mirror: m, upto });
+                    }
+                    MarkKind::Split => self.set_state(m, PairState::Split, out),
+                    _ => {}
+                }
+                self.ack(from, m, seq, out);
+            }
+            Message::Ack { seq, .. } => self.on_ack(m, seq, out),
+            Message::Forward {
+                seq, split, plan, ..
+            } => {
+                if via == Transport::Interconnect {
+                    self.ack(from, m, seq, out);
+                }
+                self.start_split(split, Some((from, via, m)), plan, out);
+            }
+            Message::SplitDone { split, refused, .. } => {
+                if let Some(op) = self.splits.iter_mut().find(|o| o.id == split) {
+                    if let Some(f) = op.forwards.iter_mut().find(|f| f.via == m) {
+                        f.done = true;
+                    }
+                    if op.refused.is_none() {
+                        op.refused = refused;
+                    }
+                }
+            }
+            Message::Create {
+                options,
+                size,
+                origin,
+                nocopy,
+                ..
+            } => self.on_create(from, m, options, size, origin, nocopy, out),
+            Message::CreateReply { refused, .. } => match refused {
+                None => self.check_copy_complete(m, out),
+                Some(r) => {
+                    let cmd = self.pairs.get(&m).and_then(|p| p.command);
+                    self.set_state(m, PairState::Simplex, out);
+                    if let Some(c) = cmd {
+                        out.push(Output::Refused(c, r));
+                    }
+                }
+            },
+            Message::Resync { restore, runs, .. } => {
+                if !self.pairs.contains_key(&m) {
+                    return;
+                }
+                self.set_state(m, PairState::Copy, out);
+                let p = self.pairs.get_mut(&m).expect("checked");
+                p.restore = restore;
+                if restore {
+                    p.pending.union_with(&PendingBitmap::from_runs(runs));
+                    self.start_copier(m, true, out);
+                } else {
+                    let runs: Vec<(u64, u64)> = p.pending.runs().collect();
+                    p.pending.clear_all();
+                    out.push(Output::Send {
+                        to: from,
+                        via: Transport::Interconnect,
+                        msg: Message::ResyncBitmap { mirror: m, runs },
+                    });
+                }
+            }
+            Message::ResyncBitmap { runs, .. } => {
+                if let Some(p) = self.pairs.get_mut(&m) {
+                    p.pending.union_with(&PendingBitmap::from_runs(runs));
+                    self.start_copier(m, true, out);
+                }
+            }
+            Message::CopyComplete { upto, .. } => {
+                if self.state(m) == PairState::Copy {
+                    self.set_state(m, PairState::Pair, out);
+                    if self.pairs[&m].role == Role::Secondary {
+                        out.push(Output::Replicated { mirror: m, upto });
+                    }
+                    self.finish_command(m, out);
+                }
+            }
+            Message::Suspend { .. } => {
+                if matches!(self.state(m), PairState::Pair | PairState::Copy) {
+                    self.set_state(m, PairState::SuspendedError, out);
+                }
+            }
+            Message::Delete { .. } => self.set_state(m, PairState::Simplex, out),
+        }
+    }
+
+    /// Whether data for `m` arriving here is to be applied to this system's volume.
+    fn receiving(&self, m: MirrorId) -> bool {
+        self.pairs
+            .get(&m)
+            .is_some_and(|p| !p.is_source() && matches!(p.state, PairState::Pair | PairState::Copy))
+    }
+
+    fn ack(&self, to: StorageSerial, mirror: MirrorId, seq: u64, out: &mut Vec<Output>) {
+        out.push(Output::Send {
+            to,
+            via: Transport::Interconnect,
+            msg: Message::Ack { mirror, seq },
+        });
+    }
+
+    fn on_ack(&mut self, m: MirrorId, seq: u64, out: &mut Vec<Output>) {
+        let Some(p) = self.pairs.get_mut(&m) else {
+            return;
+        };
+        let mut acked_writes = Vec::new();
+        while p.tx.unacked.front().is_some_and(|f| f.seq <= seq) {
+            let f = p.tx.unacked.pop_front().expect("front exists");
+            p.tx.unacked_data -= f.data_bytes;
+            if f.is_write {
+                p.tx.journal_bytes -= f.data_bytes;
+            }
+            acked_writes.extend(f.sync_write);
+        }
+        for w in acked_writes {
+            self.sync_acked(w, out);
+        }
+        self.pump(m, out);
+    }
+
+    fn sync_acked(&mut self, w: WriteId, out: &mut Vec<Output>) {
+        if let Some(n) = self.sync_waits.get_mut(&w) {
+            *n -= 1;
+            if *n == 0 {
+                self.sync_waits.remove(&w);
+                out.push(Output::AckWrite(w));
+            }
+        }
+    }
+
+    // ----- commands -----
+
+    fn command(&mut self, id: CommandId, command: Command, out: &mut Vec<Output>) {
+        let result = match command {
+            Command::Create {
+                mirror,
+                options,
+                nocopy,
+            } => self.create(id, mirror, options, nocopy, out),
+            Command::Split { plan } => {
+                let split = SplitId {
+                    root: self.serial,
+                    command: id,
+                };
+                self.check_split(&plan).map(|()| {
+                    self.start_split(split, None, plan, out);
+                })
+            }
+            Command::Resync { mirror, restore } => self.resync(id, mirror, restore, out),
+            Command::Delete { mirror } => self.delete(mirror, out).map(|()| {
+                out.push(Output::Done(id));
+            }),
+            Command::Takeover => {
+                let mirrors: Vec<MirrorId> = self
+                    .pairs
+                    .values()
+                    .filter(|p| p.role == Role::Secondary)
+                    .map(|p| p.mirror)
+                    .collect();
+                for m in mirrors {
+                    if matches!(self.state(m), PairState::Pair | PairState::Copy) {
+                        self.set_state(m, PairState::SuspendedError, out);
+                    }
+                }
+                out.push(Output::Done(id));
+                Ok(())
+            }
+        };
+        if let Err(r) = result {
+            out.push(Output::Refused(id, r));
+        }
+    }
+
+    fn reachable(&self, peer: StorageSerial) -> Result<(), Refusal> {
+        if self.links_down.contains(&peer) {
+            Err(Refusal::Unreachable(peer))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn create(
+        &mut self,
+        id: CommandId,
+        mirror: MirrorId,
+        options: PairOptions,
+        nocopy: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        if let Some(r) = refusal(Verb::Create, self.state(mirror)) {
+            return Err(r);
+        }
+        if options.chunk_bytes == 0 || options.chunk_bytes % BLOCK_BYTES != 0 {
+            return Err(Refusal::BadChunk);
+        }
+        let pv = self
+            .volumes
+            .get(&mirror.pvol.serial)
+            .ok_or(Refusal::NoSuchVolume(mirror.pvol))?;
+        let (size, origin, digest) = (pv.size, pv.origin(), pv.digest());
+        let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
+        let role = self.role_of(mirror);
+        if role == Role::Local {
+            let sv = self
+                .volumes
+                .get(&mirror.svol.serial)
+                .ok_or(Refusal::NoSuchVolume(mirror.svol))?;
+            if sv.size != size {
+                return Err(Refusal::SizeMismatch);
+            }
+            if nocopy && !unchecked && sv.digest() != digest {
+                return Err(Refusal::NotIdentical);
+            }
+        } else {
+            self.reachable(mirror.svol.storage)?;
+        }
+        let mut pair = Pair::new(mirror, role, options, PairState::Simplex);
+        pair.command = Some(id);
+        if !nocopy {
+            pair.pending = self.full_copy_bitmap(mirror.pvol.serial, options.chunk_bytes);
+            if role == Role::Local {
+                let sv = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
+                sv.reset_to_origin(origin);
+            }
+        }
+        self.pairs.insert(mirror, pair);
+        match role {
+            Role::Local if nocopy => {
+                // Fig 12 steps 1300-1310: a new table, status PAIR, bitmap all zero.
+                self.set_state(mirror, PairState::Pair, out);
+                self.finish_command(mirror, out);
+            }
+            Role::Local => {
+                self.set_state(mirror, PairState::Copy, out);
+                self.start_copier(mirror, true, out);
+            }
+            _ => {
+                self.set_state(mirror, PairState::Copy, out);
+                out.push(Output::Send {
+                    to: mirror.svol.storage,
+                    via: Transport::Interconnect,
+                    msg: Message::Create {
+                        mirror,
+                        options,
+                        size,
+                        origin,
+                        nocopy: nocopy.then_some(digest),
+                    },
+                });
+                if !nocopy {
+                    self.start_copier(mirror, true, out);
+                }
+            }
+        }
+        self.arm_mode_timer(mirror, out);
+        Ok(())
+    }
+
+    /// Chunks a full copy of `vol` sends: its used extent plus every block written since.
+    fn full_copy_bitmap(&self, vol: VolumeSerial, chunk_bytes: u64) -> PendingBitmap {
+        let v = &self.volumes[&vol];
+        let mut b = PendingBitmap::new();
+        b.set_range(0, v.used.div_ceil(chunk_bytes));
+        let cb = chunk_bytes / BLOCK_BYTES;
+        for (block, _) in v.blocks_in(0, u64::MAX) {
+            b.set(block / cb);
+        }
+        b
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_create(
+        &mut self,
+        from: StorageSerial,
+        mirror: MirrorId,
+        options: PairOptions,
+        size: u64,
+        origin: u64,
+        nocopy: Option<Digest>,
+        out: &mut Vec<Output>,
+    ) {
+        let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
+        let refused = match self.volumes.get(&mirror.svol.serial) {
+            None => Some(Refusal::NoSuchVolume(mirror.svol)),
+            Some(_) if self.state(mirror) != PairState::Simplex => {
+                refusal(Verb::Create, self.state(mirror))
+            }
+            Some(v) if v.size != size => Some(Refusal::SizeMismatch),
+            Some(v) if nocopy.is_some_and(|d| d != v.digest() && !unchecked) => {
+                Some(Refusal::NotIdentical)
+            }
+            Some(_) => None,
+        };
+        if refused.is_none() {
+            let mut pair = Pair::new(mirror, Role::Secondary, options, PairState::Simplex);
+            if nocopy.is_none() {
+                let v = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
+                v.reset_to_origin(origin);
+            }
+            pair.restore = false;
+            self.pairs.insert(mirror, pair);
+            let to = if nocopy.is_some() {
+                PairState::Pair
+            } else {
+                PairState::Copy
+            };
+            self.set_state(mirror, to, out);
+        }
+        out.push(Output::Send {
+            to: from,
+            via: Transport::Interconnect,
+            msg: Message::CreateReply { mirror, refused },
+        });
+    }
+
+    fn resync(
+        &mut self,
+        id: CommandId,
+        mirror: MirrorId,
+        restore: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        let p = self.pairs.get(&mirror).ok_or(Refusal::UnknownMirror)?;
+        if p.role == Role::Secondary {
+            return Err(Refusal::UnknownMirror);
+        }
+        if let Some(r) = refusal(Verb::Resync, p.state) {
+            return Err(r);
+        }
+        if p.role == Role::Primary {
+            self.reachable(mirror.svol.storage)?;
+        }
+        self.set_state(mirror, PairState::Copy, out);
+        let p = self.pairs.get_mut(&mirror).expect("checked");
+        p.command = Some(id);
+        p.restore = restore;
+        if p.role == Role::Local {
+            let s = std::mem::take(&mut p.svol_pending);
+            p.pending.union_with(&s);
+            self.start_copier(mirror, true, out);
+        } else {
+            let runs = if restore {
+                let r = p.pending.runs().collect();
+                p.pending.clear_all();
+                r
+            } else {
+                Vec::new()
+            };
+            out.push(Output::Send {
+                to: mirror.svol.storage,
+                via: Transport::Interconnect,
+                msg: Message::Resync {
+                    mirror,
+                    restore,
+                    runs,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, mirror: MirrorId, out: &mut Vec<Output>) -> Result<(), Refusal> {
+        let p = self.pairs.get(&mirror).ok_or(Refusal::UnknownMirror)?;
+        if let Some(r) = refusal(Verb::Delete, p.state) {
+            return Err(r);
+        }
+        if p.role == Role::Primary && !self.links_down.contains(&mirror.svol.storage) {
+            out.push(Output::Send {
+                to: mirror.svol.storage,
+                via: Transport::Interconnect,
+                msg: Message::Delete { mirror },
+            });
+        }
+        // Sync writes waiting on this mirror are acknowledged: it no longer protects them.
+        let waiting: Vec<WriteId> = self.pairs[&mirror]
+            .tx
+            .unacked
+            .iter()
+            .filter_map(|f| f.sync_write)
+            .collect();
+        self.set_state(mirror, PairState::Simplex, out);
+        for w in waiting {
+            self.sync_acked(w, out);
+        }
+        Ok(())
+    }
+
+    /// Reports the command that waited for `m` to reach PAIR.
+    fn finish_command(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+            out.push(Output::Done(c));
+        }
+    }
+
+    // ----- bitmap copier (initial copy, resync, adaptive passes, catch-up) -----
+
+    fn start_copier(&mut self, m: MirrorId, wrap: bool, out: &mut Vec<Output>) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        if p.cursor.is_none() {
+            p.cursor = Some(0);
+        }
+        p.wrap |= wrap;
+        if p.role == Role::Local {
+            self.local_copy_step(m, out);
+        } else {
+            self.pump(m, out);
+        }
+    }
+
+    /// Takes the next pending chunk in address order, or `None` when the walk is over.
+    fn next_chunk(p: &mut Pair) -> Option<u64> {
+        let cursor = p.cursor?;
+        let next = p
+            .pending
+            .first_at_or_after(cursor)
+            .or_else(|| (p.wrap && !p.pending.is_empty()).then(|| p.pending.first_at_or_after(0))?);
+        match next {
+            Some(c) => {
+                p.pending.clear(c);
+                p.cursor = Some(c + 1);
+                Some(c)
+            }
+            None => {
+                p.cursor = None;
+                p.wrap = false;
+                None
+            }
+        }
+    }
+
+    /// Sends pending chunks of a remote pair while its window allows.
+    fn pump(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let Some(p) = self.pairs.get(&m) else {
+            return;
+        };
+        if !p.is_source() || p.role == Role::Local {
+            return;
+        }
+        let was_copying = p.cursor.is_some();
+        let active = matches!(p.state, PairState::Copy | PairState::Pair);
+        while active {
+            let p = self.pairs.get_mut(&m).expect("pair exists");
+            if p.tx.unacked_data >= p.options.window_bytes.max(p.options.chunk_bytes) {
+                break;
+            }
+            let Some(c) = Self::next_chunk(p) else {
+                break;
+            };
+            let cb = p.chunk_blocks();
+            let (first, end) = (c * cb, (c + 1) * cb);
+            let blocks = self.volumes[&p.my_volume()].blocks_in(first, end);
+            let chunk_bytes = p.options.chunk_bytes;
+            let seq = p.tx.next_seq + 1;
+            let msg = Message::Chunk {
+                mirror: m,
+                seq,
+                first,
+                end,
+                blocks,
+                bytes: chunk_bytes,
+                cycle: false,
+            };
+            self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+        }
+        let p = &self.pairs[&m];
+        if was_copying && p.cursor.is_none() && p.state == PairState::Pair {
+            // An adaptive pass (or a catch-up after an atomic split) is over.
+            let upto = p.pass_upto;
+            let msg = Message::Mark {
+                mirror: m,
+                seq: self.next_seq(m),
+                kind: MarkKind::PassEnd,
+                upto,
+            };
+            self.send_sequenced(m, msg, (0, 0), None, false, out);
+        }
+        self.check_copy_complete(m, out);
+    }
+
+    /// COPY -> PAIR once every chunk is copied and acknowledged (and the peer agreed).
+    fn check_copy_complete(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let Some(p) = self.pairs.get(&m) else {
+            return;
+        };
+        let done = p.state == PairState::Copy
+            && p.is_source()
+            && p.cursor.is_none()
+            && p.pending.is_empty()
+            && !p.tx.unacked.iter().any(|f| !f.is_write);
+        if !done {
+            if p.state == PairState::Copy && p.is_source() && p.cursor.is_none() && !p.pending.is_empty() {
+                // Writes during the copy dirtied chunks after the walk ended.
+                self.start_copier(m, true, out);
+            }
+            return;
+        }
+        let (role, upto) = (p.role, p.last_write);
+        if role != Role::Local {
+            out.push(Output::Send {
+                to: p.peer(),
+                via: Transport::Interconnect,
+                msg: Message::CopyComplete { mirror: m, upto },
+            });
+        }
+        self.set_state(m, PairState::Pair, out);
+        self.finish_command(m, out);
+    }
+
+    /// One step of an in-system copy: a window of chunks, then a timer for the next.
+    fn local_copy_step(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let Some(p) = self.pairs.get_mut(&m) else {
+            return;
+        };
+        if p.state != PairState::Copy {
+            return;
+        }
+        let per_step = (p.options.window_bytes / p.options.chunk_bytes).max(1);
+        let cb = p.chunk_blocks();
+        let (src, dst) = if p.restore {
+            (m.svol.serial, m.pvol.serial)
+        } else {
+            (m.pvol.serial, m.svol.serial)
+        };
+        let mut copied = 0;
+        while copied < per_step {
+            let p = self.pairs.get_mut(&m).expect("pair exists");
+            let Some(c) = Self::next_chunk(p) else {
+                break;
+            };
+            let (first, end) = (c * cb, (c + 1) * cb);
+            let blocks = self.volumes[&src].blocks_in(first, end);
+            let update = Update::Replace { first, end, blocks };
+            self.write_volume(dst, &update, None, Some(m), out);
+            copied += 1;
+        }
+        let p = &self.pairs[&m];
+        if p.pending.is_empty() {
+            self.set_state(m, PairState::Pair, out);
+            self.finish_command(m, out);
+        } else {
+            let bytes = per_step * p.options.chunk_bytes;
+            out.push(Output::SetTimer {
+                timer: Timer::LocalCopy(m),
+                after_ns: bytes * 1_000_000_000 / self.config.local_copy_bytes_per_sec.max(1),
+            });
+        }
+    }
+
+    // ----- timers -----
+
+    fn arm_mode_timer(&self, m: MirrorId, out: &mut Vec<Output>) {
+        let p = &self.pairs[&m];
+        if p.role != Role::Primary {
+            return;
+        }
+        let timer = match p.options.mode {
+            CopyMode::Periodic => Timer::Cycle(m),
+            CopyMode::Adaptive => Timer::Pass(m),
+            _ => return,
+        };
+        out.push(Output::SetTimer {
+            timer,
+            after_ns: p.options.period_ns,
+        });
+    }
+
+    fn timer(&mut self, t: Timer, out: &mut Vec<Output>) {
+        match t {
+            Timer::LocalCopy(m) => self.local_copy_step(m, out),
+            Timer::Cycle(m) => {
+                let Some(p) = self.pairs.get(&m) else {
+                    return;
+                };
+                let idle = p.tx.unacked.is_empty();
+                if p.state == PairState::Pair && !p.paused && idle {
+                    self.close_cycle(m, out);
+                }
+                self.arm_mode_timer(m, out);
+            }
+            Timer::Pass(m) => {
+                let Some(p) = self.pairs.get_mut(&m) else {
+                    return;
+                };
+                if p.state == PairState::Pair && p.cursor.is_none() && !p.pending.is_empty() {
+                    p.pass_upto = p.last_write;
+                    self.start_copier(m, false, out);
+                }
+                self.arm_mode_timer(m, out);
+            }
+        }
+    }
+
+    /// Periodic mode: the pending chunks become one cycle (delta set), sent whole and applied
+    /// at the secondary only when its end marker arrives.
+    fn close_cycle(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        if p.pending.is_empty() {
+            return;
+        }
+        let upto = p.last_write;
+        let cb = p.chunk_blocks();
+        let chunk_bytes = p.options.chunk_bytes;
+        let runs: Vec<(u64, u64)> = p.pending.runs().collect();
+        p.pending.clear_all();
+        let vol = p.my_volume();
+        for (s, e) in runs {
+            for c in s..e {
+                let (first, end) = (c * cb, (c + 1) * cb);
+                let msg = Message::Chunk {
+                    mirror: m,
+                    seq: self.next_seq(m),
+                    first,
+                    end,
+                    blocks: self.volumes[&vol].blocks_in(first, end),
+                    bytes: chunk_bytes,
+                    cycle: true,
+                };
+                self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+            }
+        }
+        let msg = Message::Mark {
+            mirror: m,
+            seq: self.next_seq(m),
+            kind: MarkKind::CycleEnd,
+            upto,
+        };
+        self.send_sequenced(m, msg, (0, 0), None, false, out);
+    }
+
+    // ----- faults -----
+
+    /// The journal filled with `on_full = suspend`: fall back to bitmap tracking.
+    fn suspend(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let peer = self.pairs[&m].peer();
+        self.drop_in_flight(m, out);
+        self.set_state(m, PairState::SuspendedError, out);
+        if !self.links_down.contains(&peer) {
+            out.push(Output::Send {
+                to: peer,
+                via: Transport::Interconnect,
+                msg: Message::Suspend { mirror: m },
+            });
+        }
+    }
+
+    /// Everything unacknowledged on `m` may be lost: mark it pending, release waiting hosts.
+    fn drop_in_flight(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        let mut sync_writes = Vec::new();
+        for f in std::mem::take(&mut p.tx.unacked) {
+            p.pending.set_range(f.chunks.0, f.chunks.1);
+            sync_writes.extend(f.sync_write);
+        }
+        for (u, _) in std::mem::take(&mut p.backlog) {
+            let chunks = p.chunks_of(u.blocks());
+            p.pending.set_range(chunks.0, chunks.1);
+        }
+        p.tx.unacked_data = 0;
+        p.tx.journal_bytes = 0;
+        p.rx_cycle.clear();
+        p.cursor = None;
+        p.wrap = false;
+        let fence = p.options.fence;
+        for w in sync_writes {
+            match fence {
+                // The write is on the PVOL but not on the SVOL: the host must not be told
+                // it is safe.
+                Fence::Refuse => {
+                    if self.sync_waits.remove(&w).is_some() {
+                        out.push(Output::FailWrite(w, Refusal::Fenced(m.pvol)));
+                    }
+                }
+                Fence::Continue => self.sync_acked(w, out),
+            }
+        }
+    }
+
+    fn lose_peer(&mut self, peer: StorageSerial, out: &mut Vec<Output>) {
+        let mirrors: Vec<MirrorId> = self
+            .pairs
+            .values()
+            .filter(|p| p.role != Role::Local && p.peer() == peer)
+            .map(|p| p.mirror)
+            .collect();
+        for m in mirrors {
+            self.drop_in_flight(m, out);
+            if matches!(self.state(m), PairState::Pair | PairState::Copy) {
+                self.set_state(m, PairState::SuspendedError, out);
+            }
+            if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+                out.push(Output::Refused(c, Refusal::Unreachable(peer)));
+            }
+        }
+        // Splits waiting on the lost peer cannot complete atomically.
+        for op in &mut self.splits {
+            for f in &mut op.forwards {
+                if f.via.svol.storage == peer && !f.done {
+                    f.done = true;
+                    op.refused = Some(Refusal::Unreachable(peer));
+                }
+            }
+            if op.parent.is_some_and(|(from, ..)| from == peer) {
+                op.parent = None;
+            }
+        }
+    }
+
+    // ----- atomic split (Figs 7-11) -----
+
+    /// The root refuses a split up front if any mirror it names here cannot be split now.
+    fn check_split(&self, plan: &SplitPlan) -> Result<(), Refusal> {
+        if !self.splits.is_empty() {
+            return Err(Refusal::Busy);
+        }
+        for m in &plan.here {
+            let p = self.pairs.get(m).ok_or(Refusal::UnknownMirror)?;
+            if p.role == Role::Secondary {
+                return Err(Refusal::UnknownMirror);
+            }
+            if let Some(r) = refusal(Verb::Split, p.state) {
+                return Err(r);
+            }
+        }
+        for (via, _) in &plan.forwards {
+            let p = self.pairs.get(via).ok_or(Refusal::UnknownMirror)?;
+            if p.state != PairState::Pair {
+                return Err(Refusal::Unreachable(via.svol.storage));
+            }
+            self.reachable(via.svol.storage)?;
+        }
+        Ok(())
+    }
+
+    /// Fig 10 steps 1120-1140 / Fig 11 steps 1200-1230, on the root or a forwarding system.
+    fn start_split(
+        &mut self,
+        id: SplitId,
+        parent: Option<(StorageSerial, Transport, MirrorId)>,
+        plan: SplitPlan,
+        out: &mut Vec<Output>,
+    ) {
+        let mut op = SplitOp {
+            id,
+            parent,
+            forwards: Vec::new(),
+            inhibited: false,
+            refused: None,
+        };
+        // Hold the write stream feeding each forward path (1120 / 1200).
+        for (via, sub) in plan.forwards {
+            let Some(p) = self.pairs.get_mut(&via) else {
+                op.refused = Some(Refusal::UnknownMirror);
+                continue;
+            };
+            match p.options.mode {
+                CopyMode::Sync if self.config.mutant == Some(Mutant::NoInhibit) => {}
+                CopyMode::Sync | CopyMode::SemiSync | CopyMode::Adaptive => op.inhibited = true,
+                CopyMode::Async => match p.options.resume {
+                    AsyncResume::Bitmap => p.diverting = true,
+                    AsyncResume::Journal => {
+                        p.paused = self.config.split_transport == Transport::HostNetwork
+                    }
+                },
+                CopyMode::Periodic => p.paused = true,
+            }
+            let mode = p.options.mode;
+            if mode == CopyMode::Periodic {
+                self.close_cycle(via, out);
+            }
+            if mode == CopyMode::Adaptive {
+                let p = self.pairs.get_mut(&via).expect("found above");
+                p.pass_upto = p.last_write;
+                self.start_copier(via, true, out);
+            }
+            op.forwards.push(Forwarding {
+                via,
+                plan: sub,
+                drain_seq: self.pairs[&via].tx.next_seq,
+                sent: false,
+                done: false,
+            });
+        }
+        if op.inhibited {
+            self.inhibit += 1;
+        }
+        // Split the mirrors named here (1130 / 1210 / 1150 / 1240).
+        for m in plan.here {
+            match self.pairs.get(&m).map(|p| (p.role, p.state)) {
+                Some((Role::Local, PairState::Pair)) => self.set_state(m, PairState::Split, out),
+                Some((Role::Primary, PairState::Pair)) => {
+                    self.set_state(m, PairState::Split, out);
+                    let msg = Message::Mark {
+                        mirror: m,
+                        seq: self.next_seq(m),
+                        kind: MarkKind::Split,
+                        upto: WriteId(0),
+                    };
+                    self.send_sequenced(m, msg, (0, 0), None, false, out);
+                }
+                Some((_, state)) => {
+                    op.refused.get_or_insert(Refusal::State {
+                        verb: Verb::Split,
+                        state,
+                    });
+                }
+                None => {
+                    op.refused.get_or_insert(Refusal::UnknownMirror);
+                }
+            }
+        }
+        self.splits.push(op);
+    }
+
+    /// Forwards splits whose data path is drained, and finishes splits whose forwards are done.
+    fn progress_splits(&mut self, out: &mut Vec<Output>) {
+        let mut i = 0;
+        while i < self.splits.len() {
+            let mut sends = Vec::new();
+            {
+                let op = &mut self.splits[i];
+                for f in op.forwards.iter_mut().filter(|f| !f.sent && !f.done) {
+                    let Some(p) = self.pairs.get(&f.via) else {
+                        f.done = true;
+                        continue;
+                    };
+                    let flushed = p.options.mode != CopyMode::Adaptive
+                        || (p.pending.is_empty() && p.cursor.is_none());
+                    let drained = p.tx.unacked.front().is_none_or(|u| u.seq > f.drain_seq)
+                        || self.config.mutant == Some(Mutant::NoDrain);
+                    let ready = match self.config.split_transport {
+                        Transport::Interconnect => flushed,
+                        // Fig 11 step 1220: the host network is not FIFO with the data, so
+                        // the split may leave only once the data before it is acknowledged.
+                        Transport::HostNetwork => flushed && drained,
+                    };
+                    if ready {
+                        f.sent = true;
+                        sends.push((f.via, f.plan.clone()));
+                    }
+                }
+            }
+            let split = self.splits[i].id;
+            for (via, plan) in sends {
+                match self.config.split_transport {
+                    Transport::Interconnect => {
+                        let msg = Message::Forward {
+                            mirror: via,
+                            seq: self.next_seq(via),
+                            split,
+                            plan,
+                        };
+                        self.send_sequenced(via, msg, (0, 0), None, false, out);
+                    }
+                    Transport::HostNetwork => out.push(Output::Send {
+                        to: via.svol.storage,
+                        via: Transport::HostNetwork,
+                        msg: Message::Forward {
+                            mirror: via,
+                            seq: 0,
+                            split,
+                            plan,
+                        },
+                    }),
+                }
+            }
+            if self.splits[i].forwards.iter().all(|f| f.done) {
+                let op = self.splits.remove(i);
+                self.finish_split(op, out);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Releases the holds (Fig 10 resume, Fig 11 step 1250) and reports completion.
+    fn finish_split(&mut self, op: SplitOp, out: &mut Vec<Output>) {
+        if op.inhibited {
+            self.inhibit -= 1;
+        }
+        for f in &op.forwards {
+            let Some(p) = self.pairs.get_mut(&f.via) else {
+                continue;
+            };
+            p.paused = false;
+            let backlog: Vec<(Update, WriteId)> = p.backlog.drain(..).collect();
+            for (u, _) in &backlog {
+                if let Update::Write { bytes, .. } = u {
+                    p.tx.journal_bytes -= bytes;
+                }
+            }
+            if std::mem::take(&mut p.diverting) && !p.pending.is_empty() {
+                // Fig 11 step 1250: copy what was held from the bitmap, in address order.
+                p.pass_upto = p.last_write;
+                self.start_copier(f.via, true, out);
+            }
+            for (u, _) in backlog {
+                self.send_update(f.via, &u, None, out);
+            }
+        }
+        match op.parent {
+            Some((to, via, mirror)) => out.push(Output::Send {
+                to,
+                via,
+                msg: Message::SplitDone {
+                    split: op.id,
+                    mirror,
+                    refused: op.refused,
+                },
+            }),
+            None if op.id.root == self.serial => match op.refused {
+                None => out.push(Output::Done(op.id.command)),
+                Some(r) => out.push(Output::Refused(op.id.command, r)),
+            },
+            None => {}
+        }
+    }
+}
+
+/// Data bytes an update puts on the link: a write's own bytes, a whole chunk otherwise.
+fn update_bytes(u: &Update, chunk_bytes: u64) -> u64 {
+    match u {
+        Update::Write { bytes, .. } => *bytes,
+        Update::Replace { first, end, .. } => ((end - first) * BLOCK_BYTES).max(chunk_bytes),
+    }
+}

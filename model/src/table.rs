@@ -1,0 +1,332 @@
+//! The copy management table of Fig 6, pair states, copy modes and the command-acceptance
+//! matrix (which verb each pair state accepts, and why not otherwise).
+
+use crate::bitmap::PendingBitmap;
+use crate::ids::{StorageSerial, VolumeId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Fig 6 "Copy Type" (610).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CopyType {
+    Local,
+    Remote,
+}
+
+/// Fig 6 "Mirror Status" (650), with HORCM's names; `SuspendedError` is a split caused by a
+/// fault rather than a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PairState {
+    Simplex,
+    Copy,
+    Pair,
+    Split,
+    SuspendedError,
+}
+
+/// How a remote mirror moves host writes (DESIGN.md "Copy modes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyMode {
+    Sync,
+    SemiSync,
+    Async,
+    Periodic,
+    Adaptive,
+}
+
+/// What a full async journal does to the next write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFull {
+    /// Hold host writes until the journal drains (host latency grows, nothing is lost).
+    Throttle,
+    /// Suspend the pair (SUSPENDED_ERROR) and track writes in the bitmap.
+    Suspend,
+}
+
+/// What a sync mirror does with a write it cannot get to the SVOL (link down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fence {
+    /// Fail the host write: the SVOL never lags an acknowledged write.
+    Refuse,
+    /// Suspend the pair, acknowledge, and track the write in the bitmap.
+    Continue,
+}
+
+/// How the protocol resumes an async mirror after an atomic split held its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AsyncResume {
+    /// The seed's Fig 11: writes during the split go to the pending bitmap (1200) and are
+    /// copied in address order afterwards (1250); the remote SVOL is not a prefix meanwhile.
+    Bitmap,
+    /// Writes during the split stay in the ordered journal: the SVOL stays a prefix.
+    Journal,
+}
+
+/// Per-mirror settings, fixed at paircreate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PairOptions {
+    pub mode: CopyMode,
+    /// Pending-bitmap granularity in bytes, a multiple of [`crate::volume::BLOCK_BYTES`].
+    pub chunk_bytes: u64,
+    /// Async: journal capacity in bytes.
+    pub journal_bytes: u64,
+    pub on_full: OnFull,
+    pub fence: Fence,
+    /// Periodic: cycle length; adaptive: pass interval.
+    pub period_ns: u64,
+    /// Bitmap-driven copies keep at most this many bytes unacknowledged on the link.
+    pub window_bytes: u64,
+    pub resume: AsyncResume,
+}
+
+impl Default for PairOptions {
+    fn default() -> Self {
+        PairOptions {
+            mode: CopyMode::Sync,
+            chunk_bytes: 8192,
+            journal_bytes: 8 << 30,
+            on_full: OnFull::Throttle,
+            fence: Fence::Refuse,
+            period_ns: 30_000_000_000,
+            window_bytes: 16 << 20,
+            resume: AsyncResume::Journal,
+        }
+    }
+}
+
+impl PairOptions {
+    pub fn with_mode(mode: CopyMode) -> Self {
+        PairOptions {
+            mode,
+            ..Default::default()
+        }
+    }
+}
+
+/// The verbs a pair state accepts or refuses (HORCM-style).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Verb {
+    Create,
+    Split,
+    Resync,
+    Delete,
+}
+
+/// Why a command or write was not carried out, in words a storage administrator uses.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Refusal {
+    /// The acceptance matrix says no.
+    State {
+        verb: Verb,
+        state: PairState,
+    },
+    NoSuchVolume(VolumeId),
+    /// A no-copy create on volumes whose content differs (invariant 4).
+    NotIdentical,
+    SizeMismatch,
+    /// The volume is the SVOL of a pair in COPY or PAIR: only the mirror may write it.
+    SvolProtected(VolumeId),
+    OutOfRange(VolumeId),
+    /// The remote system cannot be reached (link down).
+    Unreachable(StorageSerial),
+    /// A sync mirror with fence `refuse` could not reach its SVOL.
+    Fenced(VolumeId),
+    /// Another atomic split is in progress on this system.
+    Busy,
+    BadChunk,
+    /// The PVOL is being restored from its SVOL (`pairresync --restore`).
+    Restoring(VolumeId),
+    /// The command names a mirror this system does not hold.
+    UnknownMirror,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::State { verb, state } => f.write_str(acceptance_reason(*verb, *state)),
+            Refusal::NoSuchVolume(v) => write!(f, "volume {v} does not exist"),
+            Refusal::NotIdentical => f.write_str(
+                "no-copy create refused: the two volumes do not hold identical data \
+                 (split them atomically first, or create with a full copy)",
+            ),
+            Refusal::SizeMismatch => f.write_str("the two volumes differ in size"),
+            Refusal::SvolProtected(v) => write!(
+                f,
+                "volume {v} is the SVOL of a mirror in COPY or PAIR and only the mirror writes it \
+                 (split the pair to use it)"
+            ),
+            Refusal::OutOfRange(v) => write!(f, "write past the end of volume {v}"),
+            Refusal::Unreachable(s) => write!(f, "storage system {s} cannot be reached"),
+            Refusal::Fenced(v) => write!(
+                f,
+                "sync mirror of {v} cannot reach its SVOL and its fence level refuses writes"
+            ),
+            Refusal::Busy => f.write_str("another atomic split is in progress on this system"),
+            Refusal::BadChunk => f.write_str("chunk size must be a positive multiple of 4KiB"),
+            Refusal::Restoring(v) => write!(
+                f,
+                "volume {v} is being restored from its SVOL (pairresync --restore) and takes no host writes"
+            ),
+            Refusal::UnknownMirror => f.write_str("no such mirror on this storage system"),
+        }
+    }
+}
+
+/// The acceptance matrix: `None` when `verb` is accepted in `state`, else why not.
+pub fn refusal(verb: Verb, state: PairState) -> Option<Refusal> {
+    use PairState::*;
+    let ok = match verb {
+        Verb::Create => state == Simplex,
+        Verb::Split => matches!(state, Pair),
+        Verb::Resync => matches!(state, Split | SuspendedError),
+        Verb::Delete => state != Simplex,
+    };
+    (!ok).then_some(Refusal::State { verb, state })
+}
+
+fn acceptance_reason(verb: Verb, state: PairState) -> &'static str {
+    use PairState::*;
+    match (verb, state) {
+        (Verb::Create, _) => "paircreate refused: the volume is already paired (pairdelete it first)",
+        (Verb::Split, Simplex) => "pairsplit refused: the volume is not paired",
+        (Verb::Split, Copy) => {
+            "pairsplit refused: the pair is still copying and the SVOL is not yet consistent (wait for PAIR)"
+        }
+        (Verb::Split, Split) => "pairsplit refused: the pair is already split",
+        (Verb::Split, SuspendedError) => {
+            "pairsplit refused: the pair is suspended by an error and already diverging (pairresync it first)"
+        }
+        (Verb::Resync, Simplex) => "pairresync refused: the volume is not paired (paircreate it)",
+        (Verb::Resync, Copy) => "pairresync refused: the pair is already copying",
+        (Verb::Resync, Pair) => "pairresync refused: the pair is already in sync",
+        (Verb::Delete, Simplex) => "pairdelete refused: the volume is not paired",
+        _ => "accepted",
+    }
+}
+
+/// One row of Fig 6: the copy management table a volume holds for one mirror.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyTable {
+    pub volume: VolumeId,
+    pub copy_type: CopyType,
+    /// Fig 6 620: the system holding the paired volume (itself for a local copy).
+    pub pair_system: StorageSerial,
+    /// Fig 6 630: the paired volume.
+    pub mirror_volume: VolumeId,
+    /// Fig 6 640.
+    pub primary: bool,
+    /// Fig 6 650.
+    pub status: PairState,
+    /// Fig 6 660.
+    pub pending: PendingBitmap,
+    pub mode: Option<CopyMode>,
+    pub chunk_bytes: u64,
+}
+
+impl fmt::Display for PairState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PairState::Simplex => "SIMPLEX",
+            PairState::Copy => "COPY",
+            PairState::Pair => "PAIR",
+            PairState::Split => "SPLIT",
+            PairState::SuspendedError => "SUSPENDED_ERROR",
+        })
+    }
+}
+
+impl fmt::Display for CopyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CopyMode::Sync => "sync",
+            CopyMode::SemiSync => "semi-sync",
+            CopyMode::Async => "async",
+            CopyMode::Periodic => "periodic",
+            CopyMode::Adaptive => "adaptive",
+        })
+    }
+}
+
+impl CopyMode {
+    pub const ALL: [CopyMode; 5] = [
+        CopyMode::Sync,
+        CopyMode::SemiSync,
+        CopyMode::Async,
+        CopyMode::Periodic,
+        CopyMode::Adaptive,
+    ];
+}
+
+impl FromStr for CopyMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CopyMode::ALL
+            .into_iter()
+            .find(|m| m.to_string() == s)
+            .ok_or_else(|| {
+                format!("expected a copy mode (sync, semi-sync, async, periodic, adaptive), found {s:?}")
+            })
+    }
+}
+
+impl fmt::Display for CopyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CopyType::Local => "Local Copy",
+            CopyType::Remote => "Remote Copy",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [PairState; 5] = [
+        PairState::Simplex,
+        PairState::Copy,
+        PairState::Pair,
+        PairState::Split,
+        PairState::SuspendedError,
+    ];
+
+    /// Every state x verb pair, spelled out: the table is the specification.
+    #[test]
+    fn acceptance_matrix() {
+        use PairState::*;
+        #[rustfmt::skip]
+        let table: [(Verb, [bool; 5]); 4] = [
+            //                     SIMPLEX COPY   PAIR   SPLIT  SUSP_ERR
+            (Verb::Create, [true,  false, false, false, false]),
+            (Verb::Split,  [false, false, true,  false, false]),
+            (Verb::Resync, [false, false, false, true,  true ]),
+            (Verb::Delete, [false, true,  true,  true,  true ]),
+        ];
+        for (verb, row) in table {
+            for (state, accepted) in STATES.into_iter().zip(row) {
+                let r = refusal(verb, state);
+                assert_eq!(r.is_none(), accepted, "{verb:?} in {state}");
+                if let Some(r) = r {
+                    let msg = r.to_string();
+                    assert!(msg.contains("refused"), "{verb:?} in {state}: {msg}");
+                    assert_ne!(msg, "accepted");
+                }
+            }
+        }
+        assert!(refusal(Verb::Split, Copy).unwrap().to_string().contains("still copying"));
+    }
+
+    #[test]
+    fn copy_modes_round_trip() {
+        for m in CopyMode::ALL {
+            assert_eq!(m.to_string().parse::<CopyMode>().unwrap(), m);
+        }
+        assert!("fast".parse::<CopyMode>().unwrap_err().contains("expected a copy mode"));
+    }
+}

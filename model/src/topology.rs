@@ -1,0 +1,453 @@
+//! Read-only configuration: storage systems, volumes, mirrors and groups, and the mirror graph
+//! (petgraph) on which indirect mirrors and atomic-split routes are found (Fig 10 step 1100).
+
+use crate::ids::{MirrorId, StorageSerial, VolumeId};
+use crate::table::{CopyType, PairOptions};
+use crate::volume::BLOCK_BYTES;
+use petgraph::graphmap::DiGraphMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use thiserror::Error;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeSpec {
+    pub id: VolumeId,
+    pub size: u64,
+    /// Bytes holding data at the start: what a full initial copy sends.
+    pub used: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorSpec {
+    pub id: MirrorId,
+    pub group: String,
+    pub options: PairOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TopologyError {
+    #[error("volume {0} is defined twice")]
+    DuplicateVolume(VolumeId),
+    #[error("volume {0} does not exist")]
+    UnknownVolume(VolumeId),
+    #[error("mirror {0} is defined twice")]
+    DuplicateMirror(MirrorId),
+    #[error("mirror {mirror}: volumes differ in size ({pvol_size} vs {svol_size} bytes)")]
+    SizeMismatch {
+        mirror: MirrorId,
+        pvol_size: u64,
+        svol_size: u64,
+    },
+    #[error("mirror {0} would close a cycle of mirrors (a volume would copy onto itself)")]
+    Cycle(MirrorId),
+    #[error("mirror {0} mirrors a volume onto itself")]
+    SelfMirror(MirrorId),
+    #[error("mirror {0}: chunk size must be a positive multiple of 4KiB")]
+    BadChunk(MirrorId),
+    #[error("unknown group {0:?}")]
+    UnknownGroup(String),
+    #[error("no mirror from {pvol} to {svol}")]
+    UnknownMirror { pvol: VolumeId, svol: VolumeId },
+    #[error(
+        "mirrors {0} cannot be split atomically: no storage system feeds all of them through \
+         mirrors, so they share no point in one write stream"
+    )]
+    NoCommonStream(String),
+}
+
+/// One step of an atomic split (Figs 7-11): the mirrors to split on this system, and the
+/// sub-plans to forward through remote mirrors to the systems holding indirect mirrors.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SplitPlan {
+    pub system: Option<StorageSerial>,
+    /// Mirrors whose PVOL is on this system (local ones, and remote ones split at this end).
+    pub here: Vec<MirrorId>,
+    /// (remote mirror the split travels through, plan for its secondary system).
+    pub forwards: Vec<(MirrorId, SplitPlan)>,
+}
+
+impl SplitPlan {
+    /// Every mirror the plan splits, in a stable order.
+    pub fn mirrors(&self) -> Vec<MirrorId> {
+        let mut all = self.here.clone();
+        for (_, sub) in &self.forwards {
+            all.extend(sub.mirrors());
+        }
+        all.sort();
+        all
+    }
+}
+
+/// The configured world. Mirrors can be added (paircreate of a new group) but never change.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    volumes: BTreeMap<VolumeId, VolumeSpec>,
+    mirrors: BTreeMap<MirrorId, MirrorSpec>,
+    graph: DiGraphMap<VolumeId, CopyType>,
+}
+
+impl Topology {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_volume(&mut self, spec: VolumeSpec) -> Result<(), TopologyError> {
+        if self.volumes.contains_key(&spec.id) {
+            return Err(TopologyError::DuplicateVolume(spec.id));
+        }
+        self.graph.add_node(spec.id);
+        self.volumes.insert(spec.id, spec);
+        Ok(())
+    }
+
+    /// Checks a mirror before it exists: volumes known, same size, no cycle, sane chunk.
+    pub fn check_mirror(&self, id: MirrorId, options: &PairOptions) -> Result<(), TopologyError> {
+        let p = self.volume(id.pvol)?;
+        let s = self.volume(id.svol)?;
+        if id.pvol == id.svol {
+            return Err(TopologyError::SelfMirror(id));
+        }
+        if self.mirrors.contains_key(&id) {
+            return Err(TopologyError::DuplicateMirror(id));
+        }
+        if p.size != s.size {
+            return Err(TopologyError::SizeMismatch {
+                mirror: id,
+                pvol_size: p.size,
+                svol_size: s.size,
+            });
+        }
+        if options.chunk_bytes == 0 || options.chunk_bytes % BLOCK_BYTES != 0 {
+            return Err(TopologyError::BadChunk(id));
+        }
+        if self.path(id.svol, id.pvol).is_some() {
+            return Err(TopologyError::Cycle(id));
+        }
+        Ok(())
+    }
+
+    pub fn add_mirror(&mut self, spec: MirrorSpec) -> Result<(), TopologyError> {
+        self.check_mirror(spec.id, &spec.options)?;
+        let ty = if spec.id.is_local() {
+            CopyType::Local
+        } else {
+            CopyType::Remote
+        };
+        self.graph.add_edge(spec.id.pvol, spec.id.svol, ty);
+        self.mirrors.insert(spec.id, spec);
+        Ok(())
+    }
+
+    pub fn volume(&self, id: VolumeId) -> Result<&VolumeSpec, TopologyError> {
+        self.volumes.get(&id).ok_or(TopologyError::UnknownVolume(id))
+    }
+
+    pub fn volumes(&self) -> impl Iterator<Item = &VolumeSpec> {
+        self.volumes.values()
+    }
+
+    pub fn mirrors(&self) -> impl Iterator<Item = &MirrorSpec> {
+        self.mirrors.values()
+    }
+
+    pub fn mirror(&self, id: MirrorId) -> Option<&MirrorSpec> {
+        self.mirrors.get(&id)
+    }
+
+    pub fn systems(&self) -> BTreeSet<StorageSerial> {
+        self.volumes.keys().map(|v| v.storage).collect()
+    }
+
+    /// The mirrors of a group, in id order.
+    pub fn group(&self, name: &str) -> Result<Vec<MirrorId>, TopologyError> {
+        let m: Vec<MirrorId> = self
+            .mirrors
+            .values()
+            .filter(|m| m.group == name)
+            .map(|m| m.id)
+            .collect();
+        if m.is_empty() {
+            return Err(TopologyError::UnknownGroup(name.to_string()));
+        }
+        Ok(m)
+    }
+
+    pub fn group_of(&self, id: MirrorId) -> Option<&str> {
+        self.mirrors.get(&id).map(|m| m.group.as_str())
+    }
+
+    /// The shortest path of mirrors from `from` to `to` (volumes along it, both ends included),
+    /// walking neighbours in id order so the answer is deterministic.
+    pub fn path(&self, from: VolumeId, to: VolumeId) -> Option<Vec<VolumeId>> {
+        let mut prev: BTreeMap<VolumeId, VolumeId> = BTreeMap::new();
+        let mut queue = VecDeque::from([from]);
+        let mut seen = BTreeSet::from([from]);
+        while let Some(v) = queue.pop_front() {
+            if v == to {
+                let mut path = vec![to];
+                let mut cur = to;
+                while let Some(&p) = prev.get(&cur) {
+                    path.push(p);
+                    cur = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if !self.graph.contains_node(v) {
+                continue;
+            }
+            let mut next: Vec<VolumeId> = self.graph.neighbors(v).collect();
+            next.sort();
+            for n in next {
+                if seen.insert(n) {
+                    prev.insert(n, v);
+                    queue.push_back(n);
+                }
+            }
+        }
+        None
+    }
+
+    /// Indirect mirrors (Fig 10 step 1100): volume pairs joined by a path of two or more
+    /// mirrors through intermediate volumes (105a -> 105b -> 106b), with the path.
+    pub fn indirect_mirrors(&self) -> Vec<Vec<VolumeId>> {
+        let mut out = Vec::new();
+        for &a in self.volumes.keys() {
+            for &c in self.volumes.keys() {
+                if a == c || self.graph.contains_edge(a, c) {
+                    continue;
+                }
+                if let Some(p) = self.path(a, c) {
+                    if p.len() >= 3 {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Mirrors named by groups (Fig 9) or by PVOL/SVOL id pairs (Fig 7).
+    pub fn resolve(&self, names: &[MirrorRef]) -> Result<Vec<MirrorId>, TopologyError> {
+        let mut out = BTreeSet::new();
+        for n in names {
+            match n {
+                MirrorRef::Group(g) => out.extend(self.group(g)?),
+                MirrorRef::Ids(pvol, svol) => {
+                    let id = MirrorId::new(*pvol, *svol);
+                    if !self.mirrors.contains_key(&id) {
+                        return Err(TopologyError::UnknownMirror {
+                            pvol: *pvol,
+                            svol: *svol,
+                        });
+                    }
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Routes an atomic split of `mirrors` (Fig 10 step 1100): finds the storage system whose
+    /// write stream feeds every named mirror, splits what is local there, and forwards the rest
+    /// through the remote mirrors on the path to each indirect mirror.
+    pub fn split_plan(&self, mirrors: &[MirrorId]) -> Result<SplitPlan, TopologyError> {
+        let names = || {
+            mirrors
+                .iter()
+                .map(|m| self.group_of(*m).map_or(m.to_string(), str::to_string))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let candidates: BTreeSet<StorageSerial> = mirrors.iter().map(|m| m.pvol.storage).collect();
+        'root: for root in candidates {
+            let mut plan = SplitPlan {
+                system: Some(root),
+                ..Default::default()
+            };
+            // Sources: the PVOLs of the named mirrors on the root system.
+            let sources: Vec<VolumeId> = mirrors
+                .iter()
+                .filter(|m| m.pvol.storage == root)
+                .map(|m| m.pvol)
+                .collect();
+            for &m in mirrors {
+                if m.pvol.storage == root {
+                    plan.here.push(m);
+                    continue;
+                }
+                let Some(path) = sources.iter().find_map(|&s| self.path(s, m.pvol)) else {
+                    continue 'root;
+                };
+                // The remote hops along the path, in order.
+                let hops: Vec<MirrorId> = path
+                    .windows(2)
+                    .map(|w| MirrorId::new(w[0], w[1]))
+                    .filter(|h| !h.is_local())
+                    .collect();
+                insert_route(&mut plan, &hops, m);
+            }
+            return Ok(plan);
+        }
+        Err(TopologyError::NoCommonStream(names()))
+    }
+}
+
+fn insert_route(plan: &mut SplitPlan, hops: &[MirrorId], m: MirrorId) {
+    match hops.split_first() {
+        None => plan.here.push(m),
+        Some((&hop, rest)) => {
+            let i = match plan.forwards.iter().position(|(via, _)| *via == hop) {
+                Some(i) => i,
+                None => {
+                    plan.forwards.push((
+                        hop,
+                        SplitPlan {
+                            system: Some(hop.svol.storage),
+                            ..Default::default()
+                        },
+                    ));
+                    plan.forwards.len() - 1
+                }
+            };
+            insert_route(&mut plan.forwards[i].1, rest, m);
+        }
+    }
+}
+
+/// How a command names a mirror.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MirrorRef {
+    Group(String),
+    Ids(VolumeId, VolumeId),
+}
+
+/// The topology of Fig 8 (without ORA_R2, which the Fig 12 flow creates): 64001 holds 105a
+/// and 106a, 64002 holds 105b and 106b; ORA_R1 remote, ORA_L and ORA_RL local.
+pub fn fig8(size: u64, remote: PairOptions) -> Topology {
+    let mut t = Topology::new();
+    for id in fig8_volumes() {
+        t.add_volume(VolumeSpec { id, size, used: size })
+            .expect("distinct volumes");
+    }
+    let [a105, a106, b105, b106] = fig8_volumes();
+    let local = PairOptions {
+        chunk_bytes: remote.chunk_bytes,
+        ..PairOptions::default()
+    };
+    for (group, p, s, options) in [
+        ("ORA_R1", a105, b105, remote),
+        ("ORA_L", a105, a106, local),
+        ("ORA_RL", b105, b106, local),
+    ] {
+        t.add_mirror(MirrorSpec {
+            id: MirrorId::new(p, s),
+            group: group.to_string(),
+            options,
+        })
+        .expect("Fig 8 is acyclic");
+    }
+    t
+}
+
+/// Volumes 105a, 106a (storage 64001) and 105b, 106b (storage 64002) of Fig 8.
+pub fn fig8_volumes() -> [VolumeId; 4] {
+    [
+        VolumeId::new(64001, 0x105a),
+        VolumeId::new(64001, 0x106a),
+        VolumeId::new(64002, 0x105b),
+        VolumeId::new(64002, 0x106b),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fig8_has_the_indirect_mirror_105a_106b() {
+        let t = fig8(1 << 30, PairOptions::default());
+        let [a105, _, b105, b106] = fig8_volumes();
+        assert_eq!(t.indirect_mirrors(), vec![vec![a105, b105, b106]]);
+    }
+
+    #[test]
+    fn atomic_split_of_ora_l_and_ora_rl_forwards_through_ora_r1() {
+        let t = fig8(1 << 30, PairOptions::default());
+        let [a105, a106, b105, b106] = fig8_volumes();
+        let ms = t
+            .resolve(&[
+                MirrorRef::Group("ORA_L".into()),
+                MirrorRef::Group("ORA_RL".into()),
+            ])
+            .unwrap();
+        let plan = t.split_plan(&ms).unwrap();
+        assert_eq!(plan.system, Some(StorageSerial(64001)));
+        assert_eq!(plan.here, vec![MirrorId::new(a105, a106)]);
+        assert_eq!(plan.forwards.len(), 1);
+        assert_eq!(plan.forwards[0].0, MirrorId::new(a105, b105));
+        assert_eq!(plan.forwards[0].1.here, vec![MirrorId::new(b105, b106)]);
+    }
+
+    #[test]
+    fn three_site_cascade_routes_through_every_hop() {
+        let mut t = fig8(1 << 30, PairOptions::default());
+        let c = VolumeId::new(64003, 0x105c);
+        let c2 = VolumeId::new(64003, 0x106c);
+        for id in [c, c2] {
+            t.add_volume(VolumeSpec { id, size: 1 << 30, used: 0 }).unwrap();
+        }
+        let [a105, a106, b105, _] = fig8_volumes();
+        for (g, p, s) in [("R3", b105, c), ("L3", c, c2)] {
+            t.add_mirror(MirrorSpec {
+                id: MirrorId::new(p, s),
+                group: g.into(),
+                options: PairOptions::default(),
+            })
+            .unwrap();
+        }
+        let plan = t
+            .split_plan(&[MirrorId::new(a105, a106), MirrorId::new(c, c2)])
+            .unwrap();
+        let (via1, p1) = &plan.forwards[0];
+        assert_eq!(*via1, MirrorId::new(a105, b105));
+        assert!(p1.here.is_empty());
+        assert_eq!(p1.forwards[0].0, MirrorId::new(b105, c));
+        assert_eq!(p1.forwards[0].1.here, vec![MirrorId::new(c, c2)]);
+    }
+
+    #[test]
+    fn bad_mirrors_are_refused_with_reasons() {
+        let mut t = fig8(1 << 30, PairOptions::default());
+        let [a105, a106, _, b106] = fig8_volumes();
+        let opts = PairOptions::default();
+        assert!(matches!(
+            t.check_mirror(MirrorId::new(b106, a105), &opts),
+            Err(TopologyError::Cycle(_))
+        ));
+        t.add_volume(VolumeSpec {
+            id: VolumeId::new(64002, 0x1),
+            size: 5,
+            used: 0,
+        })
+        .unwrap();
+        assert!(matches!(
+            t.check_mirror(MirrorId::new(a106, VolumeId::new(64002, 1)), &opts),
+            Err(TopologyError::SizeMismatch { .. })
+        ));
+        let bad_chunk = PairOptions {
+            chunk_bytes: 1000,
+            ..opts
+        };
+        assert!(matches!(
+            t.check_mirror(MirrorId::new(a106, b106), &bad_chunk),
+            Err(TopologyError::BadChunk(_))
+        ));
+        // Two unrelated local mirrors on different systems share no write stream.
+        let e = t
+            .split_plan(&[MirrorId::new(a105, a106), MirrorId::new(VolumeId::new(64002, 1), b106)])
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot be split atomically"), "{e}");
+    }
+}
