@@ -6,11 +6,14 @@
 
 pub mod bitmap;
 pub mod command;
+pub mod display;
 pub mod ids;
 pub mod protocol;
 pub mod table;
 pub mod topology;
 pub mod volume;
+pub mod walkthrough;
+pub mod world;
 
 pub use bitmap::PendingBitmap;
 pub use ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
@@ -21,3 +24,5 @@ pub use protocol::{
 pub use table::{CopyMode, CopyTable, CopyType, PairOptions, PairState, Refusal};
 pub use topology::{MirrorRef, SplitPlan, Topology};
 pub use volume::{Digest, Volume, BLOCK_BYTES};
+pub use display::{format_pairdisplay, pairdisplay, PairRow};
+pub use world::World;

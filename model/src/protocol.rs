@@ -158,7 +158,7 @@ pub enum MarkKind {
 }
 
 /// Messages between storage systems.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Message {
     /// An ordered write (sync, semi-sync, async): blocks `first..first + count` get `write`.
     Write {
@@ -1209,6 +1209,22 @@ impl StorageSystem {
         }
     }
 
+    /// A volume takes data from one mirror at a time: refuse to start copying into `mirror`'s
+    /// SVOL while another mirror in COPY or PAIR feeds it (106b of Fig 8 is the SVOL of both
+    /// ORA_RL and ORA_R2, but only one of them is ever active).
+    fn svol_free(&self, mirror: MirrorId) -> Result<(), Refusal> {
+        let busy = self.pairs.values().any(|p| {
+            p.mirror != mirror
+                && p.mirror.svol == mirror.svol
+                && matches!(p.state, PairState::Copy | PairState::Pair)
+        });
+        if busy {
+            Err(Refusal::SvolProtected(mirror.svol))
+        } else {
+            Ok(())
+        }
+    }
+
     fn reachable(&self, peer: StorageSerial) -> Result<(), Refusal> {
         if self.links_down.contains(&peer) {
             Err(Refusal::Unreachable(peer))
@@ -1228,6 +1244,7 @@ impl StorageSystem {
         if let Some(r) = refusal(Verb::Create, self.state(mirror)) {
             return Err(r);
         }
+        self.svol_free(mirror)?;
         if options.chunk_bytes == 0 || options.chunk_bytes % BLOCK_BYTES != 0 {
             return Err(Refusal::BadChunk);
         }
@@ -1324,6 +1341,7 @@ impl StorageSystem {
                 refusal(Verb::Create, self.state(mirror))
             }
             Some(v) if v.size != size => Some(Refusal::SizeMismatch),
+            Some(_) if self.svol_free(mirror).is_err() => self.svol_free(mirror).err(),
             Some(v) if nocopy.is_some_and(|d| d != v.digest() && !unchecked) => {
                 Some(Refusal::NotIdentical)
             }
@@ -1365,6 +1383,7 @@ impl StorageSystem {
         if let Some(r) = refusal(Verb::Resync, p.state) {
             return Err(r);
         }
+        self.svol_free(mirror)?;
         if p.role == Role::Primary {
             self.reachable(mirror.svol.storage)?;
         }

@@ -69,7 +69,7 @@ pub enum AsyncResume {
 }
 
 /// Per-mirror settings, fixed at paircreate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PairOptions {
     pub mode: CopyMode,
     /// Pending-bitmap granularity in bytes, a multiple of [`crate::volume::BLOCK_BYTES`].

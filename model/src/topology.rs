@@ -323,28 +323,37 @@ pub enum MirrorRef {
     Ids(VolumeId, VolumeId),
 }
 
-/// The topology of Fig 8 (without ORA_R2, which the Fig 12 flow creates): 64001 holds 105a
-/// and 106a, 64002 holds 105b and 106b; ORA_R1 remote, ORA_L and ORA_RL local.
-pub fn fig8(size: u64, remote: PairOptions) -> Topology {
+/// The volumes of Fig 8 and the first remote mirror ORA_R1 (Fig 2): where Fig 5 starts.
+pub fn fig2(size: u64, remote: PairOptions) -> Topology {
     let mut t = Topology::new();
     for id in fig8_volumes() {
         t.add_volume(VolumeSpec { id, size, used: size })
             .expect("distinct volumes");
     }
+    let [a105, _, b105, _] = fig8_volumes();
+    t.add_mirror(MirrorSpec {
+        id: MirrorId::new(a105, b105),
+        group: "ORA_R1".to_string(),
+        options: remote,
+    })
+    .expect("one mirror");
+    t
+}
+
+/// The topology of Fig 8 (without ORA_R2, which the Fig 12 flow creates): 64001 holds 105a
+/// and 106a, 64002 holds 105b and 106b; ORA_R1 remote, ORA_L and ORA_RL local.
+pub fn fig8(size: u64, remote: PairOptions) -> Topology {
+    let mut t = fig2(size, remote);
     let [a105, a106, b105, b106] = fig8_volumes();
     let local = PairOptions {
         chunk_bytes: remote.chunk_bytes,
         ..PairOptions::default()
     };
-    for (group, p, s, options) in [
-        ("ORA_R1", a105, b105, remote),
-        ("ORA_L", a105, a106, local),
-        ("ORA_RL", b105, b106, local),
-    ] {
+    for (group, p, s) in [("ORA_L", a105, a106), ("ORA_RL", b105, b106)] {
         t.add_mirror(MirrorSpec {
             id: MirrorId::new(p, s),
             group: group.to_string(),
-            options,
+            options: local,
         })
         .expect("Fig 8 is acyclic");
     }
