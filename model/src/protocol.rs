@@ -339,6 +339,9 @@ struct Sender {
     journal_bytes: u64,
 }
 
+/// A chunk's blocks `first..end` and the written ones among them.
+type ChunkCopy = (u64, u64, Vec<(u64, WriteId)>);
+
 /// An update to a volume's content, as it travels through mirrors.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Update {
@@ -392,7 +395,7 @@ pub struct Pair {
     paused: bool,
     backlog: VecDeque<(Update, WriteId)>,
     /// Secondary, periodic: the cycle being received.
-    rx_cycle: Vec<(u64, u64, Vec<(u64, WriteId)>)>,
+    rx_cycle: Vec<ChunkCopy>,
     /// The command waiting for this pair to reach PAIR (create, resync).
     command: Option<CommandId>,
 }
@@ -1494,30 +1497,8 @@ impl StorageSystem {
             return;
         }
         let was_copying = p.cursor.is_some();
-        let active = matches!(p.state, PairState::Copy | PairState::Pair);
-        while active {
-            let p = self.pairs.get_mut(&m).expect("pair exists");
-            if p.tx.unacked_data >= p.options.window_bytes.max(p.options.chunk_bytes) {
-                break;
-            }
-            let Some(c) = Self::next_chunk(p) else {
-                break;
-            };
-            let cb = p.chunk_blocks();
-            let (first, end) = (c * cb, (c + 1) * cb);
-            let blocks = self.volumes[&p.my_volume()].blocks_in(first, end);
-            let chunk_bytes = p.options.chunk_bytes;
-            let seq = p.tx.next_seq + 1;
-            let msg = Message::Chunk {
-                mirror: m,
-                seq,
-                first,
-                end,
-                blocks,
-                bytes: chunk_bytes,
-                cycle: false,
-            };
-            self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+        if matches!(p.state, PairState::Copy | PairState::Pair) {
+            self.send_chunks(m, out);
         }
         let p = &self.pairs[&m];
         if was_copying && p.cursor.is_none() && p.state == PairState::Pair {
@@ -1532,6 +1513,31 @@ impl StorageSystem {
             self.send_sequenced(m, msg, (0, 0), None, false, out);
         }
         self.check_copy_complete(m, out);
+    }
+
+    /// Sends pending chunks in address order until the window is full or the walk ends.
+    fn send_chunks(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        loop {
+            let p = self.pairs.get_mut(&m).expect("pair exists");
+            if p.tx.unacked_data >= p.options.window_bytes.max(p.options.chunk_bytes) {
+                return;
+            }
+            let Some(c) = Self::next_chunk(p) else {
+                return;
+            };
+            let cb = p.chunk_blocks();
+            let (first, end) = (c * cb, (c + 1) * cb);
+            let msg = Message::Chunk {
+                mirror: m,
+                seq: p.tx.next_seq + 1,
+                first,
+                end,
+                blocks: self.volumes[&p.my_volume()].blocks_in(first, end),
+                bytes: p.options.chunk_bytes,
+                cycle: false,
+            };
+            self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+        }
     }
 
     /// COPY -> PAIR once every chunk is copied and acknowledged (and the peer agreed).

@@ -127,8 +127,8 @@ pub fn fig5(out: &mut impl Write) -> Result<(World, Topology), WalkError> {
     w.show("Step 540: auxiliary host 120a writes 106a; ORA_R2 carries it to 106b")?;
     writeln!(
         w.out,
-        "\nFig 6 copy management tables of 105a and 106a:\n{:<12} {:<11} {:<11} {:<12} {:<7} {:<8} {}",
-        "Volume", "Copy Type", "Pair Sys", "Mirror Vol", "Primary", "Status", "Pending chunks"
+        "\nFig 6 copy management tables of 105a and 106a:\n{:<12} {:<11} {:<11} {:<12} {:<7} {:<8} Pending chunks",
+        "Volume", "Copy Type", "Pair Sys", "Mirror Vol", "Primary", "Status"
     )?;
     let tables = w.world.system(a105.storage).tables();
     for t in tables.iter().filter(|t| t.volume == a105 || t.volume == a106) {

@@ -1,0 +1,34 @@
+//! DiskSim ASCII traces as MQSim reads them: `arrival_time_ns device start_sector
+//! size_in_sectors type`, separated by spaces, type 0 = write and 1 = read.
+
+use super::{FieldError, Fields, Layout, Op, RawRecord, Separator, SECTOR};
+
+pub(super) const LAYOUT: Layout = Layout {
+    names: &[
+        "arrival_time_ns",
+        "device",
+        "start_sector",
+        "size_in_sectors",
+        "type",
+    ],
+    separator: Separator::Whitespace,
+    extra_fields: false,
+    header: false,
+    time_field: 0,
+    offset_field: 2,
+    parse,
+};
+
+fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
+    Ok(Some(RawRecord {
+        time_ns: f.time(0, 1, "a time in nanoseconds")?,
+        device: f.number(1, "a device number")?,
+        offset: f.sector(2)?,
+        len: f.size(3, SECTOR, "a size in 512-byte sectors")?,
+        op: match f.get(4) {
+            "0" => Op::Write,
+            "1" => Op::Read,
+            _ => return Err(f.error(4, "0 (write) or 1 (read)")),
+        },
+    }))
+}

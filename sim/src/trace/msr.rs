@@ -1,0 +1,40 @@
+//! MSR Cambridge traces (SNIA IOTTA 388): CSV `Timestamp,Hostname,DiskNumber,Type,Offset,Size,
+//! ResponseTime` without a header, times in Windows FILETIME ticks of 100 ns, Type
+//! `Read`/`Write`, offset and size in bytes. Device is the DiskNumber; the hostname and
+//! response time are not used.
+
+use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+
+pub(super) const LAYOUT: Layout = Layout {
+    names: &[
+        "Timestamp",
+        "Hostname",
+        "DiskNumber",
+        "Type",
+        "Offset",
+        "Size",
+        "ResponseTime",
+    ],
+    separator: Separator::Comma,
+    extra_fields: false,
+    header: true,
+    time_field: 0,
+    offset_field: 4,
+    parse,
+};
+
+const NS_PER_TICK: u128 = 100;
+
+fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
+    Ok(Some(RawRecord {
+        time_ns: f.time(0, NS_PER_TICK, "a time in FILETIME ticks (100 ns)")?,
+        device: f.number(2, "a disk number")?,
+        op: match f.get(3) {
+            t if t.eq_ignore_ascii_case("read") => Op::Read,
+            t if t.eq_ignore_ascii_case("write") => Op::Write,
+            _ => return Err(f.error(3, "\"Read\" or \"Write\"")),
+        },
+        offset: f.number(4, "an offset in bytes")?,
+        len: f.size(5, 1, "a size in bytes")?,
+    }))
+}
