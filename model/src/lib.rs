@@ -5,6 +5,7 @@
 #![warn(unreachable_pub)]
 
 pub mod bitmap;
+pub mod check;
 pub mod command;
 pub mod display;
 pub mod ids;

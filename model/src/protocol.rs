@@ -208,19 +208,25 @@ pub enum Message {
         origin: u64,
         /// No-copy (Fig 12): the PVOL's digest when the command ran.
         nocopy: Option<Digest>,
+        /// The incarnation of the pair at the primary (see [`Pair::epoch`]).
+        epoch: u64,
     },
     CreateReply {
         mirror: MirrorId,
         refused: Option<Refusal>,
+        epoch: u64,
     },
     Resync {
         mirror: MirrorId,
         restore: bool,
         runs: Vec<(u64, u64)>,
+        epoch: u64,
     },
+    /// The secondary's answer to a forward resync: its bitmap, or why it refuses.
     ResyncBitmap {
         mirror: MirrorId,
         runs: Vec<(u64, u64)>,
+        refused: Option<Refusal>,
     },
     /// The copy is complete; the pair is in PAIR.
     CopyComplete { mirror: MirrorId, upto: WriteId },
@@ -327,6 +333,9 @@ struct InFlight {
     /// A sync write whose host waits for this acknowledgement.
     sync_write: Option<WriteId>,
     is_write: bool,
+    /// Periodic end-of-cycle mark: the cycle's chunks, pending again if the mark is lost
+    /// (its chunks may be acknowledged yet unapplied at the secondary).
+    cycle: Option<PendingBitmap>,
 }
 
 /// The sending end of a mirror's data stream.
@@ -398,6 +407,14 @@ pub struct Pair {
     rx_cycle: Vec<ChunkCopy>,
     /// The command waiting for this pair to reach PAIR (create, resync).
     command: Option<CommandId>,
+    /// Primary in COPY: the secondary has not answered the create or sent its bitmap yet,
+    /// so the copy cannot be complete whatever this end's bitmap says. Holds the state to
+    /// go back to if the secondary refuses.
+    awaiting_peer: Option<PairState>,
+    /// Which paircreate made this pair (numbered by the primary): a mirror deleted and
+    /// created again while replies to the old one are in flight must not take them for its
+    /// own (a stale "no-copy accepted" would pair volumes that differ).
+    pub epoch: u64,
 }
 
 impl Pair {
@@ -420,6 +437,8 @@ impl Pair {
             backlog: VecDeque::new(),
             rx_cycle: Vec::new(),
             command: None,
+            awaiting_peer: None,
+            epoch: 0,
         }
     }
 
@@ -545,6 +564,8 @@ pub struct StorageSystem {
     splits: Vec<SplitOp>,
     /// Sync writes waiting for this many remote acknowledgements.
     sync_waits: BTreeMap<WriteId, u32>,
+    /// paircreate commands run here, numbering the pairs' incarnations ([`Pair::epoch`]).
+    epochs: u64,
 }
 
 impl StorageSystem {
@@ -559,6 +580,7 @@ impl StorageSystem {
             inhibit: 0,
             splits: Vec::new(),
             sync_waits: BTreeMap::new(),
+            epochs: 0,
         }
     }
 
@@ -673,9 +695,18 @@ impl StorageSystem {
                     .filter(|p| p.role != Role::Local)
                     .map(|p| p.peer())
                     .collect();
+                let active: Vec<MirrorId> = self
+                    .pairs
+                    .values()
+                    .filter(|p| p.role != Role::Local)
+                    .filter(|p| matches!(p.state, PairState::Pair | PairState::Copy))
+                    .map(|p| p.mirror)
+                    .collect();
                 for peer in peers {
                     self.lose_peer(peer, out);
                 }
+                // The peers may not have lost the link: tell them the pairs are suspended.
+                self.notify_suspended(&active, out);
                 for w in std::mem::take(&mut self.held) {
                     out.push(Output::FailWrite(w.id, Refusal::Unreachable(self.serial)));
                 }
@@ -699,6 +730,7 @@ impl StorageSystem {
         if to != PairState::Copy {
             p.restore = false;
             p.cursor = None;
+            p.awaiting_peer = None;
         }
         out.push(Output::StateChanged { mirror, from, to });
         if to == PairState::Simplex {
@@ -793,21 +825,6 @@ impl StorageSystem {
             version: w.id,
             bytes: w.len,
         };
-        // Host writes to a split SVOL (auxiliary host, or standby after takeover) are
-        // recorded in that end's bitmap (Fig 6 660).
-        let id = VolumeId {
-            storage: self.serial,
-            serial: w.volume,
-        };
-        for p in self.pairs.values_mut() {
-            if p.mirror.svol == id {
-                let chunks = p.chunks_of(update.blocks());
-                match p.role {
-                    Role::Local => p.svol_pending.set_range(chunks.0, chunks.1),
-                    _ => p.pending.set_range(chunks.0, chunks.1),
-                }
-            }
-        }
         let waits = self.write_volume(w.volume, &update, Some(w.id), None, out);
         if waits == 0 {
             out.push(Output::AckWrite(w.id));
@@ -838,13 +855,38 @@ impl StorageSystem {
             } => v.write(*first, *count, *version),
             Update::Replace { first, end, blocks } => v.replace_range(*first, *end, blocks),
         }
-        let mirrors: Vec<MirrorId> = self
+        // A change to a split SVOL (auxiliary host, standby after takeover, a restore of a
+        // cascaded mirror, a second mirror such as ORA_R2 feeding 106b while ORA_RL is split)
+        // is recorded in that end's bitmap (Fig 6 660), so the mirror's resync undoes it.
+        let id = VolumeId {
+            storage: self.serial,
+            serial: vol,
+        };
+        for p in self.pairs.values_mut() {
+            if p.mirror.svol == id && Some(p.mirror) != from {
+                let chunks = p.chunks_of(update.blocks());
+                match p.role {
+                    Role::Local => p.svol_pending.set_range(chunks.0, chunks.1),
+                    _ => p.pending.set_range(chunks.0, chunks.1),
+                }
+            }
+        }
+        // `carry` needs `&mut self`, so the mirrors are gathered first: on the stack for the
+        // usual few, since a heap Vec here cost an allocation on every simulated write.
+        let mut fed = [None; 4];
+        let mut more = Vec::new();
+        let mirrors = self
             .pairs_of_pvol(vol)
             .filter(|p| Some(p.mirror) != from && p.role != Role::Secondary)
-            .map(|p| p.mirror)
-            .collect();
+            .map(|p| p.mirror);
+        for (i, m) in mirrors.enumerate() {
+            match fed.get_mut(i) {
+                Some(slot) => *slot = Some(m),
+                None => more.push(m),
+            }
+        }
         let mut waits = 0;
-        for m in mirrors {
+        for m in fed.into_iter().flatten().chain(more) {
             waits += self.carry(m, update, host, out);
         }
         waits
@@ -968,6 +1010,7 @@ impl StorageSystem {
             chunks,
             sync_write,
             is_write,
+            cycle: None,
         });
         out.push(Output::Send {
             to: p.peer(),
@@ -984,6 +1027,16 @@ impl StorageSystem {
 
     fn deliver(&mut self, from: StorageSerial, via: Transport, msg: Message, out: &mut Vec<Output>) {
         let m = msg.mirror();
+        let awaiting_create = self
+            .pairs
+            .get(&m)
+            .is_some_and(|p| p.awaiting_peer == Some(PairState::Simplex));
+        if awaiting_create && !matches!(msg, Message::CreateReply { .. } | Message::SplitDone { .. })
+        {
+            // The secondary answers a create before anything else about the pair, so this is
+            // left over from an incarnation deleted since (FIFO interconnect).
+            return;
+        }
         match msg {
             Message::Write {
                 seq,
@@ -993,6 +1046,9 @@ impl StorageSystem {
                 bytes,
                 ..
             } => {
+                if self.discard(m, (first, first + count)) {
+                    return;
+                }
                 if self.receiving(m) {
                     let update = Update::Write {
                         first,
@@ -1014,6 +1070,9 @@ impl StorageSystem {
                 cycle,
                 ..
             } => {
+                if self.discard(m, (first, end)) {
+                    return;
+                }
                 if self.receiving(m) {
                     let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
                     if cycle {
@@ -1027,6 +1086,9 @@ impl StorageSystem {
                 self.ack(from, m, seq, out);
             }
             Message::Mark { seq, kind, upto, .. } => {
+                if kind == MarkKind::CycleEnd && self.discard(m, (0, 0)) {
+                    return;
+                }
                 match kind {
                     MarkKind::CycleEnd if self.receiving(m) => {
                         let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
@@ -1052,6 +1114,24 @@ impl StorageSystem {
                 if via == Transport::Interconnect {
                     self.ack(from, m, seq, out);
                 }
+                let state = self.state(m);
+                if state != PairState::Pair {
+                    // This end suspended the path (a restart, a takeover) before the split
+                    // arrived: data sent before it may be lost, so the split must fail.
+                    out.push(Output::Send {
+                        to: from,
+                        via,
+                        msg: Message::SplitDone {
+                            split,
+                            mirror: m,
+                            refused: Some(Refusal::State {
+                                verb: Verb::Split,
+                                state,
+                            }),
+                        },
+                    });
+                    return;
+                }
                 self.start_split(split, Some((from, via, m)), plan, out);
             }
             Message::SplitDone { split, refused, .. } => {
@@ -1069,10 +1149,21 @@ impl StorageSystem {
                 size,
                 origin,
                 nocopy,
+                epoch,
                 ..
-            } => self.on_create(from, m, options, size, origin, nocopy, out),
+            } => self.on_create(from, m, options, size, origin, nocopy, epoch, out),
+            Message::CreateReply { epoch, .. }
+                if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) =>
+            {
+                // A reply to a create of a pair deleted since: not ours.
+            }
             Message::CreateReply { refused, .. } => match refused {
-                None => self.check_copy_complete(m, out),
+                None => {
+                    if let Some(p) = self.pairs.get_mut(&m) {
+                        p.awaiting_peer = None;
+                    }
+                    self.check_copy_complete(m, out)
+                }
                 Some(r) => {
                     let cmd = self.pairs.get(&m).and_then(|p| p.command);
                     self.set_state(m, PairState::Simplex, out);
@@ -1081,9 +1172,41 @@ impl StorageSystem {
                     }
                 }
             },
-            Message::Resync { restore, runs, .. } => {
+            Message::Resync {
+                restore,
+                runs,
+                epoch,
+                ..
+            } => {
                 if !self.pairs.contains_key(&m) {
+                    // No table here (the create was lost with the link): answer, or the
+                    // primary would wait in COPY for ever. It goes back to SIMPLEX.
+                    out.push(Output::Send {
+                        to: from,
+                        via: Transport::Interconnect,
+                        msg: Message::CreateReply {
+                            mirror: m,
+                            refused: Some(Refusal::UnknownMirror),
+                            epoch,
+                        },
+                    });
                     return;
+                }
+                if !restore {
+                    // The SVOL is held here: only this end knows whether another mirror
+                    // feeds it (ORA_RL and ORA_R2 both end at 106b).
+                    if let Err(r) = self.svol_free(m) {
+                        out.push(Output::Send {
+                            to: from,
+                            via: Transport::Interconnect,
+                            msg: Message::ResyncBitmap {
+                                mirror: m,
+                                runs: Vec::new(),
+                                refused: Some(r),
+                            },
+                        });
+                        return;
+                    }
                 }
                 self.set_state(m, PairState::Copy, out);
                 let p = self.pairs.get_mut(&m).expect("checked");
@@ -1092,23 +1215,49 @@ impl StorageSystem {
                     p.pending.union_with(&PendingBitmap::from_runs(runs));
                     self.start_copier(m, true, out);
                 } else {
+                    // The bits stay set until the copy completes: if the link fails first,
+                    // the next resync still knows these chunks differ.
                     let runs: Vec<(u64, u64)> = p.pending.runs().collect();
-                    p.pending.clear_all();
                     out.push(Output::Send {
                         to: from,
                         via: Transport::Interconnect,
-                        msg: Message::ResyncBitmap { mirror: m, runs },
+                        msg: Message::ResyncBitmap {
+                            mirror: m,
+                            runs,
+                            refused: None,
+                        },
                     });
+                }
+            }
+            Message::ResyncBitmap {
+                refused: Some(r), ..
+            } => {
+                // The secondary refused the resync: back to where the pair was.
+                let Some(back) = self.pairs.get_mut(&m).and_then(|p| p.awaiting_peer.take())
+                else {
+                    return;
+                };
+                let cmd = self.pairs.get_mut(&m).and_then(|p| p.command.take());
+                self.drop_in_flight(m, out);
+                self.set_state(m, back, out);
+                if let Some(c) = cmd {
+                    out.push(Output::Refused(c, r));
                 }
             }
             Message::ResyncBitmap { runs, .. } => {
                 if let Some(p) = self.pairs.get_mut(&m) {
+                    p.awaiting_peer = None;
                     p.pending.union_with(&PendingBitmap::from_runs(runs));
                     self.start_copier(m, true, out);
                 }
             }
             Message::CopyComplete { upto, .. } => {
                 if self.state(m) == PairState::Copy {
+                    // This end's bits went to the source at the resync's start and are all
+                    // copied now.
+                    if let Some(p) = self.pairs.get_mut(&m) {
+                        p.pending.clear_all();
+                    }
                     self.set_state(m, PairState::Pair, out);
                     if self.pairs[&m].role == Role::Secondary {
                         out.push(Output::Replicated { mirror: m, upto });
@@ -1118,11 +1267,37 @@ impl StorageSystem {
             }
             Message::Suspend { .. } => {
                 if matches!(self.state(m), PairState::Pair | PairState::Copy) {
+                    // As for a lost link: what is unacknowledged goes back to the bitmap,
+                    // waiting sync hosts get their fence's answer, a waiting command fails.
+                    self.drop_in_flight(m, out);
                     self.set_state(m, PairState::SuspendedError, out);
+                    if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+                        out.push(Output::Refused(c, Refusal::Unreachable(from)));
+                    }
                 }
             }
             Message::Delete { .. } => self.set_state(m, PairState::Simplex, out),
         }
+    }
+
+    /// Data for `m` arriving at an end that has suspended the pair (a restart or a takeover
+    /// the sender has not heard of yet) is not applied and not acknowledged: the sender must
+    /// not count it as on the SVOL (a sync host would be told a lost write is safe). Its
+    /// blocks `first..end` are marked pending here so the next resync copies them. The end
+    /// that suspended the pair has told the sender ([`Message::Suspend`]), which drops and
+    /// re-marks everything unacknowledged.
+    fn discard(&mut self, m: MirrorId, (first, end): (u64, u64)) -> bool {
+        let Some(p) = self.pairs.get_mut(&m) else {
+            return false;
+        };
+        if p.is_source() || matches!(p.state, PairState::Pair | PairState::Copy) {
+            return false;
+        }
+        if first < end {
+            let chunks = p.chunks_of((first, end));
+            p.pending.set_range(chunks.0, chunks.1);
+        }
+        true
     }
 
     /// Whether data for `m` arriving here is to be applied to this system's volume.
@@ -1198,11 +1373,17 @@ impl StorageSystem {
                     .filter(|p| p.role == Role::Secondary)
                     .map(|p| p.mirror)
                     .collect();
+                let mut taken = Vec::new();
                 for m in mirrors {
                     if matches!(self.state(m), PairState::Pair | PairState::Copy) {
+                        // A periodic cycle half received is dropped; its sender still has
+                        // it unacknowledged and marks it pending on the notice below.
+                        self.drop_in_flight(m, out);
                         self.set_state(m, PairState::SuspendedError, out);
+                        taken.push(m);
                     }
                 }
+                self.notify_suspended(&taken, out);
                 out.push(Output::Done(id));
                 Ok(())
             }
@@ -1216,16 +1397,21 @@ impl StorageSystem {
     /// SVOL while another mirror in COPY or PAIR feeds it (106b of Fig 8 is the SVOL of both
     /// ORA_RL and ORA_R2, but only one of them is ever active).
     fn svol_free(&self, mirror: MirrorId) -> Result<(), Refusal> {
-        let busy = self.pairs.values().any(|p| {
-            p.mirror != mirror
-                && p.mirror.svol == mirror.svol
-                && matches!(p.state, PairState::Copy | PairState::Pair)
-        });
-        if busy {
-            Err(Refusal::SvolProtected(mirror.svol))
-        } else {
-            Ok(())
+        self.feed_free(mirror.svol, mirror)
+    }
+
+    /// Whether `mirror` may start writing volume `target` (held here): no other mirror in
+    /// COPY or PAIR feeds it, and no `pairresync --restore` is writing it.
+    fn feed_free(&self, target: VolumeId, mirror: MirrorId) -> Result<(), Refusal> {
+        for p in self.pairs.values().filter(|p| p.mirror != mirror) {
+            if p.mirror.svol == target && matches!(p.state, PairState::Copy | PairState::Pair) {
+                return Err(Refusal::SvolProtected(target));
+            }
+            if p.mirror.pvol == target && p.state == PairState::Copy && p.restore {
+                return Err(Refusal::Restoring(target));
+            }
         }
+        Ok(())
     }
 
     fn reachable(&self, peer: StorageSerial) -> Result<(), Refusal> {
@@ -1274,6 +1460,9 @@ impl StorageSystem {
         }
         let mut pair = Pair::new(mirror, role, options, PairState::Simplex);
         pair.command = Some(id);
+        self.epochs += 1;
+        pair.epoch = self.epochs;
+        let epoch = pair.epoch;
         if !nocopy {
             pair.pending = self.full_copy_bitmap(mirror.pvol.serial, options.chunk_bytes);
             if role == Role::Local {
@@ -1294,6 +1483,8 @@ impl StorageSystem {
             }
             _ => {
                 self.set_state(mirror, PairState::Copy, out);
+                self.pairs.get_mut(&mirror).expect("inserted").awaiting_peer =
+                    Some(PairState::Simplex);
                 out.push(Output::Send {
                     to: mirror.svol.storage,
                     via: Transport::Interconnect,
@@ -1303,6 +1494,7 @@ impl StorageSystem {
                         size,
                         origin,
                         nocopy: nocopy.then_some(digest),
+                        epoch,
                     },
                 });
                 if !nocopy {
@@ -1335,6 +1527,7 @@ impl StorageSystem {
         size: u64,
         origin: u64,
         nocopy: Option<Digest>,
+        epoch: u64,
         out: &mut Vec<Output>,
     ) {
         let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
@@ -1352,6 +1545,7 @@ impl StorageSystem {
         };
         if refused.is_none() {
             let mut pair = Pair::new(mirror, Role::Secondary, options, PairState::Simplex);
+            pair.epoch = epoch;
             if nocopy.is_none() {
                 let v = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
                 v.reset_to_origin(origin);
@@ -1368,7 +1562,11 @@ impl StorageSystem {
         out.push(Output::Send {
             to: from,
             via: Transport::Interconnect,
-            msg: Message::CreateReply { mirror, refused },
+            msg: Message::CreateReply {
+                mirror,
+                refused,
+                epoch,
+            },
         });
     }
 
@@ -1379,14 +1577,25 @@ impl StorageSystem {
         restore: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        let p = self.pairs.get(&mirror).ok_or(Refusal::UnknownMirror)?;
+        // A mirror this system holds no table for is SIMPLEX: the matrix says why not.
+        let p = self.pairs.get(&mirror).ok_or(Refusal::State {
+            verb: Verb::Resync,
+            state: PairState::Simplex,
+        })?;
         if p.role == Role::Secondary {
             return Err(Refusal::UnknownMirror);
         }
         if let Some(r) = refusal(Verb::Resync, p.state) {
             return Err(r);
         }
-        self.svol_free(mirror)?;
+        let before = p.state;
+        if restore {
+            // The restore writes the PVOL: not while another mirror feeds that volume (a
+            // restore of ORA_RL would change 105b under ORA_R1 without its bitmaps knowing).
+            self.feed_free(mirror.pvol, mirror)?;
+        } else {
+            self.svol_free(mirror)?;
+        }
         if p.role == Role::Primary {
             self.reachable(mirror.svol.storage)?;
         }
@@ -1394,15 +1603,17 @@ impl StorageSystem {
         let p = self.pairs.get_mut(&mirror).expect("checked");
         p.command = Some(id);
         p.restore = restore;
+        // A forward resync copies the union of both bitmaps: wait for the secondary's.
+        p.awaiting_peer = (p.role == Role::Primary && !restore).then_some(before);
         if p.role == Role::Local {
             let s = std::mem::take(&mut p.svol_pending);
             p.pending.union_with(&s);
             self.start_copier(mirror, true, out);
         } else {
             let runs = if restore {
-                let r = p.pending.runs().collect();
-                p.pending.clear_all();
-                r
+                // Kept until the restore completes (as the secondary keeps its bits in a
+                // forward resync): a link failure must not lose them.
+                p.pending.runs().collect()
             } else {
                 Vec::new()
             };
@@ -1413,6 +1624,7 @@ impl StorageSystem {
                     mirror,
                     restore,
                     runs,
+                    epoch: p.epoch,
                 },
             });
         }
@@ -1420,7 +1632,10 @@ impl StorageSystem {
     }
 
     fn delete(&mut self, mirror: MirrorId, out: &mut Vec<Output>) -> Result<(), Refusal> {
-        let p = self.pairs.get(&mirror).ok_or(Refusal::UnknownMirror)?;
+        let p = self.pairs.get(&mirror).ok_or(Refusal::State {
+            verb: Verb::Delete,
+            state: PairState::Simplex,
+        })?;
         if let Some(r) = refusal(Verb::Delete, p.state) {
             return Err(r);
         }
@@ -1438,6 +1653,10 @@ impl StorageSystem {
             .iter()
             .filter_map(|f| f.sync_write)
             .collect();
+        // A create or resync still copying is answered: it will never reach PAIR.
+        if let Some(c) = self.pairs.get_mut(&mirror).and_then(|p| p.command.take()) {
+            out.push(Output::Refused(c, Refusal::Deleted));
+        }
         self.set_state(mirror, PairState::Simplex, out);
         for w in waiting {
             self.sync_acked(w, out);
@@ -1546,6 +1765,7 @@ impl StorageSystem {
             return;
         };
         let done = p.state == PairState::Copy
+            && p.awaiting_peer.is_none()
             && p.is_source()
             && p.cursor.is_none()
             && p.pending.is_empty()
@@ -1664,7 +1884,7 @@ impl StorageSystem {
         let cb = p.chunk_blocks();
         let chunk_bytes = p.options.chunk_bytes;
         let runs: Vec<(u64, u64)> = p.pending.runs().collect();
-        p.pending.clear_all();
+        let cycle = std::mem::take(&mut p.pending);
         let vol = p.my_volume();
         for (s, e) in runs {
             for c in s..e {
@@ -1688,6 +1908,10 @@ impl StorageSystem {
             upto,
         };
         self.send_sequenced(m, msg, (0, 0), None, false, out);
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        if let Some(f) = p.tx.unacked.back_mut() {
+            f.cycle = Some(cycle);
+        }
     }
 
     // ----- faults -----
@@ -1706,12 +1930,30 @@ impl StorageSystem {
         }
     }
 
+    /// Tells the peer of each of `mirrors` that this end has suspended the pair (a restart
+    /// or a takeover), so it stops counting on this end and tracks in its bitmap.
+    fn notify_suspended(&self, mirrors: &[MirrorId], out: &mut Vec<Output>) {
+        for p in mirrors.iter().filter_map(|m| self.pairs.get(m)) {
+            let peer = p.peer();
+            if p.state == PairState::SuspendedError && !self.links_down.contains(&peer) {
+                out.push(Output::Send {
+                    to: peer,
+                    via: Transport::Interconnect,
+                    msg: Message::Suspend { mirror: p.mirror },
+                });
+            }
+        }
+    }
+
     /// Everything unacknowledged on `m` may be lost: mark it pending, release waiting hosts.
     fn drop_in_flight(&mut self, m: MirrorId, out: &mut Vec<Output>) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
         let mut sync_writes = Vec::new();
         for f in std::mem::take(&mut p.tx.unacked) {
             p.pending.set_range(f.chunks.0, f.chunks.1);
+            if let Some(cycle) = &f.cycle {
+                p.pending.union_with(cycle);
+            }
             sync_writes.extend(f.sync_write);
         }
         for (u, _) in std::mem::take(&mut p.backlog) {
@@ -1720,7 +1962,12 @@ impl StorageSystem {
         }
         p.tx.unacked_data = 0;
         p.tx.journal_bytes = 0;
-        p.rx_cycle.clear();
+        // A cycle half received is dropped, and its chunks are pending here: the sender may
+        // have had them acknowledged already (the marker is what makes the cycle whole).
+        let cb = p.chunk_blocks();
+        for (first, end, _) in std::mem::take(&mut p.rx_cycle) {
+            p.pending.set_range(first / cb, end.div_ceil(cb));
+        }
         p.cursor = None;
         p.wrap = false;
         let fence = p.options.fence;
@@ -1776,7 +2023,10 @@ impl StorageSystem {
             return Err(Refusal::Busy);
         }
         for m in &plan.here {
-            let p = self.pairs.get(m).ok_or(Refusal::UnknownMirror)?;
+            let p = self.pairs.get(m).ok_or(Refusal::State {
+                verb: Verb::Split,
+                state: PairState::Simplex,
+            })?;
             if p.role == Role::Secondary {
                 return Err(Refusal::UnknownMirror);
             }
@@ -1815,6 +2065,16 @@ impl StorageSystem {
                 op.refused = Some(Refusal::UnknownMirror);
                 continue;
             };
+            if p.state != PairState::Pair {
+                // A hop that is not in PAIR (e.g. suspended by a fault further down a
+                // cascade) has a stale SVOL: splitting behind it would not be atomic. The
+                // root checks its own hops up front; a forwarding system checks its own here.
+                op.refused.get_or_insert(Refusal::State {
+                    verb: Verb::Split,
+                    state: p.state,
+                });
+                continue;
+            }
             match p.options.mode {
                 CopyMode::Sync if self.config.mutant == Some(Mutant::NoInhibit) => {}
                 CopyMode::Sync | CopyMode::SemiSync | CopyMode::Adaptive => op.inhibited = true,
@@ -1881,14 +2141,32 @@ impl StorageSystem {
             let mut sends = Vec::new();
             {
                 let op = &mut self.splits[i];
+                let mut refused = None;
                 for f in op.forwards.iter_mut().filter(|f| !f.sent && !f.done) {
-                    let Some(p) = self.pairs.get(&f.via) else {
+                    // The path to the indirect mirrors must still be a PAIR (deleted or
+                    // suspended meanwhile: the data before the split may never arrive).
+                    let state = self.pairs.get(&f.via).map_or(PairState::Simplex, |p| p.state);
+                    let Some(p) = self.pairs.get(&f.via).filter(|_| state == PairState::Pair)
+                    else {
                         f.done = true;
+                        refused.get_or_insert(Refusal::State {
+                            verb: Verb::Split,
+                            state,
+                        });
                         continue;
                     };
                     let flushed = p.options.mode != CopyMode::Adaptive
                         || (p.pending.is_empty() && p.cursor.is_none());
-                    let drained = p.tx.unacked.front().is_none_or(|u| u.seq > f.drain_seq)
+                    // Adaptive: the flush after the split command sends pre-split chunks
+                    // for a while (host I/O is held meanwhile), all of which must be on the
+                    // SVOL before the split; the seq taken at the command covers only the
+                    // first window of them.
+                    let drain_seq = if p.options.mode == CopyMode::Adaptive {
+                        p.tx.next_seq
+                    } else {
+                        f.drain_seq
+                    };
+                    let drained = p.tx.unacked.front().is_none_or(|u| u.seq > drain_seq)
                         || self.config.mutant == Some(Mutant::NoDrain);
                     let ready = match self.config.split_transport {
                         Transport::Interconnect => flushed,
@@ -1900,6 +2178,9 @@ impl StorageSystem {
                         f.sent = true;
                         sends.push((f.via, f.plan.clone()));
                     }
+                }
+                if op.refused.is_none() {
+                    op.refused = refused;
                 }
             }
             let split = self.splits[i].id;

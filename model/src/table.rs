@@ -144,6 +144,9 @@ pub enum Refusal {
     Restoring(VolumeId),
     /// The command names a mirror this system does not hold.
     UnknownMirror,
+    /// The pair was deleted while the command waited for it (paircreate or pairresync still
+    /// copying when pairdelete ran).
+    Deleted,
 }
 
 impl fmt::Display for Refusal {
@@ -174,6 +177,9 @@ impl fmt::Display for Refusal {
                 "volume {v} is being restored from its SVOL (pairresync --restore) and takes no host writes"
             ),
             Refusal::UnknownMirror => f.write_str("no such mirror on this storage system"),
+            Refusal::Deleted => {
+                f.write_str("the pair was deleted (pairdelete) before the command completed")
+            }
         }
     }
 }

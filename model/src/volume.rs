@@ -8,7 +8,9 @@
 //! per write, so "are these volumes identical" is one comparison at any size.
 
 use crate::ids::WriteId;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// Content is versioned per block of this size; mirror chunks are whole multiples of it.
 pub const BLOCK_BYTES: u64 = 4096;
@@ -29,16 +31,59 @@ fn entry_hash(block: u64, version: WriteId) -> u64 {
     mix(block.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(version.0))
 }
 
+/// Hashes block numbers with [`mix`]: the block map is on every write's path, and a B-tree
+/// descent (or SipHash) there cost the simulator most of its time.
+#[derive(Clone, Copy, Default)]
+struct BlockHasher(u64);
+
+impl Hasher for BlockHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = mix(n);
+    }
+}
+
+/// Block -> version of the last write. A hash map with a fixed hasher: no random seed, so
+/// runs are reproducible; ordered views are sorted on demand ([`Volume::blocks_in`]).
+type BlockMap = HashMap<u64, WriteId, BuildHasherDefault<BlockHasher>>;
+
 /// The content of one volume.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Volume {
     /// Size in bytes: writes past it are refused.
     pub size: u64,
     /// Bytes holding data at the start (what a full initial copy must send).
     pub used: u64,
     origin: u64,
-    blocks: BTreeMap<u64, WriteId>,
+    blocks: BlockMap,
     digest: u64,
+}
+
+/// Consistent with `Eq`: equal content has equal digests and block counts.
+impl Hash for Volume {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.size, self.used, self.origin, self.digest, self.blocks.len()).hash(state);
+    }
+}
+
+/// Blocks in address order, whatever the map's order.
+impl fmt::Debug for Volume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Volume")
+            .field("size", &self.size)
+            .field("used", &self.used)
+            .field("origin", &self.origin)
+            .field("blocks", &self.blocks_in(0, u64::MAX))
+            .field("digest", &self.digest)
+            .finish()
+    }
 }
 
 impl Volume {
@@ -48,7 +93,7 @@ impl Volume {
             size,
             used: used.min(size),
             origin,
-            blocks: BTreeMap::new(),
+            blocks: BlockMap::default(),
             digest: mix(origin),
         }
     }
@@ -81,12 +126,23 @@ impl Volume {
         }
     }
 
-    /// The written blocks in `first..end`, for a chunk copy.
+    /// The written blocks in `first..end` in address order, for a chunk copy: a short range
+    /// is probed block by block, a long one filtered from the map and sorted.
     pub fn blocks_in(&self, first: u64, end: u64) -> Vec<(u64, WriteId)> {
-        self.blocks
-            .range(first..end)
+        let span = end.saturating_sub(first);
+        if span <= 4096 || span <= self.blocks.len() as u64 {
+            return (first..end)
+                .filter_map(|b| self.blocks.get(&b).map(|&v| (b, v)))
+                .collect();
+        }
+        let mut v: Vec<(u64, WriteId)> = self
+            .blocks
+            .iter()
+            .filter(|(&b, _)| first <= b && b < end)
             .map(|(&b, &v)| (b, v))
-            .collect()
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Makes blocks `first..end` read exactly as `blocks` (sorted, all inside the range) do on

@@ -19,12 +19,99 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Cmd {}
+enum Cmd {
+    /// Model-check the protocol over every interleaving: exit 0 when every property holds,
+    /// 1 with a counterexample when one fails.
+    Check(mirrorlab::check_cmd::CheckArgs),
+    /// Serve stateright's Explorer web UI on the checked model.
+    Explore(mirrorlab::check_cmd::ExploreArgs),
+    /// Simulate a scenario: writes summary.json and CSV time series, prints a table.
+    Run {
+        /// The scenario file (TOML).
+        scenario: std::path::PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory (default: reports/<scenario file stem>/).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Copy mode for every remote mirror: sync, semi-sync, async, periodic, adaptive.
+        #[arg(long)]
+        mode: Option<mirrorlab_model::CopyMode>,
+    },
+    /// Measure speed; with no target, everything.
+    Bench {
+        #[arg(value_enum)]
+        target: Option<BenchTarget>,
+        /// Events for the queue comparison.
+        #[arg(long, default_value_t = 20_000_000)]
+        events: u64,
+        /// Writes for the whole-simulation measurement.
+        #[arg(long, default_value_t = 100_000_000)]
+        writes: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BenchTarget {
+    /// The simulator: event queue versus a bare heap, and N writes through an async mirror.
+    Engine,
+    /// The model checker on its default configuration (Fig 8, sync and async, both transports).
+    Check,
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
         None => mirrorlab::demo::run().map(|()| ExitCode::SUCCESS),
+        Some(Cmd::Check(args)) => {
+            let stdout = std::io::stdout();
+            mirrorlab::check_cmd::run_check(&args, &mut stdout.lock())
+                .map(|code| ExitCode::from(code as u8))
+        }
+        Some(Cmd::Explore(args)) => {
+            let stdout = std::io::stdout();
+            mirrorlab::check_cmd::run_explore(&args, &mut stdout.lock())
+                .map(|code| ExitCode::from(code as u8))
+        }
+        Some(Cmd::Run {
+            scenario,
+            seed,
+            out,
+            mode,
+        }) => {
+            let args = mirrorlab::run_cmd::RunArgs {
+                scenario,
+                seed,
+                out,
+                mode,
+            };
+            match mirrorlab::run_cmd::run(&args) {
+                Ok(mirrorlab::run_cmd::RunOutcome::Ok) => Ok(ExitCode::SUCCESS),
+                Ok(mirrorlab::run_cmd::RunOutcome::InvariantFailed) => Ok(ExitCode::from(1)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Some(Cmd::Bench {
+            target,
+            events,
+            writes,
+        }) => {
+            let all = target.is_none();
+            let mut result = Ok(ExitCode::SUCCESS);
+            if all || target == Some(BenchTarget::Engine) {
+                let stdout = std::io::stdout();
+                result = mirrorlab::bench::print_engine(events, writes, &mut stdout.lock())
+                    .map(|()| ExitCode::SUCCESS)
+                    .map_err(Into::into);
+            }
+            if result.is_ok() && (all || target == Some(BenchTarget::Check)) {
+                let stdout = std::io::stdout();
+                result = mirrorlab::check_cmd::bench_check(2, &mut stdout.lock())
+                    .map(|()| ExitCode::SUCCESS);
+            }
+            result
+        }
     };
     match result {
         Ok(code) => code,

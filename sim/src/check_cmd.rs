@@ -1,0 +1,315 @@
+//! `mirrorlab check`, `mirrorlab explore` and `mirrorlab bench check`: the command-line face of
+//! the model checker in [`mirrorlab_model::check`]. This module owns the flags, the summary
+//! printed per configuration, the exit code (0 every property holds and every `sometimes`
+//! property was reached, 1 otherwise) and the JSON counterexample of `--trace-out`.
+
+use anyhow::Context;
+use mirrorlab_model::check::{check, mutant_note, CheckConfig, CheckModel, CheckReport, Verdict};
+use mirrorlab_model::table::AsyncResume;
+use mirrorlab_model::{CopyMode, Mutant, Transport};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How the split travels to the secondary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    /// The replication link, FIFO with the copy data.
+    Interconnect,
+    /// Host agents on the host network, not FIFO with the copy data.
+    HostNetwork,
+}
+
+impl From<TransportArg> for Transport {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Interconnect => Transport::Interconnect,
+            TransportArg::HostNetwork => Transport::HostNetwork,
+        }
+    }
+}
+
+/// How an async mirror resumes after an atomic split held its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResumeArg {
+    /// Held writes stay in the ordered journal: the remote SVOL stays a prefix.
+    Journal,
+    /// The seed's Fig 11 step 1250: copy the held writes from the bitmap in address order.
+    Bitmap,
+}
+
+impl From<ResumeArg> for AsyncResume {
+    fn from(r: ResumeArg) -> Self {
+        match r {
+            ResumeArg::Journal => AsyncResume::Journal,
+            ResumeArg::Bitmap => AsyncResume::Bitmap,
+        }
+    }
+}
+
+/// What the checked world contains, apart from copy mode and transport.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Production writes (one block each).
+    #[arg(long, default_value_t = CheckConfig::default().writes,
+          value_parser = clap::value_parser!(u8).range(1..=12))]
+    pub writes: u8,
+    /// Production writes outstanding at once (at most --chunks).
+    #[arg(long, default_value_t = CheckConfig::default().queue_depth,
+          value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub queue_depth: u8,
+    /// Writes of the auxiliary host to the split SVOL 106a.
+    #[arg(long, default_value_t = CheckConfig::default().aux_writes,
+          value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub aux_writes: u8,
+    /// Chunks per volume (one block each).
+    #[arg(long, default_value_t = CheckConfig::default().chunks,
+          value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub chunks: u8,
+    /// Add faults: the link goes down or the secondary crashes (once), then comes back, and
+    /// suspended mirrors are resynced.
+    #[arg(long)]
+    pub faults: bool,
+    /// A deliberately broken protocol: no-atomic, no-drain, no-inhibit, nocopy-unchecked.
+    #[arg(long)]
+    pub mutant: Option<Mutant>,
+    /// A third storage system 64003 fed from 105b, its local mirror split too.
+    #[arg(long)]
+    pub cascade: bool,
+    /// Async resume after a split: journal (ordered) or bitmap (the seed's Fig 11).
+    #[arg(long, value_enum, default_value_t = ResumeArg::Journal)]
+    pub resume: ResumeArg,
+}
+
+impl ModelArgs {
+    fn config(&self, mode: CopyMode, transport: Transport) -> CheckConfig {
+        CheckConfig {
+            mode,
+            transport,
+            writes: self.writes,
+            queue_depth: self.queue_depth,
+            aux_writes: self.aux_writes,
+            chunks: self.chunks,
+            faults: self.faults,
+            mutant: self.mutant,
+            cascade: self.cascade,
+            resume: self.resume.into(),
+        }
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct CheckArgs {
+    /// Copy modes to check, comma-separated: sync, semi-sync, async, periodic, adaptive
+    /// [default: sync,async].
+    #[arg(long, value_delimiter = ',')]
+    pub mode: Vec<CopyMode>,
+    /// Split transports to check, comma-separated [default: both].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub transport: Vec<TransportArg>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+    /// Write the counterexample, if any, as JSON to this file.
+    #[arg(long)]
+    pub trace_out: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    /// Every configuration to check, in order: modes outer, transports inner.
+    pub fn configs(&self) -> Vec<CheckConfig> {
+        let modes = if self.mode.is_empty() {
+            vec![CopyMode::Sync, CopyMode::Async]
+        } else {
+            self.mode.clone()
+        };
+        let transports: Vec<Transport> = if self.transport.is_empty() {
+            vec![Transport::Interconnect, Transport::HostNetwork]
+        } else {
+            self.transport.iter().map(|&t| t.into()).collect()
+        };
+        modes
+            .iter()
+            .flat_map(|&m| transports.iter().map(move |&t| self.model.config(m, t)))
+            .collect()
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ExploreArgs {
+    /// Copy mode of the remote mirrors.
+    #[arg(long, default_value_t = CopyMode::Sync)]
+    pub mode: CopyMode,
+    /// How the split travels to the secondary.
+    #[arg(long, value_enum, default_value_t = TransportArg::Interconnect)]
+    pub transport: TransportArg,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Address for the Explorer web UI.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+}
+
+fn count(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Prints one configuration's result: states, depth, time, speed and every property.
+pub fn print_report(r: &CheckReport, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  {} unique states ({} generated), depth {}, {:.2} s, {} states/s, {}",
+        count(r.unique_states),
+        count(r.states),
+        r.max_depth,
+        r.seconds,
+        count(r.states_per_sec() as usize),
+        if r.exhaustive {
+            "exhaustive"
+        } else {
+            "stopped at the first violation"
+        }
+    )?;
+    for p in &r.properties {
+        let word = match p.verdict {
+            Verdict::Holds => "holds      ",
+            Verdict::Violated => "VIOLATED   ",
+            Verdict::Reached => "reached    ",
+            Verdict::NotReached if r.exhaustive => "NOT REACHED",
+            Verdict::NotReached => "not reached",
+        };
+        let kind = if p.always { "always   " } else { "sometimes" };
+        writeln!(out, "    {word} {kind} {}", p.name)?;
+    }
+    Ok(())
+}
+
+/// `mirrorlab check`: checks each configuration, stopping at the first that fails, whose
+/// shortest counterexample it prints (and writes to `--trace-out`). Returns the exit code;
+/// `Err` for bad arguments (exit 2).
+pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let configs = args.configs();
+    // Refuse impossible configurations before spending time on any.
+    for c in &configs {
+        CheckModel::new(*c).map_err(|e| anyhow::anyhow!("bad configuration: {e}"))?;
+    }
+    let (mut states, mut seconds) = (0usize, 0f64);
+    for (i, cfg) in configs.iter().enumerate() {
+        writeln!(out, "[{}/{}] {}", i + 1, configs.len(), cfg.label())?;
+        let model = CheckModel::new(*cfg).map_err(|e| anyhow::anyhow!(e))?;
+        let report = check(model, usize::from(args.threads));
+        print_report(&report, out)?;
+        states += report.unique_states;
+        seconds += report.seconds;
+        if let Some(note) = cfg.mutant.and_then(|m| mutant_note(m, cfg.transport)) {
+            if report.passed() {
+                writeln!(out, "  note: the mutant escapes here: {note}")?;
+            }
+        }
+        if report.passed() {
+            continue;
+        }
+        match report.violated().first() {
+            Some(&property) => {
+                let model = CheckModel::new(*cfg).map_err(|e| anyhow::anyhow!(e))?;
+                let Some(path) = model.shortest_counterexample(property) else {
+                    writeln!(out, "  (the shortest-path search did not find it again)")?;
+                    return Ok(1);
+                };
+                let trace = model.render(property, &path);
+                writeln!(out)?;
+                write!(out, "{trace}")?;
+                if let Some(file) = &args.trace_out {
+                    let json = serde_json::to_string_pretty(&trace)?;
+                    if let Err(e) = std::fs::write(file, json + "\n") {
+                        eprintln!("error: cannot write {}: {e}", file.display());
+                    } else {
+                        writeln!(out, "counterexample written to {}", file.display())?;
+                    }
+                }
+            }
+            None => {
+                writeln!(
+                    out,
+                    "FAIL: a `sometimes` property was never reached, so the check is vacuous"
+                )?;
+            }
+        }
+        return Ok(1);
+    }
+    writeln!(
+        out,
+        "all {} configurations pass: {} unique states in {:.2} s",
+        configs.len(),
+        count(states),
+        seconds
+    )?;
+    Ok(0)
+}
+
+/// `mirrorlab explore`: serves stateright's Explorer on the model until interrupted.
+pub fn run_explore(args: &ExploreArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    use stateright::Model;
+    let cfg = args.model.config(args.mode, args.transport.into());
+    let model = CheckModel::new(cfg).map_err(|e| anyhow::anyhow!("bad configuration: {e}"))?;
+    // stateright panics when it cannot bind: find out first, and say so.
+    drop(
+        std::net::TcpListener::bind(args.addr)
+            .with_context(|| format!("cannot listen on {}", args.addr))?,
+    );
+    writeln!(
+        out,
+        "Explorer for {} on http://{}/ (Ctrl-C to stop)",
+        cfg.label(),
+        args.addr
+    )?;
+    out.flush()?;
+    model.checker().serve(args.addr);
+    Ok(0)
+}
+
+/// The default configuration's total, as `checker: N unique states in S s (R states/s)`.
+pub fn bench_check(threads: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+    let args = CheckArgs {
+        mode: Vec::new(),
+        transport: Vec::new(),
+        model: ModelArgs {
+            writes: CheckConfig::default().writes,
+            queue_depth: CheckConfig::default().queue_depth,
+            aux_writes: CheckConfig::default().aux_writes,
+            chunks: CheckConfig::default().chunks,
+            faults: false,
+            mutant: None,
+            cascade: false,
+            resume: ResumeArg::Journal,
+        },
+        threads: threads.clamp(1, 256) as u16,
+        trace_out: None,
+    };
+    let (mut states, mut seconds) = (0usize, 0f64);
+    for cfg in args.configs() {
+        let model = CheckModel::new(cfg).map_err(|e| anyhow::anyhow!(e))?;
+        let r = check(model, threads);
+        anyhow::ensure!(r.passed(), "the default configuration fails: {}", r.config);
+        states += r.unique_states;
+        seconds += r.seconds;
+    }
+    writeln!(
+        out,
+        "checker: {} unique states in {:.2} s ({} states/s)",
+        count(states),
+        seconds,
+        count((states as f64 / seconds.max(1e-9)) as usize)
+    )?;
+    Ok(())
+}

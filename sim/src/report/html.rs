@@ -1,0 +1,469 @@
+//! The HTML of a report: one self-contained page (inline CSS, charts as relative `<img>`),
+//! leading with the answer a manager wants, then the charts, then the detail tables.
+//!
+//! This module owns markup only; the numbers and their choice come from [`super::Analysis`].
+//! No timestamps and no absolute paths, so the same directory gives the same bytes.
+
+use super::data::{RunData, Study};
+use super::{bytes, dollars, rate_of, Analysis};
+use crate::output::human_ns;
+use std::fmt::Write as _;
+
+/// Escapes text for HTML content and attribute values.
+pub(super) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto;
+       max-width: 1200px; padding: 1.5em 2em 4em; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 2px solid #0072b2; padding-bottom: 0.2em; }
+h3 { font-size: 1.1em; margin-top: 1.5em; }
+.meta { color: #555; margin-top: 0; }
+.answer { background: #eef6fb; border-left: 5px solid #0072b2; padding: 0.8em 1.2em; margin: 1em 0; }
+.answer p { margin: 0.3em 0; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f2f2f2; }
+td.l, th.l { text-align: left; }
+tr.ok td.verdict { color: #006b3c; font-weight: 600; }
+tr.miss td.verdict { color: #b00020; font-weight: 600; }
+figure { margin: 1.2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e0e0e0; }
+figcaption { color: #555; font-size: 0.9em; }
+details { margin: 0.4em 0; }
+summary { cursor: pointer; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.warn { color: #b00020; font-weight: 600; }
+.note { color: #555; font-size: 0.9em; }
+";
+
+/// After the page loads, counts images that failed (missing SVG beside the page) and says so
+/// on the page; the count is also left in `data-broken-images` for automated checks.
+const IMAGE_CHECK: &str = "
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; }).length;
+  document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-broken-images', String(broken));
+  if (broken > 0) {
+    var p = document.getElementById('broken');
+    p.textContent = broken + ' of ' + imgs.length +
+      ' charts did not load: keep the .svg files beside index.html.';
+    p.hidden = false;
+  }
+});
+";
+
+/// The whole page.
+pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}: mirrorlab report</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        esc(&study.title)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&study.title));
+    let _ = writeln!(h, "<p class=\"meta\">{}</p>", esc(&describe(study)));
+    h.push_str("<p id=\"broken\" class=\"warn\" hidden></p>\n");
+    if let Some(m) = &study.meta {
+        if m.shard.count > 1 {
+            let _ = writeln!(
+                h,
+                "<p class=\"warn\">This is shard {}/{} of a sweep: only its runs are here. \
+                 Join the shards with <code>mirrorlab merge</code> for the whole report.</p>",
+                m.shard.index, m.shard.count
+            );
+        }
+    }
+    if let Some(c) = check {
+        let _ = writeln!(
+            h,
+            "<h2>Model check of the Fig 8 protocol</h2>\n<pre>{}</pre>",
+            esc(c.trim_end())
+        );
+    }
+    h.push_str(body);
+    if let Some(cmd) = reproduce(study) {
+        let _ = writeln!(
+            h,
+            "<h2>Reproduce</h2>\n<pre>{}</pre>\n<p class=\"note\">Same scenario and seed give \
+             byte-identical files. The charts are the .svg files beside this page; the numbers \
+             are in sweep.csv and runs/NNNN/ (summary.json, link_usage.csv, lag.csv, latency.csv).</p>",
+            esc(&cmd)
+        );
+    }
+    let _ = write!(h, "<script>{IMAGE_CHECK}</script>\n</body>\n</html>\n");
+    h
+}
+
+fn describe(study: &Study) -> String {
+    let mut parts = Vec::new();
+    parts.push(format!("{} simulated", human_ns(study.duration_ns())));
+    match &study.meta {
+        Some(m) => {
+            parts.push(format!("seed {}", m.base_seed));
+            parts.push(format!(
+                "{} run{}",
+                study.runs.len(),
+                if study.runs.len() == 1 { "" } else { "s" }
+            ));
+            if !m.varies.is_empty() {
+                let v: Vec<String> = m
+                    .varies
+                    .iter()
+                    .map(|v| format!("{} = {}", v.key, v.values.join(", ")))
+                    .collect();
+                parts.push(format!("varied: {}", v.join("; ")));
+            }
+        }
+        None => parts.push(format!("seed {}", study.runs[0].summary.seed)),
+    }
+    parts.push(format!("RPO target {}", human_ns(study.rpo_target_ns)));
+    parts.join(" · ")
+}
+
+fn reproduce(study: &Study) -> Option<String> {
+    let m = study.meta.as_ref()?;
+    let mut cmd = format!("mirrorlab sweep {}", m.scenario_path);
+    for v in &m.varies {
+        let _ = write!(cmd, " \\\n    --vary {}={}", v.key, v.values.join(","));
+    }
+    let _ = write!(cmd, " \\\n    --rpo-target {}", crate::units::Nanos(study.rpo_target_ns));
+    Some(cmd)
+}
+
+fn params_label(a: &Analysis<'_>, r: &RunData, skip: &[usize]) -> String {
+    let s: Vec<String> = a
+        .study
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !skip.contains(k))
+        .map(|(k, key)| format!("{key}={}", r.params[k]))
+        .collect();
+    if s.is_empty() {
+        "base scenario".into()
+    } else {
+        s.join(" ")
+    }
+}
+
+/// The page body: the answer, the charts, the tables.
+pub(super) fn body(a: &Analysis<'_>, charts: &[(String, String, String)]) -> String {
+    let mut h = String::new();
+    answer(&mut h, a);
+    h.push_str("<h2>Charts</h2>\n");
+    for (src, alt, _) in charts {
+        let _ = writeln!(
+            h,
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"960\" height=\"440\"></figure>",
+            esc(src),
+            esc(alt)
+        );
+    }
+    second_mirror(&mut h, a);
+    bitmap(&mut h, a);
+    all_runs(&mut h, a);
+    pairdisplay(&mut h, a);
+    h
+}
+
+fn answer(h: &mut String, a: &Analysis<'_>) {
+    let target = human_ns(a.study.rpo_target_ns);
+    let answers = a.answers();
+    let what = a
+        .series_key
+        .map_or_else(|| "the run".to_string(), |k| a.study.keys[k].clone());
+    let _ = writeln!(h, "<h2>The answer: the cheapest bandwidth that keeps the RPO under {}</h2>", esc(&target));
+    h.push_str("<div class=\"answer\">\n");
+    let mut best_all: Option<(&str, &RunData)> = None;
+    for ans in &answers {
+        if let Some(b) = ans.best {
+            if best_all.is_none_or(|(_, x)| b.result.cost_total < x.result.cost_total) {
+                best_all = Some((ans.label.as_str(), b));
+            }
+        }
+    }
+    match best_all {
+        Some((label, r)) => {
+            let _ = writeln!(
+                h,
+                "<p><b>Cheapest that meets the target: {} at {}, {} per month</b> (worst RPO {}, \
+                 p99 host write latency {}).</p>",
+                esc(label),
+                esc(&rate_of(r)),
+                dollars(r.result.cost_total),
+                human_ns(r.result.max_rpo_ns),
+                human_ns(r.result.write_p99_ns)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                h,
+                "<p><b>No run met the RPO target of {}.</b> Try more bandwidth, another copy mode or a \
+                 looser target (<code>--rpo-target</code>).</p>",
+                esc(&target)
+            );
+        }
+    }
+    let mut free = a.bandwidth_keys.clone();
+    free.extend(a.series_key);
+    let at = a.reference_note(&free);
+    if !at.is_empty() {
+        let _ = writeln!(h, "<p class=\"note\">Other parameters at {}.</p>", esc(&at));
+    }
+    h.push_str("</div>\n");
+    let _ = writeln!(
+        h,
+        "<table>\n<tr><th class=\"l\">{}</th><th>cheapest bandwidth</th><th>$ per month</th>\
+         <th>transfer</th><th>provisioned</th><th>worst RPO</th><th>max lag</th>\
+         <th>write p99</th><th class=\"l\">verdict</th></tr>",
+        esc(&what)
+    );
+    for ans in &answers {
+        match ans.best {
+            Some(r) => {
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"ok\"><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                     <td>{}</td><td>{}</td><td>{}</td><td class=\"l verdict\">meets {}</td></tr>",
+                    esc(&ans.label),
+                    esc(&rate_of(r)),
+                    dollars(r.result.cost_total),
+                    dollars(r.result.cost_transfer),
+                    dollars(r.result.cost_provisioned),
+                    human_ns(r.result.max_rpo_ns),
+                    bytes(r.result.max_lag_bytes),
+                    human_ns(r.result.write_p99_ns),
+                    esc(&target)
+                );
+            }
+            None => {
+                let best = ans.runs.iter().min_by_key(|r| (r.result.max_rpo_ns, r.run));
+                let why = match best {
+                    Some(b) => format!(
+                        "none of the {} bandwidth{} tried; best {} at {}",
+                        ans.runs.len(),
+                        if ans.runs.len() == 1 { "" } else { "s" },
+                        human_ns(b.result.max_rpo_ns),
+                        rate_of(b)
+                    ),
+                    None => "no run".to_string(),
+                };
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"miss\"><td class=\"l\">{}</td><td>-</td><td>-</td><td>-</td><td>-</td>\
+                     <td>{}</td><td>{}</td><td>{}</td><td class=\"l verdict\">{}</td></tr>",
+                    esc(&ans.label),
+                    best.map_or("-".into(), |b| human_ns(b.result.max_rpo_ns)),
+                    best.map_or("-".into(), |b| bytes(b.result.max_lag_bytes)),
+                    best.map_or("-".into(), |b| human_ns(b.result.write_p99_ns)),
+                    esc(&why)
+                );
+            }
+        }
+    }
+    h.push_str("</table>\n");
+    h.push_str(
+        "<p class=\"note\">RPO: the age of the oldest host write not yet on the remote copy, worst \
+         over the run and the remote mirrors. Cost: the link's transfer price for a month of this \
+         traffic plus its provisioned bandwidth. Write latency: production hosts, as acknowledged.</p>\n",
+    );
+}
+
+fn second_mirror(h: &mut String, a: &Analysis<'_>) {
+    let refs: Vec<_> = a
+        .reference_runs()
+        .into_iter()
+        .filter(|(_, _, r)| r.result.has_second)
+        .collect();
+    if refs.is_empty() {
+        return;
+    }
+    let group = refs[0].2.summary.second_mirror.as_ref().map_or("", |m| m.group.as_str());
+    let _ = writeln!(
+        h,
+        "<h2>The second remote mirror {}: full copy versus atomic split + no-copy</h2>",
+        esc(group)
+    );
+    h.push_str(
+        "<table>\n<tr><th class=\"l\">run</th><th>full copy: bytes</th><th>full copy: time</th>\
+         <th>split + no-copy: bytes</th><th>split + no-copy: time</th><th>bytes saved</th>\
+         <th>split took</th><th>host I/O stall</th></tr>\n",
+    );
+    for (v, _, r) in &refs {
+        let x = &r.result;
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(v),
+            bytes(x.second_conventional_bytes),
+            human_ns(x.second_conventional_ns),
+            if x.second_conventional_done { "" } else { " (not done)" },
+            bytes(x.second_nocopy_bytes),
+            human_ns(x.second_nocopy_ns),
+            bytes(x.second_conventional_bytes.saturating_sub(x.second_nocopy_bytes)),
+            human_ns(x.split_ns),
+            human_ns(x.split_stall_ns)
+        );
+    }
+    h.push_str("</table>\n");
+    let free: Vec<usize> = a.series_key.into_iter().collect();
+    let at = a.reference_note(&free);
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">A full copy sends the volume's data over the link while production traffic \
+         shares it; the atomic split + no-copy sends only the split and create messages.{}</p>",
+        if at.is_empty() {
+            String::new()
+        } else {
+            format!(" At {}.", esc(&at))
+        }
+    );
+}
+
+fn bitmap(h: &mut String, a: &Analysis<'_>) {
+    let Some(ck) = a.chunk_key else { return };
+    h.push_str("<h2>Bitmap granularity: what a resync sends</h2>\n<table>\n<tr><th class=\"l\">run</th>\
+                <th>chunk</th><th>written by hosts</th><th>pending in bitmap</th><th>sent by resync</th>\
+                <th>resync / written</th></tr>\n");
+    for r in &a.study.runs {
+        let x = &r.result;
+        let ratio = if x.written_bytes == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}×", x.resync_bytes as f64 / x.written_bytes as f64)
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&params_label(a, r, &[ck])),
+            esc(&r.params[ck]),
+            bytes(x.written_bytes),
+            bytes(x.resync_dirty_bytes),
+            bytes(x.resync_bytes),
+            ratio
+        );
+    }
+    h.push_str(
+        "</table>\n<p class=\"note\">A pending bitmap keeps one bit per chunk: a 4 KiB write marks \
+         a whole chunk, so coarse chunks make a resync send more than was written; fine chunks cost \
+         bitmap memory (one bit per chunk per volume).</p>\n",
+    );
+}
+
+fn all_runs(h: &mut String, a: &Analysis<'_>) {
+    let n = a.study.runs.len();
+    let _ = writeln!(
+        h,
+        "<h2>Every run</h2>\n<details{}><summary>{} run{} (the same numbers as sweep.csv)</summary>",
+        if n <= 40 { " open" } else { "" },
+        n,
+        if n == 1 { "" } else { "s" }
+    );
+    h.push_str("<table>\n<tr><th>run</th>");
+    for k in &a.study.keys {
+        let _ = write!(h, "<th class=\"l\">{}</th>", esc(k));
+    }
+    h.push_str(
+        "<th>data sent</th><th>busy</th><th>max lag</th><th>worst RPO</th><th>write p50</th>\
+         <th>write p99</th><th>write p99.9</th><th>$ per month</th><th class=\"l\">final states</th>\
+         <th class=\"l\">invariants</th></tr>\n",
+    );
+    for r in &a.study.runs {
+        let x = &r.result;
+        let cls = if a.meets_target(r) { "ok" } else { "miss" };
+        let _ = write!(h, "<tr class=\"{cls}\"><td>{}</td>", r.run);
+        for p in &r.params {
+            let _ = write!(h, "<td class=\"l\">{}</td>", esc(p));
+        }
+        let _ = writeln!(
+            h,
+            "<td>{}</td><td>{:.1}%</td><td>{}</td><td class=\"verdict\">{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            bytes(x.data_bytes),
+            x.busy_fraction * 100.0,
+            bytes(x.max_lag_bytes),
+            human_ns(x.max_rpo_ns),
+            human_ns(x.write_p50_ns),
+            human_ns(x.write_p99_ns),
+            human_ns(x.write_p999_ns),
+            dollars(x.cost_total),
+            esc(&x.final_states),
+            if x.invariants_ok {
+                "ok".to_string()
+            } else {
+                format!("<span class=\"warn\">FAILED: {}</span>", esc(&r.summary.invariants.failures.join("; ")))
+            }
+        );
+    }
+    h.push_str("</table>\n</details>\n");
+}
+
+fn pairdisplay(h: &mut String, a: &Analysis<'_>) {
+    h.push_str("<h2>pairdisplay at the end of each run</h2>\n");
+    let refs: Vec<usize> = a.reference_runs().iter().map(|(_, _, r)| r.run).collect();
+    for r in &a.study.runs {
+        let _ = writeln!(
+            h,
+            "<details{}><summary>run {}: {}</summary>",
+            if refs.first() == Some(&r.run) { " open" } else { "" },
+            r.run,
+            esc(&params_label(a, r, &[]))
+        );
+        h.push_str(
+            "<table>\n<tr><th class=\"l\">Group</th><th class=\"l\">Volume</th><th>Storage</th>\
+             <th class=\"l\">P/S</th><th class=\"l\">Status</th><th class=\"l\">Mode</th>\
+             <th class=\"l\">Mirror</th><th>%Sync</th><th>Pending</th></tr>\n",
+        );
+        for p in &r.summary.pairdisplay {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
+                 <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}</td><td>{}</td></tr>",
+                esc(&p.group),
+                esc(&p.volume),
+                p.storage,
+                esc(&p.ps),
+                esc(&p.state),
+                esc(&p.mode),
+                esc(&p.mirror_volume),
+                p.sync_percent,
+                bytes(p.pending_bytes)
+            );
+        }
+        h.push_str("</table>\n</details>\n");
+    }
+}
+
+/// A sub-study (a sweep in a subdirectory) as a section of its parent's page.
+pub(super) fn sub_study(study: &Study, name: &str, body: &str) -> String {
+    // Demote the sub-study's headings one level.
+    let body = body
+        .replace("<h3>", "<h4>")
+        .replace("</h3>", "</h4>")
+        .replace("<h2>", "<h3>")
+        .replace("</h2>", "</h3>");
+    format!(
+        "<h2>Study: {}</h2>\n<p class=\"meta\">{} · <a href=\"{}/index.html\">its own page</a></p>\n{}",
+        esc(&study.title),
+        esc(&describe(study)),
+        esc(name),
+        body
+    )
+}

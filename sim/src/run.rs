@@ -1,0 +1,1438 @@
+//! The simulator driver: one scenario, one seed, one run in simulated time.
+//!
+//! This module owns routing the protocol's outputs through time: `Send` onto link channels,
+//! `SetTimer` onto the event queue, `AckWrite`/`FailWrite` back to the host that waits,
+//! `Done`/`Refused` to the command sequencer, `Replicated` into lag and replication-delay
+//! statistics. It never decides anything about replication itself: every pair state, copy and
+//! split step comes from [`mirrorlab_model::StorageSystem::handle`], the code the checker
+//! checks. Entry points: [`simulate`] (in-process, returns a [`RunOutput`]) and
+//! [`crate::output::write_outputs`].
+
+use crate::cost;
+use crate::engine::Engine;
+use crate::link::Channel;
+use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
+use crate::output::{
+    CommandReport, CostReport, HostReport, Invariants, LinkReport, MirrorCost, MirrorReport,
+    ResyncReport, RunOutput, SecondMirror, SplitReport, Summary,
+};
+use crate::scenario::{HostDef, HostRole, LinkDef, Scenario, When};
+use crate::trace::Op;
+use crate::workload::{Io, Workload, WorkloadError};
+use mirrorlab_model::command::{resolve, CommandLine};
+use mirrorlab_model::display::pairdisplay;
+use mirrorlab_model::protocol::Role;
+use mirrorlab_model::{
+    Command, CommandId, CopyMode, HostWrite, Input, Message, MirrorId, Output, PairOptions,
+    PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, Volume,
+    VolumeId, WriteId,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// What a caller may change about a scenario for one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    /// Copy mode of every remote mirror, including those `paircreate` makes.
+    pub mode: Option<CopyMode>,
+    pub duration_ns: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A trace went bad during the run (bad input: exit code 2).
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+}
+
+/// Runs `scenario` and, when it builds a second remote mirror with `--nocopy` (Fig 12), a
+/// second simulation of the same scenario building it conventionally (full copy), to compare.
+pub fn simulate(scenario: &Scenario, overrides: &Overrides) -> Result<RunOutput, SimError> {
+    simulate_with_progress(scenario, overrides, &mut |_, _| {})
+}
+
+/// [`simulate`], calling `progress(simulated_ns, end_ns)` now and then.
+pub fn simulate_with_progress(
+    scenario: &Scenario,
+    overrides: &Overrides,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RunOutput, SimError> {
+    let scenario = apply(scenario, overrides);
+    let main = Sim::new(&scenario, None, true)?.run(progress)?;
+    let second = match second_mirror_command(&scenario) {
+        Some(k) => Some(second_mirror(&scenario, &main, k, progress)?),
+        None => None,
+    };
+    Ok(main.into_output(&scenario, overrides.mode, second))
+}
+
+fn apply(scenario: &Scenario, o: &Overrides) -> Scenario {
+    let mut s = scenario.clone();
+    if let Some(seed) = o.seed {
+        s.seed = seed;
+    }
+    if let Some(mode) = o.mode {
+        s.set_mode(mode);
+    }
+    if let Some(d) = o.duration_ns {
+        s.duration_ns = d;
+    }
+    s
+}
+
+/// The first `paircreate --nocopy` of a remote mirror: the Fig 12 second remote mirror.
+fn second_mirror_command(s: &Scenario) -> Option<usize> {
+    s.commands.iter().position(|c| {
+        matches!(&c.line, CommandLine::PairCreate { pvol, svol, nocopy: true, .. } if pvol.storage != svol.storage)
+    })
+}
+
+/// Simulates the conventional alternative: the same run with the create doing a full copy,
+/// stopped when that copy completes (or a month of simulated time past the end).
+fn second_mirror(
+    scenario: &Scenario,
+    main: &Finished,
+    k: usize,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SecondMirror, SimError> {
+    let mut cf = scenario.clone();
+    let CommandLine::PairCreate {
+        group, pvol, svol, ..
+    } = cf.commands[k].line.clone()
+    else {
+        unreachable!("second_mirror_command found a paircreate")
+    };
+    if let CommandLine::PairCreate { nocopy, .. } = &mut cf.commands[k].line {
+        *nocopy = false;
+    }
+    cf.duration_ns = scenario.duration_ns.saturating_add(30 * 24 * 3_600_000_000_000);
+    let conv = Sim::new(&cf, Some(k), false)?.run(progress)?;
+    let cost = |f: &Finished| {
+        let c = &f.commands[k];
+        let done = c.completed.filter(|_| c.refusals.is_empty());
+        MirrorCost {
+            completed: done.is_some(),
+            duration_ns: done.or(Some(f.end)).zip(c.issued).map_or(0, |(d, i)| d - i),
+            data_bytes: c.create_bytes.0,
+            control_bytes: c.create_bytes.1,
+        }
+    };
+    let mut nocopy = cost(main);
+    // The no-copy way also pays for the atomic split that made the volumes identical.
+    let split = main.commands[..k]
+        .iter()
+        .rev()
+        .find(|c| c.split.is_some())
+        .and_then(|c| c.split.as_ref().map(|s| (c, s)));
+    let (split_ns, stall_ns) = match split {
+        Some((c, s)) => {
+            nocopy.control_bytes += s.control_bytes;
+            let split_start = c.issued.unwrap_or(0);
+            if let (Some(done), Some(create_issued)) = (main.commands[k].completed, main.commands[k].issued) {
+                nocopy.duration_ns = done - split_start.min(create_issued);
+            }
+            (
+                c.completed.zip(c.issued).map_or(0, |(d, i)| d - i),
+                s.stall_ns,
+            )
+        }
+        None => (0, 0),
+    };
+    let used = scenario.volume(pvol).map_or(0, |v| v.used);
+    Ok(SecondMirror {
+        group,
+        mirror: MirrorId::new(pvol, svol).to_string(),
+        pvol_used_bytes: used,
+        split_duration_ns: split_ns,
+        split_host_io_stall_ns: stall_ns,
+        bytes_saved: (conv_total(&cost(&conv))).saturating_sub(conv_total(&nocopy)),
+        time_saved_ns: cost(&conv).duration_ns.saturating_sub(nocopy.duration_ns),
+        nocopy,
+        conventional: cost(&conv),
+    })
+}
+
+fn conv_total(c: &MirrorCost) -> u64 {
+    c.data_bytes + c.control_bytes
+}
+
+// ----- the simulation -----
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    /// A host's next I/O is due.
+    Io(u32),
+    /// The head message of a channel arrives (channel, epoch).
+    Arrive(u32, u32),
+    /// A protocol timer (system, timer, generation).
+    Timer(u32, Timer, u64),
+    Command(u32),
+    Sample,
+    /// A link outage window starts (`false`) or ends (`true`).
+    Link(u32, bool),
+    End,
+}
+
+/// Write ids are sequential: hashing them is wasted work, a multiply spreads them enough.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+struct Slot {
+    sys: StorageSystem,
+    up: bool,
+    /// Lost for good (`disaster`): never restarts.
+    lost: bool,
+    inhibited_since: Option<u64>,
+    inhibited_ns: u64,
+}
+
+struct LinkRt {
+    def: LinkDef,
+    ends: [usize; 2],
+    channels: [usize; 2],
+    up: bool,
+}
+
+struct HostRt {
+    def: HostDef,
+    sys: usize,
+    workload: Option<Workload>,
+    next: Option<Io>,
+    start: Option<u64>,
+    writes: u64,
+    bytes_written: u64,
+    acked: u64,
+    failed: u64,
+    reads: u64,
+    read_bytes: u64,
+    latency: LogHistogram,
+    interval: LogHistogram,
+    interval_reads: u64,
+    interval_failed: u64,
+    first_failure: Option<String>,
+}
+
+/// A host write not yet acknowledged.
+struct Pending {
+    host: u32,
+    sys: u32,
+    volume: VolumeId,
+    arrival: u64,
+    len: u64,
+    admitted: bool,
+}
+
+/// Per-mirror bookkeeping: lag of writes not yet on the SVOL, delays, link bytes.
+struct Track {
+    id: MirrorId,
+    group: String,
+    sync: bool,
+    active: bool,
+    /// (write, time it counts from, bytes), in write order.
+    lag: VecDeque<(u64, u64, u64)>,
+    lag_bytes: u64,
+    max_lag_bytes: u64,
+    replicated: u64,
+    delay: LogHistogram,
+    data_bytes: u64,
+    control_bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+struct SplitRt {
+    svols: Vec<VolumeId>,
+    inhibited_at_issue: u64,
+    control_at_issue: u64,
+    stall_ns: u64,
+    control_bytes: u64,
+    digests_match: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+struct ResyncRt {
+    mirror: MirrorId,
+    dirty_chunks: u64,
+    chunk_bytes: u64,
+    bytes_at_issue: u64,
+    data_bytes: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct CmdRt {
+    issued: Option<u64>,
+    completed: Option<u64>,
+    outstanding: u32,
+    refusals: Vec<String>,
+    split: Option<SplitRt>,
+    resyncs: Vec<ResyncRt>,
+    /// (mirror, data, control at issue) of a paircreate.
+    create: Option<(MirrorId, u64, u64)>,
+    /// Link bytes the created mirror used until the command completed.
+    create_bytes: (u64, u64),
+}
+
+struct Sim<'a> {
+    scenario: &'a Scenario,
+    engine: Engine<Ev>,
+    slots: Vec<Slot>,
+    serials: Vec<StorageSerial>,
+    channels: Vec<Channel>,
+    /// Interconnect channel from system i to j at `i * n + j`.
+    inter: Vec<Option<usize>>,
+    host_net: Vec<Option<usize>>,
+    links: Vec<LinkRt>,
+    hosts: Vec<HostRt>,
+    tracks: Vec<Track>,
+    /// PVOL -> indexes of active remote tracks fed by it.
+    feeds: Vec<(VolumeId, Vec<usize>)>,
+    pending: IdMap<Pending>,
+    /// The write being issued: most are acknowledged inside the same protocol call, so they
+    /// never touch `pending`.
+    current: Option<(u64, Pending)>,
+    timers: BTreeMap<(u32, Timer), u64>,
+    timer_gen: u64,
+    topology: Topology,
+    defaults: PairOptions,
+    commands: Vec<CmdRt>,
+    cmd_of: BTreeMap<CommandId, usize>,
+    next_command: u64,
+    next_write: u64,
+    /// Bytes of split messages (Forward, SplitDone, split marks) on any channel.
+    split_control: u64,
+    out: Vec<Output>,
+    end: u64,
+    stop_on: Option<usize>,
+    stop: bool,
+    record: bool,
+    series: TimeSeries,
+    last_sample: u64,
+    /// A trace error met where it cannot be returned at once (a standby host's first I/O).
+    deferred: Option<SimError>,
+}
+
+/// What a finished run leaves for reporting.
+struct Finished {
+    end: u64,
+    events: u64,
+    slots: Vec<Slot>,
+    channels: Vec<Channel>,
+    links: Vec<LinkRt>,
+    hosts: Vec<HostRt>,
+    tracks: Vec<Track>,
+    commands: Vec<CmdRt>,
+    topology: Topology,
+    series: TimeSeries,
+}
+
+/// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold the
+/// same data, so they share the tag of the volume at the head of their chain.
+fn origin_of(topology: &Topology, v: VolumeId) -> u64 {
+    let mut head = v;
+    while let Some(m) = topology.mirrors().find(|m| m.id.svol == head) {
+        head = m.id.pvol;
+    }
+    (u64::from(head.storage.0) << 32) | u64::from(head.serial.0)
+}
+
+impl<'a> Sim<'a> {
+    fn new(scenario: &'a Scenario, stop_on: Option<usize>, record: bool) -> Result<Self, SimError> {
+        let topology = scenario.topology();
+        let serials: Vec<StorageSerial> = scenario.storages.iter().map(|s| s.serial).collect();
+        let n = serials.len();
+        let mut slots: Vec<Slot> = serials
+            .iter()
+            .map(|&s| Slot {
+                sys: StorageSystem::new(s, scenario.protocol),
+                up: true,
+                lost: false,
+                inhibited_since: None,
+                inhibited_ns: 0,
+            })
+            .collect();
+        let idx = |s: StorageSerial| serials.iter().position(|&x| x == s).expect("validated");
+        for v in topology.volumes() {
+            slots[idx(v.id.storage)]
+                .sys
+                .add_volume(v.id.serial, Volume::new(v.size, v.used, origin_of(&topology, v.id)));
+        }
+        for m in scenario.mirrors.iter().filter(|m| !m.initial_copy) {
+            for s in [m.id.pvol.storage, m.id.svol.storage] {
+                let sys = &mut slots[idx(s)].sys;
+                if sys.pair(m.id).is_none() {
+                    sys.install_pair(m.id, m.options);
+                }
+            }
+        }
+        let mut channels = Vec::new();
+        let mut inter = vec![None; n * n];
+        let mut links = Vec::new();
+        for l in &scenario.links {
+            let (a, b) = (idx(l.a), idx(l.b));
+            let mut chans = [0; 2];
+            for (k, (f, t)) in [(a, b), (b, a)].into_iter().enumerate() {
+                chans[k] = channels.len();
+                inter[f * n + t] = Some(channels.len());
+                channels.push(Channel::new(serials[f], serials[t], l.bandwidth, l.latency_ns, scenario.interval_ns));
+            }
+            links.push(LinkRt {
+                def: l.clone(),
+                ends: [a, b],
+                channels: chans,
+                up: true,
+            });
+        }
+        let mut hosts = Vec::new();
+        for h in &scenario.hosts {
+            let workload = match &h.workload {
+                Some(w) => Some(Workload::new(w, scenario.seed, &format!("host/{}", h.name))?),
+                None => None,
+            };
+            hosts.push(HostRt {
+                def: h.clone(),
+                sys: idx(h.storage),
+                workload,
+                next: None,
+                start: h.start_ns,
+                writes: 0,
+                bytes_written: 0,
+                acked: 0,
+                failed: 0,
+                reads: 0,
+                read_bytes: 0,
+                latency: LogHistogram::new(),
+                interval: LogHistogram::new(),
+                interval_reads: 0,
+                interval_failed: 0,
+                first_failure: None,
+            });
+        }
+        let mut sim = Sim {
+            scenario,
+            engine: Engine::new(),
+            slots,
+            serials,
+            channels,
+            inter,
+            host_net: vec![None; n * n],
+            links,
+            hosts,
+            tracks: Vec::new(),
+            feeds: Vec::new(),
+            pending: IdMap::default(),
+            current: None,
+            timers: BTreeMap::new(),
+            timer_gen: 0,
+            topology,
+            defaults: scenario.defaults,
+            commands: vec![CmdRt::default(); scenario.commands.len()],
+            cmd_of: BTreeMap::new(),
+            next_command: 0,
+            next_write: 0,
+            split_control: 0,
+            out: Vec::new(),
+            end: scenario.duration_ns,
+            stop_on,
+            stop: false,
+            record,
+            series: TimeSeries {
+                interval_ns: scenario.interval_ns,
+                ..Default::default()
+            },
+            last_sample: 0,
+            deferred: None,
+        };
+        let ids: Vec<MirrorId> = sim.topology.mirrors().map(|m| m.id).collect();
+        for id in ids {
+            let t = sim.track(id);
+            sim.tracks[t].active = scenario.mirrors.iter().any(|m| m.id == id && !m.initial_copy);
+        }
+        sim.rebuild_feeds();
+        Ok(sim)
+    }
+
+    fn now(&self) -> u64 {
+        self.engine.now()
+    }
+
+    fn idx(&self, s: StorageSerial) -> Option<usize> {
+        self.serials.iter().position(|&x| x == s)
+    }
+
+    fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<Finished, SimError> {
+        self.start()?;
+        while let Some((_, ev)) = self.engine.pop() {
+            match ev {
+                Ev::Io(h) => self.host_io(h as usize)?,
+                Ev::Arrive(ch, epoch) => self.arrive(ch as usize, epoch),
+                Ev::Timer(i, timer, gen) => {
+                    if self.slots[i as usize].up && self.timers.get(&(i, timer)) == Some(&gen) {
+                        self.timers.remove(&(i, timer));
+                        self.input(i as usize, Input::Timer(timer));
+                    }
+                }
+                Ev::Command(k) => self.issue_command(k as usize),
+                Ev::Sample => {
+                    self.sample();
+                    let next = self.now() + self.scenario.interval_ns;
+                    if next < self.end {
+                        self.engine.at(next, Ev::Sample);
+                    }
+                }
+                Ev::Link(l, up) => {
+                    if up {
+                        self.link_up(l as usize);
+                    } else {
+                        self.link_down(l as usize);
+                    }
+                }
+                Ev::End => {
+                    if self.record && self.last_sample < self.now() {
+                        self.sample();
+                    }
+                    break;
+                }
+            }
+            if let Some(e) = self.deferred.take() {
+                return Err(e);
+            }
+            if self.stop {
+                break;
+            }
+            if self.engine.processed() & 0xffff == 0 {
+                progress(self.now(), self.end);
+            }
+        }
+        progress(self.now(), self.end);
+        Ok(self.finish())
+    }
+
+    fn start(&mut self) -> Result<(), SimError> {
+        self.engine.at(self.end, Ev::End);
+        for i in 0..self.slots.len() {
+            let mut out = std::mem::take(&mut self.out);
+            self.slots[i].sys.start(&mut out);
+            self.route(i, &mut out);
+            self.out = out;
+        }
+        for (l, link) in self.scenario.links.iter().enumerate() {
+            for &(down, up) in &link.outages {
+                self.engine.at(down, Ev::Link(l as u32, false));
+                self.engine.at(up, Ev::Link(l as u32, true));
+            }
+        }
+        for (k, c) in self.scenario.commands.iter().enumerate() {
+            if let When::At(t) = c.when {
+                self.engine.at(t, Ev::Command(k as u32));
+            }
+        }
+        if self.record {
+            self.engine.at(self.scenario.interval_ns, Ev::Sample);
+        }
+        // Mirrors listed with `initial = "copy"` start with a full copy at t = 0.
+        for m in self.scenario.mirrors.iter().filter(|m| m.initial_copy) {
+            let i = self.idx(m.id.pvol.storage).expect("validated");
+            self.next_command += 1;
+            let command = Command::Create {
+                mirror: m.id,
+                options: m.options,
+                nocopy: false,
+            };
+            self.input(i, Input::Command { id: CommandId(self.next_command), command });
+        }
+        for h in 0..self.hosts.len() {
+            self.schedule_host(h)?;
+        }
+        Ok(())
+    }
+
+    /// Fetches a host's next I/O (if it has started) and schedules it.
+    fn schedule_host(&mut self, h: usize) -> Result<(), SimError> {
+        let host = &mut self.hosts[h];
+        let (Some(start), Some(w)) = (host.start, host.workload.as_mut()) else {
+            return Ok(());
+        };
+        if let Some(io) = w.next_io()? {
+            let t = start.saturating_add(io.time_ns);
+            if host.def.stop_ns.is_none_or(|s| t < s) && t < self.end {
+                host.next = Some(io);
+                self.engine.at(t, Ev::Io(h as u32));
+            }
+        }
+        Ok(())
+    }
+
+    // ----- protocol plumbing -----
+
+    /// Feeds one input to system `i` and routes what it asks for.
+    fn input(&mut self, i: usize, input: Input) {
+        let mut out = std::mem::take(&mut self.out);
+        let slot = &mut self.slots[i];
+        slot.sys.handle(input, &mut out);
+        match (slot.sys.inhibited(), slot.inhibited_since) {
+            (true, None) => slot.inhibited_since = Some(self.engine.now()),
+            (false, Some(since)) => {
+                slot.inhibited_ns += self.engine.now() - since;
+                slot.inhibited_since = None;
+            }
+            _ => {}
+        }
+        self.route(i, &mut out);
+        self.out = out;
+    }
+
+    fn route(&mut self, i: usize, out: &mut Vec<Output>) {
+        for o in out.drain(..) {
+            match o {
+                Output::Send { to, via, msg } => {
+                    if let Message::Write { write, .. } = msg {
+                        self.admitted(i, write.0);
+                    }
+                    self.send(i, to, via, msg);
+                }
+                Output::AckWrite(w) => self.acked(i, w),
+                Output::FailWrite(w, r) => self.failed(w, r.to_string()),
+                Output::Done(c) => self.command_done(c, None),
+                Output::Refused(c, r) => self.command_done(c, Some(r.to_string())),
+                Output::SetTimer { timer, after_ns } => {
+                    self.timer_gen += 1;
+                    self.timers.insert((i as u32, timer), self.timer_gen);
+                    self.engine.after(after_ns, Ev::Timer(i as u32, timer, self.timer_gen));
+                }
+                Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
+                Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, to: StorageSerial, via: Transport, msg: Message) {
+        let Some(j) = self.idx(to) else { return };
+        let n = self.serials.len();
+        let ch = match via {
+            Transport::Interconnect => self.inter[from * n + j],
+            Transport::HostNetwork => Some(self.host_channel(from, j)),
+        };
+        let Some(ch) = ch else { return };
+        let link_up = via == Transport::HostNetwork || self.links.iter().any(|l| l.channels.contains(&ch) && l.up);
+        if !(self.slots[from].up && self.slots[j].up && link_up) {
+            self.channels[ch].dropped += 1;
+            return;
+        }
+        let (data, control) = (msg.data_bytes(), msg.control_bytes());
+        if matches!(
+            msg,
+            Message::Forward { .. } | Message::SplitDone { .. } | Message::Mark { kind: mirrorlab_model::protocol::MarkKind::Split, .. }
+        ) {
+            self.split_control += data + control;
+        }
+        if let Some(t) = self.find_track(msg.mirror()) {
+            self.tracks[t].data_bytes += data;
+            self.tracks[t].control_bytes += control;
+        }
+        let now = self.now();
+        let c = &mut self.channels[ch];
+        if let Some(arrive) = c.send(now, via, msg) {
+            let epoch = c.epoch;
+            self.engine.at(arrive, Ev::Arrive(ch as u32, epoch));
+        }
+    }
+
+    fn host_channel(&mut self, from: usize, to: usize) -> usize {
+        let n = self.serials.len();
+        if let Some(c) = self.host_net[from * n + to] {
+            return c;
+        }
+        let c = self.channels.len();
+        self.channels.push(Channel::new(
+            self.serials[from],
+            self.serials[to],
+            0,
+            self.scenario.host_latency_ns,
+            self.scenario.interval_ns,
+        ));
+        self.host_net[from * n + to] = Some(c);
+        c
+    }
+
+    fn arrive(&mut self, ch: usize, epoch: u32) {
+        if self.channels[ch].epoch != epoch {
+            return;
+        }
+        let Some((m, next)) = self.channels[ch].pop() else {
+            return;
+        };
+        if let Some(t) = next {
+            self.engine.at(t, Ev::Arrive(ch as u32, epoch));
+        }
+        let Some(j) = self.idx(m.to) else { return };
+        if self.slots[j].up {
+            self.input(
+                j,
+                Input::Deliver {
+                    from: m.from,
+                    via: m.via,
+                    msg: m.msg,
+                },
+            );
+        }
+    }
+
+    // ----- hosts -----
+
+    fn host_io(&mut self, h: usize) -> Result<(), SimError> {
+        if let Some(io) = self.hosts[h].next.take() {
+            match io.op {
+                Op::Read => {
+                    let host = &mut self.hosts[h];
+                    host.reads += 1;
+                    host.read_bytes += io.len;
+                    host.interval_reads += 1;
+                }
+                Op::Write => self.issue_write(h, io),
+            }
+        }
+        self.schedule_host(h)
+    }
+
+    fn issue_write(&mut self, h: usize, io: Io) {
+        self.next_write += 1;
+        let id = self.next_write;
+        let now = self.now();
+        let host = &mut self.hosts[h];
+        host.writes += 1;
+        let i = host.sys;
+        if !self.slots[i].up {
+            self.fail_host(h, "the storage system is down".to_string());
+            return;
+        }
+        self.current = Some((
+            id,
+            Pending {
+                host: h as u32,
+                sys: i as u32,
+                volume: io.volume,
+                arrival: now,
+                len: io.len,
+                admitted: false,
+            },
+        ));
+        let w = HostWrite {
+            id: WriteId(id),
+            volume: io.volume.serial,
+            offset: io.offset,
+            len: io.len,
+        };
+        self.input(i, Input::Write(w));
+        if let Some((id, p)) = self.current.take() {
+            self.pending.insert(id, p);
+        }
+    }
+
+    fn pending_mut(&mut self, id: u64) -> Option<&mut Pending> {
+        match &mut self.current {
+            Some((c, p)) if *c == id => Some(p),
+            _ => self.pending.get_mut(&id),
+        }
+    }
+
+    fn take_pending(&mut self, id: u64) -> Option<Pending> {
+        match self.current {
+            Some((c, _)) if c == id => self.current.take().map(|(_, p)| p),
+            _ => self.pending.remove(&id),
+        }
+    }
+
+    /// The storage system took write `id` (it is on the PVOL): start counting its lag.
+    fn admitted(&mut self, sys: usize, id: u64) {
+        let Some(p) = self.pending_mut(id) else {
+            return;
+        };
+        if p.admitted || p.sys as usize != sys {
+            return;
+        }
+        p.admitted = true;
+        let (volume, arrival, len, host) = (p.volume, p.arrival, p.len, p.host);
+        self.hosts[host as usize].bytes_written += len;
+        let now = self.engine.now();
+        if let Some((_, feeds)) = self.feeds.iter().find(|(v, _)| *v == volume) {
+            for &t in feeds {
+                let tr = &mut self.tracks[t];
+                // Sync counts from the write's arrival, the others from its acknowledgement.
+                let from = if tr.sync { arrival } else { now };
+                if tr.lag.back().is_some_and(|&(w, _, _)| w > id) {
+                    let at = tr.lag.partition_point(|&(w, _, _)| w < id);
+                    tr.lag.insert(at, (id, from, len));
+                } else {
+                    tr.lag.push_back((id, from, len));
+                }
+                tr.lag_bytes += len;
+                tr.max_lag_bytes = tr.max_lag_bytes.max(tr.lag_bytes);
+            }
+        }
+    }
+
+    fn acked(&mut self, sys: usize, w: WriteId) {
+        self.admitted(sys, w.0);
+        let Some(p) = self.take_pending(w.0) else {
+            return;
+        };
+        let latency = self.now() - p.arrival;
+        let host = &mut self.hosts[p.host as usize];
+        host.acked += 1;
+        host.latency.record(latency);
+        host.interval.record(latency);
+    }
+
+    fn failed(&mut self, w: WriteId, reason: String) {
+        if let Some(p) = self.take_pending(w.0) {
+            self.fail_host(p.host as usize, reason);
+        }
+    }
+
+    fn fail_host(&mut self, h: usize, reason: String) {
+        let host = &mut self.hosts[h];
+        host.failed += 1;
+        host.interval_failed += 1;
+        host.first_failure.get_or_insert(reason);
+    }
+
+    // ----- mirrors -----
+
+    fn find_track(&self, id: MirrorId) -> Option<usize> {
+        self.tracks.iter().position(|t| t.id == id)
+    }
+
+    fn track(&mut self, id: MirrorId) -> usize {
+        if let Some(t) = self.find_track(id) {
+            return t;
+        }
+        let options = self.topology.mirror(id).map(|m| m.options);
+        self.tracks.push(Track {
+            id,
+            group: self.topology.group_of(id).unwrap_or("-").to_string(),
+            sync: !id.is_local() && options.is_some_and(|o| o.mode == CopyMode::Sync),
+            active: false,
+            lag: VecDeque::new(),
+            lag_bytes: 0,
+            max_lag_bytes: 0,
+            replicated: 0,
+            delay: LogHistogram::new(),
+            data_bytes: 0,
+            control_bytes: 0,
+        });
+        self.tracks.len() - 1
+    }
+
+    fn rebuild_feeds(&mut self) {
+        self.feeds.clear();
+        for (t, tr) in self.tracks.iter().enumerate() {
+            if !tr.active || tr.id.is_local() {
+                continue;
+            }
+            match self.feeds.iter_mut().find(|(v, _)| *v == tr.id.pvol) {
+                Some((_, list)) => list.push(t),
+                None => self.feeds.push((tr.id.pvol, vec![t])),
+            }
+        }
+    }
+
+    fn state_changed(&mut self, i: usize, mirror: MirrorId, to: PairState) {
+        // The PVOL's system speaks for the mirror.
+        if self.serials[i] != mirror.pvol.storage {
+            return;
+        }
+        let t = self.track(mirror);
+        let active = to != PairState::Simplex;
+        if self.tracks[t].active != active {
+            let tr = &mut self.tracks[t];
+            tr.active = active;
+            if !active {
+                tr.lag.clear();
+                tr.lag_bytes = 0;
+            }
+            self.rebuild_feeds();
+        }
+    }
+
+    fn replicated(&mut self, mirror: MirrorId, upto: WriteId) {
+        let Some(t) = self.find_track(mirror) else {
+            return;
+        };
+        let now = self.engine.now();
+        let tr = &mut self.tracks[t];
+        while let Some(&(w, from, len)) = tr.lag.front() {
+            if w > upto.0 {
+                break;
+            }
+            tr.lag.pop_front();
+            tr.lag_bytes -= len;
+            tr.replicated += 1;
+            tr.delay.record(now.saturating_sub(from));
+        }
+    }
+
+    // ----- links and faults -----
+
+    fn link_down(&mut self, l: usize) {
+        if !self.links[l].up {
+            return;
+        }
+        self.links[l].up = false;
+        let now = self.now();
+        for ch in self.links[l].channels {
+            self.channels[ch].fail(now);
+        }
+        let [a, b] = self.links[l].ends;
+        for (x, y) in [(a, b), (b, a)] {
+            if self.slots[x].up {
+                self.input(x, Input::LinkDown(self.serials[y]));
+            }
+        }
+    }
+
+    fn link_up(&mut self, l: usize) {
+        if self.links[l].up {
+            return;
+        }
+        self.links[l].up = true;
+        let [a, b] = self.links[l].ends;
+        for (x, y) in [(a, b), (b, a)] {
+            if self.slots[x].up && self.slots[y].up {
+                self.input(x, Input::LinkUp(self.serials[y]));
+            }
+        }
+    }
+
+    /// Every channel touching system `i` loses what it carries.
+    fn isolate(&mut self, i: usize) {
+        let now = self.now();
+        let s = self.serials[i];
+        for c in &mut self.channels {
+            if c.from == s || c.to == s {
+                c.fail(now);
+            }
+        }
+    }
+
+    fn crash(&mut self, i: usize, lost: bool) {
+        if !self.slots[i].up {
+            self.slots[i].lost |= lost;
+            return;
+        }
+        self.slots[i].up = false;
+        self.slots[i].lost = lost;
+        self.isolate(i);
+        self.timers.retain(|(s, _), _| *s as usize != i);
+        let s = self.serials[i];
+        for p in self.peers(i) {
+            if self.slots[p].up {
+                self.input(p, Input::LinkDown(s));
+            }
+        }
+    }
+
+    fn restart(&mut self, i: usize) -> Result<(), String> {
+        if self.slots[i].lost {
+            return Err(format!("storage {} was lost in a disaster and cannot restart", self.serials[i]));
+        }
+        if self.slots[i].up {
+            return Ok(());
+        }
+        self.slots[i].up = true;
+        self.input(i, Input::Restart);
+        let mut out = std::mem::take(&mut self.out);
+        self.slots[i].sys.start(&mut out);
+        self.route(i, &mut out);
+        self.out = out;
+        let s = self.serials[i];
+        for p in self.peers(i) {
+            if self.slots[p].up {
+                self.input(p, Input::LinkUp(s));
+                self.input(i, Input::LinkUp(self.serials[p]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Systems joined to `i` by an up link.
+    fn peers(&self, i: usize) -> Vec<usize> {
+        self.links
+            .iter()
+            .filter(|l| l.up && l.ends.contains(&i))
+            .map(|l| if l.ends[0] == i { l.ends[1] } else { l.ends[0] })
+            .collect()
+    }
+
+    // ----- commands -----
+
+    fn issue_command(&mut self, k: usize) {
+        let now = self.now();
+        self.commands[k].issued = Some(now);
+        let line = self.scenario.commands[k].line.clone();
+        let fault = |sim: &mut Self, s: StorageSerial| sim.idx(s).expect("validated");
+        match &line {
+            CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
+                let l = self.links.iter().position(|x| &x.def.name == link).expect("validated");
+                if matches!(line, CommandLine::LinkDown { .. }) {
+                    self.link_down(l);
+                } else {
+                    self.link_up(l);
+                }
+                return self.complete(k);
+            }
+            CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
+                let i = fault(self, *storage);
+                self.crash(i, matches!(line, CommandLine::Disaster { .. }));
+                return self.complete(k);
+            }
+            CommandLine::Restart { storage } => {
+                let i = fault(self, *storage);
+                if let Err(e) = self.restart(i) {
+                    self.commands[k].refusals.push(e);
+                }
+                return self.complete(k);
+            }
+            _ => {}
+        }
+        let cmds = match resolve(&line, &mut self.topology, self.defaults, self.scenario.protocol.mutant) {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => {
+                self.commands[k].refusals.push(e.to_string());
+                return self.complete(k);
+            }
+        };
+        self.commands[k].outstanding = cmds.len() as u32;
+        if cmds.is_empty() {
+            return self.complete(k);
+        }
+        for (serial, command) in cmds {
+            self.before_command(k, &line, &command);
+            self.next_command += 1;
+            let id = CommandId(self.next_command);
+            self.cmd_of.insert(id, k);
+            match self.idx(serial).filter(|&i| self.slots[i].up) {
+                Some(i) => self.input(i, Input::Command { id, command }),
+                None => self.command_done(id, Some(format!("storage {serial} is down"))),
+            }
+        }
+    }
+
+    /// Notes what the split / resync / create reports need before the command runs.
+    fn before_command(&mut self, k: usize, line: &CommandLine, command: &Command) {
+        match command {
+            Command::Split { plan } if matches!(line, CommandLine::PairSplit { atomic: true, .. }) => {
+                let inhibited = self.inhibited_total();
+                self.commands[k].split = Some(SplitRt {
+                    svols: plan.mirrors().iter().map(|m| m.svol).collect(),
+                    inhibited_at_issue: inhibited,
+                    control_at_issue: self.split_control,
+                    stall_ns: 0,
+                    control_bytes: 0,
+                    digests_match: None,
+                });
+            }
+            Command::Resync { mirror, .. } => {
+                let mut dirty = PendingBitmap::new();
+                let mut chunk_bytes = 0;
+                for s in [mirror.pvol.storage, mirror.svol.storage] {
+                    let Some(i) = self.idx(s) else { continue };
+                    if let Some(p) = self.slots[i].sys.pair(*mirror) {
+                        dirty.union_with(&p.pending);
+                        dirty.union_with(&p.svol_pending);
+                        chunk_bytes = p.options.chunk_bytes;
+                    }
+                }
+                let t = self.track(*mirror);
+                self.commands[k].resyncs.push(ResyncRt {
+                    mirror: *mirror,
+                    dirty_chunks: dirty.count(),
+                    chunk_bytes,
+                    bytes_at_issue: self.tracks[t].data_bytes,
+                    data_bytes: 0,
+                });
+            }
+            Command::Create { mirror, .. } => {
+                let t = self.track(*mirror);
+                self.tracks[t].sync = !mirror.is_local()
+                    && self.topology.mirror(*mirror).is_some_and(|m| m.options.mode == CopyMode::Sync);
+                let tr = &self.tracks[t];
+                self.commands[k].create = Some((*mirror, tr.data_bytes, tr.control_bytes));
+            }
+            _ => {}
+        }
+    }
+
+    fn command_done(&mut self, c: CommandId, refusal: Option<String>) {
+        let Some(k) = self.cmd_of.remove(&c) else {
+            return;
+        };
+        if let Some(r) = refusal {
+            self.commands[k].refusals.push(r);
+        }
+        let rt = &mut self.commands[k];
+        rt.outstanding = rt.outstanding.saturating_sub(1);
+        if rt.outstanding == 0 {
+            self.complete(k);
+        }
+    }
+
+    fn complete(&mut self, k: usize) {
+        let now = self.now();
+        self.commands[k].completed = Some(now);
+        let inhibited = self.inhibited_total();
+        let split_control = self.split_control;
+        let digests = self.commands[k]
+            .split
+            .as_ref()
+            .map(|s| self.svols_identical(&s.svols));
+        let refused = !self.commands[k].refusals.is_empty();
+        if let Some(s) = &mut self.commands[k].split {
+            s.stall_ns = inhibited - s.inhibited_at_issue;
+            s.control_bytes = split_control - s.control_at_issue;
+            s.digests_match = digests.filter(|_| !refused);
+        }
+        let resyncs: Vec<(usize, u64)> = self.commands[k]
+            .resyncs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, x)| self.find_track(x.mirror).map(|t| (r, self.tracks[t].data_bytes)))
+            .collect();
+        for (r, bytes) in resyncs {
+            let x = &mut self.commands[k].resyncs[r];
+            x.data_bytes = bytes - x.bytes_at_issue;
+        }
+        if let Some((m, d0, c0)) = self.commands[k].create {
+            if let Some(t) = self.find_track(m) {
+                let tr = &self.tracks[t];
+                self.commands[k].create_bytes = (tr.data_bytes - d0, tr.control_bytes - c0);
+            }
+        }
+        // A takeover starts the standby hosts of that storage.
+        if let CommandLine::Takeover { storage } = self.scenario.commands[k].line {
+            for h in 0..self.hosts.len() {
+                let host = &mut self.hosts[h];
+                if host.def.role == HostRole::Standby && host.def.storage == storage && host.start.is_none() {
+                    host.start = Some(now);
+                    if let Err(e) = self.schedule_host(h) {
+                        self.deferred = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(next) = self.scenario.commands.get(k + 1) {
+            if let When::AfterPrevious { delay_ns } = next.when {
+                self.engine.after(delay_ns, Ev::Command(k as u32 + 1));
+            }
+        }
+        if self.stop_on == Some(k) {
+            self.stop = true;
+        }
+    }
+
+    /// Whether SVOLs frozen by one atomic split hold the same data: SVOLs fed by the same
+    /// source volume (through any chain of mirrors) must be identical.
+    fn svols_identical(&self, svols: &[VolumeId]) -> bool {
+        let mut by_head: BTreeMap<VolumeId, u64> = BTreeMap::new();
+        for &v in svols {
+            let mut head = v;
+            let mut hops = 0;
+            while let Some(m) = self.topology.mirrors().find(|m| m.id.svol == head) {
+                head = m.id.pvol;
+                hops += 1;
+                if hops > 64 {
+                    break;
+                }
+            }
+            let Some(i) = self.idx(v.storage) else { continue };
+            let Some(vol) = self.slots[i].sys.volume(v.serial) else { continue };
+            let d = vol.digest().0;
+            if *by_head.entry(head).or_insert(d) != d {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn inhibited_total(&self) -> u64 {
+        let now = self.now();
+        self.slots
+            .iter()
+            .map(|s| s.inhibited_ns + s.inhibited_since.map_or(0, |t| now - t))
+            .sum()
+    }
+
+    // ----- sampling -----
+
+    fn sample(&mut self) {
+        let now = self.now();
+        self.last_sample = now;
+        for tr in &self.tracks {
+            if tr.id.is_local() || !tr.active && tr.replicated == 0 {
+                continue;
+            }
+            self.series.lag.push(LagSample {
+                time_ns: now,
+                group: tr.group.clone(),
+                mirror: tr.id.to_string(),
+                lag_bytes: tr.lag_bytes,
+                lag_ns: tr.lag.front().map_or(0, |&(_, t, _)| now.saturating_sub(t)),
+                lag_writes: tr.lag.len() as u64,
+            });
+        }
+        for h in &mut self.hosts {
+            self.series.latency.push(LatencySample {
+                time_ns: now,
+                host: h.def.name.clone(),
+                writes: h.interval.count(),
+                reads: h.interval_reads,
+                failed: h.interval_failed,
+                mean_ns: h.interval.mean(),
+                p50_ns: h.interval.quantile(0.5),
+                p99_ns: h.interval.quantile(0.99),
+                max_ns: h.interval.max(),
+            });
+            h.interval.clear();
+            h.interval_reads = 0;
+            h.interval_failed = 0;
+        }
+    }
+
+    fn finish(mut self) -> Finished {
+        let end = self.now();
+        if self.record {
+            let iv = self.scenario.interval_ns;
+            let intervals = end.div_ceil(iv) as usize;
+            for k in 0..intervals {
+                let t0 = k as u64 * iv;
+                let t1 = (t0 + iv).min(end);
+                for l in &self.links {
+                    for (d, &ch) in l.channels.iter().enumerate() {
+                        let c = &self.channels[ch];
+                        let u = c.intervals().get(k).copied().unwrap_or_default();
+                        let (from, to) = if d == 0 { (l.def.a, l.def.b) } else { (l.def.b, l.def.a) };
+                        self.series.link_usage.push(LinkSample {
+                            time_ns: t1,
+                            link: l.def.name.clone(),
+                            direction: format!("{from}->{to}"),
+                            data_bytes: u.data_bytes,
+                            control_bytes: u.control_bytes,
+                            utilisation: round((u.busy_ns as f64 / (t1 - t0).max(1) as f64).min(1.0), 4),
+                        });
+                    }
+                }
+            }
+        }
+        Finished {
+            end,
+            events: self.engine.processed(),
+            slots: self.slots,
+            channels: self.channels,
+            links: self.links,
+            hosts: self.hosts,
+            tracks: self.tracks,
+            commands: self.commands,
+            topology: self.topology,
+            series: self.series,
+        }
+    }
+}
+
+impl Finished {
+    fn system(&self, s: StorageSerial) -> Option<&StorageSystem> {
+        self.slots.iter().map(|x| &x.sys).find(|x| x.serial() == s)
+    }
+
+    /// Mirrors in PAIR with nothing pending or in flight must hold identical volumes.
+    fn check_quiet_pairs(&self, failures: &mut Vec<String>) {
+        for m in self.topology.mirrors() {
+            let (Some(p), Some(s)) = (self.system(m.id.pvol.storage), self.system(m.id.svol.storage)) else {
+                continue;
+            };
+            let (Some(pp), Some(sp)) = (p.pair(m.id), s.pair(m.id)) else {
+                continue;
+            };
+            let quiet = |x: &mirrorlab_model::protocol::Pair| {
+                x.state == PairState::Pair && x.pending_bytes() == 0 && x.unacked() == 0
+            };
+            if !(quiet(pp) && quiet(sp)) || pp.role == Role::Secondary {
+                continue;
+            }
+            let (Some(a), Some(b)) = (p.volume(m.id.pvol.serial), s.volume(m.id.svol.serial)) else {
+                continue;
+            };
+            if a.digest() != b.digest() {
+                failures.push(format!(
+                    "mirror {} ({}) is in PAIR with nothing in flight, yet {} and {} differ",
+                    m.id, m.group, m.id.pvol, m.id.svol
+                ));
+            }
+        }
+    }
+
+    fn into_output(self, scenario: &Scenario, mode: Option<CopyMode>, second: Option<SecondMirror>) -> RunOutput {
+        let end = self.end.max(1);
+        let mut total_cost = CostReport::default();
+        let links: Vec<LinkReport> = self
+            .links
+            .iter()
+            .map(|l| {
+                let [c0, c1] = l.channels.map(|c| &self.channels[c]);
+                let data = c0.data_bytes + c1.data_bytes;
+                let control = c0.control_bytes + c1.control_bytes;
+                let busy = c0.busy_ns_until(end).max(c1.busy_ns_until(end));
+                let cost = cost::link_cost(&l.def, data + control, end);
+                total_cost.add(&cost);
+                LinkReport {
+                    name: l.def.name.clone(),
+                    data_bytes: data,
+                    control_bytes: control,
+                    busy_fraction: round(busy as f64 / end as f64, 6),
+                    messages: c0.messages + c1.messages,
+                    dropped_messages: c0.dropped + c1.dropped,
+                    bandwidth_bytes_per_s: l.def.bandwidth,
+                    latency_ns: l.def.latency_ns,
+                    cost,
+                }
+            })
+            .collect();
+        let mirrors: Vec<MirrorReport> = self
+            .tracks
+            .iter()
+            .map(|t| {
+                let options = self.topology.mirror(t.id).map(|m| m.options);
+                let state = |s: StorageSerial| self.system(s).map_or(PairState::Simplex, |x| x.state(t.id));
+                MirrorReport {
+                    group: t.group.clone(),
+                    pvol: t.id.pvol.to_string(),
+                    svol: t.id.svol.to_string(),
+                    mode: if t.id.is_local() {
+                        "local".to_string()
+                    } else {
+                        options.map_or("-".to_string(), |o| o.mode.to_string())
+                    },
+                    writes_replicated: t.replicated,
+                    final_state: state(t.id.pvol.storage).to_string(),
+                    svol_state: state(t.id.svol.storage).to_string(),
+                    max_lag_bytes: t.max_lag_bytes,
+                    final_lag_bytes: t.lag_bytes,
+                    replication_delay_ns: t.delay.summary(),
+                    data_bytes: t.data_bytes,
+                    control_bytes: t.control_bytes,
+                }
+            })
+            .collect();
+        let hosts: Vec<HostReport> = self
+            .hosts
+            .iter()
+            .map(|h| HostReport {
+                name: h.def.name.clone(),
+                role: h.def.role,
+                storage: h.def.storage.0,
+                writes: h.writes,
+                bytes_written: h.bytes_written,
+                acked: h.acked,
+                failed: h.failed,
+                reads: h.reads,
+                read_bytes: h.read_bytes,
+                write_latency_ns: h.latency.summary(),
+                first_failure: h.first_failure.clone(),
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let mut splits = Vec::new();
+        let mut resyncs = Vec::new();
+        let mut commands = Vec::new();
+        for (c, def) in self.commands.iter().zip(&scenario.commands) {
+            let result = match (c.issued, c.completed) {
+                (None, _) => "not issued".to_string(),
+                (Some(_), None) => "not completed".to_string(),
+                (Some(_), Some(_)) if c.refusals.is_empty() => "done".to_string(),
+                _ => format!("refused: {}", c.refusals.join("; ")),
+            };
+            commands.push(CommandReport {
+                run: def.text.clone(),
+                issued_ns: c.issued,
+                completed_ns: c.completed,
+                result,
+            });
+            if let Some(s) = &c.split {
+                if s.digests_match == Some(false) {
+                    failures.push(format!(
+                        "atomic split `{}` completed but its SVOLs ({}) hold different data",
+                        def.text,
+                        s.svols.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                splits.push(SplitReport {
+                    command: def.text.clone(),
+                    issued_ns: c.issued.unwrap_or(0),
+                    completed_ns: c.completed,
+                    duration_ns: c.completed.zip(c.issued).map(|(d, i)| d - i),
+                    host_io_stall_ns: s.stall_ns,
+                    control_bytes: s.control_bytes,
+                    svols: s.svols.iter().map(ToString::to_string).collect(),
+                    digests_match: s.digests_match,
+                    refused: (!c.refusals.is_empty()).then(|| c.refusals.join("; ")),
+                });
+            }
+            for r in &c.resyncs {
+                resyncs.push(ResyncReport {
+                    command: def.text.clone(),
+                    mirror: r.mirror.to_string(),
+                    issued_ns: c.issued.unwrap_or(0),
+                    completed_ns: c.completed,
+                    dirty_chunks: r.dirty_chunks,
+                    chunk_bytes: r.chunk_bytes,
+                    data_bytes: r.data_bytes,
+                });
+            }
+        }
+        self.check_quiet_pairs(&mut failures);
+        let skipped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::skipped_lines).sum();
+        let unmapped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::unmapped_records).sum();
+        let wrapped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::wrapped_records).sum();
+        let summary = Summary {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            simulated_ns: self.end,
+            mode_override: mode.map(|m| m.to_string()),
+            links,
+            mirrors,
+            hosts,
+            cost: total_cost.rounded(),
+            events: self.events,
+            splits,
+            resyncs,
+            second_mirror: second,
+            commands,
+            pairdisplay: pairdisplay(&self.topology, self.slots.iter().map(|s| &s.sys)),
+            skipped_trace_lines: skipped,
+            unmapped_trace_records: unmapped,
+            wrapped_trace_records: wrapped,
+            invariants: Invariants {
+                ok: failures.is_empty(),
+                failures,
+            },
+        };
+        RunOutput {
+            summary,
+            series: self.series,
+        }
+    }
+}

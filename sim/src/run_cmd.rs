@@ -1,0 +1,84 @@
+//! `mirrorlab run SCENARIO.toml [--seed N] [--out DIR] [--mode MODE]`: load, validate, simulate,
+//! write the report directory, print the table.
+//!
+//! This module owns the command's flow and its outcome; `main.rs` maps the outcome to exit
+//! codes (0 ok, 1 an invariant failed, 2 bad input). Validation happens before anything is
+//! written, and the output directory only ever appears complete.
+
+use crate::output::{format_table, write_outputs};
+use crate::run::{simulate_with_progress, Overrides, SimError};
+use crate::scenario::{self, ScenarioError};
+use indicatif::{ProgressBar, ProgressStyle};
+use mirrorlab_model::CopyMode;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub seed: Option<u64>,
+    /// Default: `reports/<scenario file stem>/`.
+    pub out: Option<PathBuf>,
+    pub mode: Option<CopyMode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    Ok,
+    /// The run completed and its report was written, but an invariant failed.
+    InvariantFailed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunCmdError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error("cannot write {}: {error}", .path.display())]
+    Write { path: PathBuf, error: std::io::Error },
+}
+
+/// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
+/// terminal.
+pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
+    let s = scenario::load(&args.scenario)?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(s.stem()));
+    let overrides = Overrides {
+        seed: args.seed,
+        mode: args.mode,
+        duration_ns: None,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(1000);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} simulating {bar:40} {percent}% [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut progress = |now: u64, end: u64| {
+        if let Some(b) = &bar {
+            b.set_position((now.min(end) as u128 * 1000 / end.max(1) as u128) as u64);
+        }
+    };
+    let result = simulate_with_progress(&s, &overrides, &mut progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let out = result?;
+    write_outputs(&out, &out_dir).map_err(|error| RunCmdError::Write {
+        path: out_dir.clone(),
+        error,
+    })?;
+    print!("{}", format_table(&out));
+    println!("\nwrote {}", out_dir.display());
+    Ok(if out.failed() {
+        RunOutcome::InvariantFailed
+    } else {
+        RunOutcome::Ok
+    })
+}
