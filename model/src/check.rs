@@ -398,9 +398,12 @@ impl CheckModel {
                 .all(|sys| !sys.splitting() && sys.held_writes() == 0)
     }
 
+    /// The kind of the script's next command, if one may be issued now (not to a crashed
+    /// system: the administrator's command would not reach it).
     fn next_kind(&self, s: &CheckState) -> Option<StepKind> {
         let step = self.script.get(usize::from(s.step))?;
-        (s.step_cmds.len() < step.commands.len()).then_some(step.kind)
+        let (target, ..) = step.commands.get(s.step_cmds.len())?;
+        (!(s.crashed && *target == self.secondary)).then_some(step.kind)
     }
 
     /// Applies `action` and returns the next state with the outputs it caused.
@@ -1112,7 +1115,7 @@ fn no_hang(m: &CheckModel, s: &CheckState) -> bool {
         && !s.aux_outstanding
         && usize::from(s.step) == m.script.len()
         && s.fault_resync.is_none();
-    if finished {
+    if finished || !s.world.quiet() || !s.world.timers.is_empty() {
         return true;
     }
     let mut actions = Vec::new();
@@ -1395,5 +1398,46 @@ impl std::fmt::Display for Trace {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_go_to_chunks_in_descending_address_order() {
+        let m = CheckModel::new(CheckConfig::default()).unwrap();
+        let blocks: Vec<u64> = (1..=4).map(|k| m.block_of(k)).collect();
+        assert_eq!(blocks, vec![1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn the_smallest_world_passes_and_is_not_vacuous() {
+        let cfg = CheckConfig {
+            writes: 1,
+            queue_depth: 1,
+            aux_writes: 0,
+            ..CheckConfig::default()
+        };
+        let r = check(CheckModel::new(cfg).unwrap(), 1);
+        assert!(r.passed() && r.exhaustive, "{:?}", r.properties);
+        assert!(r.unique_states > 50, "{}", r.unique_states);
+    }
+
+    #[test]
+    fn a_rendered_step_names_hosts_messages_and_pair_states() {
+        let m = CheckModel::new(CheckConfig::default()).unwrap();
+        let path = [Action::ProdWrite, Action::IssueSplit];
+        let text = m.render("example", &path).to_string();
+        assert!(
+            text.contains("1. production host writes w1 to 64001:105a block 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ORA_L (64001:105a->64001:106a) PAIR -> SPLIT"),
+            "{text}"
+        );
+        assert!(text.contains("link 64001->64002: w1 of ORA_R1"), "{text}");
     }
 }

@@ -130,14 +130,15 @@ pub enum Refusal {
     /// A no-copy create on volumes whose content differs (invariant 4).
     NotIdentical,
     SizeMismatch,
-    /// The volume is the SVOL of a pair in COPY or PAIR: only the mirror may write it.
+    /// The volume is the SVOL of a pair in COPY or PAIR (or SUSPENDED_ERROR before a
+    /// takeover): only the mirror may write it.
     SvolProtected(VolumeId),
     OutOfRange(VolumeId),
     /// The remote system cannot be reached (link down).
     Unreachable(StorageSerial),
     /// A sync mirror with fence `refuse` could not reach its SVOL.
     Fenced(VolumeId),
-    /// Another atomic split is in progress on this system.
+    /// Another atomic split is in progress on this system (or the async catch-up after one).
     Busy,
     BadChunk,
     /// The PVOL is being restored from its SVOL (`pairresync --restore`).
@@ -161,8 +162,8 @@ impl fmt::Display for Refusal {
             Refusal::SizeMismatch => f.write_str("the two volumes differ in size"),
             Refusal::SvolProtected(v) => write!(
                 f,
-                "volume {v} is the SVOL of a mirror in COPY or PAIR and only the mirror writes it \
-                 (split the pair to use it)"
+                "volume {v} is the SVOL of a mirror that is not split (COPY, PAIR, or SUSPENDED_ERROR \
+                 before a takeover) and only the mirror writes it (split the pair, or take over, to use it)"
             ),
             Refusal::OutOfRange(v) => write!(f, "write past the end of volume {v}"),
             Refusal::Unreachable(s) => write!(f, "storage system {s} cannot be reached"),
@@ -170,7 +171,10 @@ impl fmt::Display for Refusal {
                 f,
                 "sync mirror of {v} cannot reach its SVOL and its fence level refuses writes"
             ),
-            Refusal::Busy => f.write_str("another atomic split is in progress on this system"),
+            Refusal::Busy => f.write_str(
+                "another atomic split is in progress on this system, or an async mirror it goes \
+                 through is still copying the writes the last split held (try again when done)",
+            ),
             Refusal::BadChunk => f.write_str("chunk size must be a positive multiple of 4KiB"),
             Refusal::Restoring(v) => write!(
                 f,

@@ -69,7 +69,14 @@ pub struct Volume {
 /// Consistent with `Eq`: equal content has equal digests and block counts.
 impl Hash for Volume {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.size, self.used, self.origin, self.digest, self.blocks.len()).hash(state);
+        (
+            self.size,
+            self.used,
+            self.origin,
+            self.digest,
+            self.blocks.len(),
+        )
+            .hash(state);
     }
 }
 

@@ -76,7 +76,9 @@ pub fn queue(events: u64) -> QueueBench {
     }
     let mut popped = 0;
     while popped < events {
-        let Some(Reverse((time, h))) = heap.pop() else { break };
+        let Some(Reverse((time, h))) = heap.pop() else {
+            break;
+        };
         popped += 1;
         checksum = checksum.wrapping_add(time);
         heap.push(Reverse((time + next_delay(&mut x), h)));
@@ -153,7 +155,11 @@ pub fn writes(writes: u64) -> Result<WritesBench, String> {
 }
 
 /// Runs both measurements and prints them, the lines `mirrorlab bench engine` shows.
-pub fn print_engine(events: u64, write_count: u64, w: &mut impl std::io::Write) -> std::io::Result<()> {
+pub fn print_engine(
+    events: u64,
+    write_count: u64,
+    w: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let q = queue(events);
     writeln!(
         w,

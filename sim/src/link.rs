@@ -156,7 +156,8 @@ impl Channel {
             let (d, c) = if last || total == 0 {
                 (data_left, control_left)
             } else {
-                let share = |b: u64| (u128::from(b) * u128::from(part_end - t) / u128::from(total)) as u64;
+                let share =
+                    |b: u64| (u128::from(b) * u128::from(part_end - t) / u128::from(total)) as u64;
                 (share(data), share(control))
             };
             data_left -= d;
@@ -217,12 +218,25 @@ mod tests {
     #[test]
     fn messages_queue_then_pipeline() {
         // 1 MB/s, 5 ms: a 936-byte write plus its 64-byte header takes 1 ms on the wire.
-        let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1_000_000, 5_000_000, 1_000_000_000);
-        assert_eq!(c.send(0, Transport::Interconnect, write(936)), Some(6_000_000));
+        let mut c = Channel::new(
+            StorageSerial(1),
+            StorageSerial(2),
+            1_000_000,
+            5_000_000,
+            1_000_000_000,
+        );
+        assert_eq!(
+            c.send(0, Transport::Interconnect, write(936)),
+            Some(6_000_000)
+        );
         assert_eq!(c.send(0, Transport::Interconnect, write(936)), None);
         let (first, next) = c.pop().unwrap();
         assert_eq!(first.arrive, 6_000_000);
-        assert_eq!(next, Some(7_000_000), "the second waits one serialization time");
+        assert_eq!(
+            next,
+            Some(7_000_000),
+            "the second waits one serialization time"
+        );
         assert_eq!((c.data_bytes, c.control_bytes), (1872, 128));
         assert_eq!(c.busy_ns_until(1_000_000_000), 2_000_000);
     }
@@ -241,7 +255,13 @@ mod tests {
 
     #[test]
     fn failure_forgets_unsent_messages() {
-        let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1_000_000, 0, 1_000_000_000);
+        let mut c = Channel::new(
+            StorageSerial(1),
+            StorageSerial(2),
+            1_000_000,
+            0,
+            1_000_000_000,
+        );
         c.send(0, Transport::Interconnect, write(936));
         c.send(0, Transport::Interconnect, write(936));
         c.fail(500_000);

@@ -39,6 +39,13 @@ enum Cmd {
         #[arg(long)]
         mode: Option<mirrorlab_model::CopyMode>,
     },
+    /// Run a grid of simulations in parallel (--vary KEY=V1,V2 ...): sweep.csv, charts and
+    /// index.html.
+    Sweep(mirrorlab::sweep::SweepArgs),
+    /// Charts and index.html from what sweep, merge or run wrote.
+    Report(mirrorlab::report::ReportArgs),
+    /// Join the shard directories of one sweep (sweep --shard I/N) into one sweep and report.
+    Merge(mirrorlab::sweep::MergeArgs),
     /// Measure speed; with no target, everything.
     Bench {
         #[arg(value_enum)]
@@ -63,7 +70,7 @@ enum BenchTarget {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        None => mirrorlab::demo::run().map(|()| ExitCode::SUCCESS),
+        None => mirrorlab::demo::run().map(ExitCode::from),
         Some(Cmd::Check(args)) => {
             let stdout = std::io::stdout();
             mirrorlab::check_cmd::run_check(&args, &mut stdout.lock())
@@ -92,6 +99,9 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
+        Some(Cmd::Sweep(args)) => mirrorlab::sweep::run_sweep_cmd(&args).map(ExitCode::from),
+        Some(Cmd::Report(args)) => mirrorlab::report::run_report_cmd(&args).map(ExitCode::from),
+        Some(Cmd::Merge(args)) => mirrorlab::sweep::run_merge_cmd(&args).map(ExitCode::from),
         Some(Cmd::Bench {
             target,
             events,

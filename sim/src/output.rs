@@ -132,8 +132,9 @@ pub struct ResyncReport {
     /// Chunks pending on either end when the resync was issued.
     pub dirty_chunks: u64,
     pub chunk_bytes: u64,
-    /// Data bytes the mirror sent until the resync completed.
-    pub data_bytes: u64,
+    /// Data bytes the mirror sent on its link until the resync completed (`None` for a local
+    /// mirror, which copies in-system).
+    pub data_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -177,11 +178,16 @@ pub struct Invariants {
 
 /// Seconds with millisecond precision, for CSV time columns.
 fn secs(ns: u64) -> String {
-    format!("{}.{:03}", ns / 1_000_000_000, ns % 1_000_000_000 / 1_000_000)
+    format!(
+        "{}.{:03}",
+        ns / 1_000_000_000,
+        ns % 1_000_000_000 / 1_000_000
+    )
 }
 
 fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
-    let mut s = String::from("time_s,link,direction,data_bytes,control_bytes,bytes_per_s,utilisation\n");
+    let mut s =
+        String::from("time_s,link,direction,data_bytes,control_bytes,bytes_per_s,utilisation\n");
     let iv = series.interval_ns.max(1);
     for r in &series.link_usage {
         // The last interval may be short.
@@ -294,7 +300,11 @@ pub fn format_table(out: &RunOutput) -> String {
         human_ns(s.simulated_ns),
         s.events
     );
-    let _ = writeln!(t, "\n{:<10} {:>12} {:>12} {:>7} {:>12}", "link", "data", "control", "busy", "$/month");
+    let _ = writeln!(
+        t,
+        "\n{:<10} {:>12} {:>12} {:>7} {:>12}",
+        "link", "data", "control", "busy", "$/month"
+    );
     for l in &s.links {
         let _ = writeln!(
             t,

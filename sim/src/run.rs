@@ -106,7 +106,9 @@ fn second_mirror(
     if let CommandLine::PairCreate { nocopy, .. } = &mut cf.commands[k].line {
         *nocopy = false;
     }
-    cf.duration_ns = scenario.duration_ns.saturating_add(30 * 24 * 3_600_000_000_000);
+    cf.duration_ns = scenario
+        .duration_ns
+        .saturating_add(30 * 24 * 3_600_000_000_000);
     let conv = Sim::new(&cf, Some(k), false)?.run(progress)?;
     let cost = |f: &Finished| {
         let c = &f.commands[k];
@@ -129,7 +131,9 @@ fn second_mirror(
         Some((c, s)) => {
             nocopy.control_bytes += s.control_bytes;
             let split_start = c.issued.unwrap_or(0);
-            if let (Some(done), Some(create_issued)) = (main.commands[k].completed, main.commands[k].issued) {
+            if let (Some(done), Some(create_issued)) =
+                (main.commands[k].completed, main.commands[k].issued)
+            {
                 nocopy.duration_ns = done - split_start.min(create_issued);
             }
             (
@@ -368,9 +372,10 @@ impl<'a> Sim<'a> {
             .collect();
         let idx = |s: StorageSerial| serials.iter().position(|&x| x == s).expect("validated");
         for v in topology.volumes() {
-            slots[idx(v.id.storage)]
-                .sys
-                .add_volume(v.id.serial, Volume::new(v.size, v.used, origin_of(&topology, v.id)));
+            slots[idx(v.id.storage)].sys.add_volume(
+                v.id.serial,
+                Volume::new(v.size, v.used, origin_of(&topology, v.id)),
+            );
         }
         for m in scenario.mirrors.iter().filter(|m| !m.initial_copy) {
             for s in [m.id.pvol.storage, m.id.svol.storage] {
@@ -389,7 +394,13 @@ impl<'a> Sim<'a> {
             for (k, (f, t)) in [(a, b), (b, a)].into_iter().enumerate() {
                 chans[k] = channels.len();
                 inter[f * n + t] = Some(channels.len());
-                channels.push(Channel::new(serials[f], serials[t], l.bandwidth, l.latency_ns, scenario.interval_ns));
+                channels.push(Channel::new(
+                    serials[f],
+                    serials[t],
+                    l.bandwidth,
+                    l.latency_ns,
+                    scenario.interval_ns,
+                ));
             }
             links.push(LinkRt {
                 def: l.clone(),
@@ -401,7 +412,11 @@ impl<'a> Sim<'a> {
         let mut hosts = Vec::new();
         for h in &scenario.hosts {
             let workload = match &h.workload {
-                Some(w) => Some(Workload::new(w, scenario.seed, &format!("host/{}", h.name))?),
+                Some(w) => Some(Workload::new(
+                    w,
+                    scenario.seed,
+                    &format!("host/{}", h.name),
+                )?),
                 None => None,
             };
             hosts.push(HostRt {
@@ -461,7 +476,10 @@ impl<'a> Sim<'a> {
         let ids: Vec<MirrorId> = sim.topology.mirrors().map(|m| m.id).collect();
         for id in ids {
             let t = sim.track(id);
-            sim.tracks[t].active = scenario.mirrors.iter().any(|m| m.id == id && !m.initial_copy);
+            sim.tracks[t].active = scenario
+                .mirrors
+                .iter()
+                .any(|m| m.id == id && !m.initial_copy);
         }
         sim.rebuild_feeds();
         Ok(sim)
@@ -554,7 +572,13 @@ impl<'a> Sim<'a> {
                 options: m.options,
                 nocopy: false,
             };
-            self.input(i, Input::Command { id: CommandId(self.next_command), command });
+            self.input(
+                i,
+                Input::Command {
+                    id: CommandId(self.next_command),
+                    command,
+                },
+            );
         }
         for h in 0..self.hosts.len() {
             self.schedule_host(h)?;
@@ -613,7 +637,8 @@ impl<'a> Sim<'a> {
                 Output::SetTimer { timer, after_ns } => {
                     self.timer_gen += 1;
                     self.timers.insert((i as u32, timer), self.timer_gen);
-                    self.engine.after(after_ns, Ev::Timer(i as u32, timer, self.timer_gen));
+                    self.engine
+                        .after(after_ns, Ev::Timer(i as u32, timer, self.timer_gen));
                 }
                 Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
                 Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
@@ -629,7 +654,8 @@ impl<'a> Sim<'a> {
             Transport::HostNetwork => Some(self.host_channel(from, j)),
         };
         let Some(ch) = ch else { return };
-        let link_up = via == Transport::HostNetwork || self.links.iter().any(|l| l.channels.contains(&ch) && l.up);
+        let link_up = via == Transport::HostNetwork
+            || self.links.iter().any(|l| l.channels.contains(&ch) && l.up);
         if !(self.slots[from].up && self.slots[j].up && link_up) {
             self.channels[ch].dropped += 1;
             return;
@@ -637,7 +663,12 @@ impl<'a> Sim<'a> {
         let (data, control) = (msg.data_bytes(), msg.control_bytes());
         if matches!(
             msg,
-            Message::Forward { .. } | Message::SplitDone { .. } | Message::Mark { kind: mirrorlab_model::protocol::MarkKind::Split, .. }
+            Message::Forward { .. }
+                | Message::SplitDone { .. }
+                | Message::Mark {
+                    kind: mirrorlab_model::protocol::MarkKind::Split,
+                    ..
+                }
         ) {
             self.split_control += data + control;
         }
@@ -949,7 +980,10 @@ impl<'a> Sim<'a> {
 
     fn restart(&mut self, i: usize) -> Result<(), String> {
         if self.slots[i].lost {
-            return Err(format!("storage {} was lost in a disaster and cannot restart", self.serials[i]));
+            return Err(format!(
+                "storage {} was lost in a disaster and cannot restart",
+                self.serials[i]
+            ));
         }
         if self.slots[i].up {
             return Ok(());
@@ -988,7 +1022,11 @@ impl<'a> Sim<'a> {
         let fault = |sim: &mut Self, s: StorageSerial| sim.idx(s).expect("validated");
         match &line {
             CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
-                let l = self.links.iter().position(|x| &x.def.name == link).expect("validated");
+                let l = self
+                    .links
+                    .iter()
+                    .position(|x| &x.def.name == link)
+                    .expect("validated");
                 if matches!(line, CommandLine::LinkDown { .. }) {
                     self.link_down(l);
                 } else {
@@ -1010,7 +1048,12 @@ impl<'a> Sim<'a> {
             }
             _ => {}
         }
-        let cmds = match resolve(&line, &mut self.topology, self.defaults, self.scenario.protocol.mutant) {
+        let cmds = match resolve(
+            &line,
+            &mut self.topology,
+            self.defaults,
+            self.scenario.protocol.mutant,
+        ) {
             Ok(c) => c.unwrap_or_default(),
             Err(e) => {
                 self.commands[k].refusals.push(e.to_string());
@@ -1036,7 +1079,9 @@ impl<'a> Sim<'a> {
     /// Notes what the split / resync / create reports need before the command runs.
     fn before_command(&mut self, k: usize, line: &CommandLine, command: &Command) {
         match command {
-            Command::Split { plan } if matches!(line, CommandLine::PairSplit { atomic: true, .. }) => {
+            Command::Split { plan }
+                if matches!(line, CommandLine::PairSplit { atomic: true, .. }) =>
+            {
                 let inhibited = self.inhibited_total();
                 self.commands[k].split = Some(SplitRt {
                     svols: plan.mirrors().iter().map(|m| m.svol).collect(),
@@ -1070,7 +1115,10 @@ impl<'a> Sim<'a> {
             Command::Create { mirror, .. } => {
                 let t = self.track(*mirror);
                 self.tracks[t].sync = !mirror.is_local()
-                    && self.topology.mirror(*mirror).is_some_and(|m| m.options.mode == CopyMode::Sync);
+                    && self
+                        .topology
+                        .mirror(*mirror)
+                        .is_some_and(|m| m.options.mode == CopyMode::Sync);
                 let tr = &self.tracks[t];
                 self.commands[k].create = Some((*mirror, tr.data_bytes, tr.control_bytes));
             }
@@ -1111,7 +1159,10 @@ impl<'a> Sim<'a> {
             .resyncs
             .iter()
             .enumerate()
-            .filter_map(|(r, x)| self.find_track(x.mirror).map(|t| (r, self.tracks[t].data_bytes)))
+            .filter_map(|(r, x)| {
+                self.find_track(x.mirror)
+                    .map(|t| (r, self.tracks[t].data_bytes))
+            })
             .collect();
         for (r, bytes) in resyncs {
             let x = &mut self.commands[k].resyncs[r];
@@ -1127,7 +1178,10 @@ impl<'a> Sim<'a> {
         if let CommandLine::Takeover { storage } = self.scenario.commands[k].line {
             for h in 0..self.hosts.len() {
                 let host = &mut self.hosts[h];
-                if host.def.role == HostRole::Standby && host.def.storage == storage && host.start.is_none() {
+                if host.def.role == HostRole::Standby
+                    && host.def.storage == storage
+                    && host.start.is_none()
+                {
                     host.start = Some(now);
                     if let Err(e) = self.schedule_host(h) {
                         self.deferred = Some(e);
@@ -1159,8 +1213,12 @@ impl<'a> Sim<'a> {
                     break;
                 }
             }
-            let Some(i) = self.idx(v.storage) else { continue };
-            let Some(vol) = self.slots[i].sys.volume(v.serial) else { continue };
+            let Some(i) = self.idx(v.storage) else {
+                continue;
+            };
+            let Some(vol) = self.slots[i].sys.volume(v.serial) else {
+                continue;
+            };
             let d = vol.digest().0;
             if *by_head.entry(head).or_insert(d) != d {
                 return false;
@@ -1225,14 +1283,21 @@ impl<'a> Sim<'a> {
                     for (d, &ch) in l.channels.iter().enumerate() {
                         let c = &self.channels[ch];
                         let u = c.intervals().get(k).copied().unwrap_or_default();
-                        let (from, to) = if d == 0 { (l.def.a, l.def.b) } else { (l.def.b, l.def.a) };
+                        let (from, to) = if d == 0 {
+                            (l.def.a, l.def.b)
+                        } else {
+                            (l.def.b, l.def.a)
+                        };
                         self.series.link_usage.push(LinkSample {
                             time_ns: t1,
                             link: l.def.name.clone(),
                             direction: format!("{from}->{to}"),
                             data_bytes: u.data_bytes,
                             control_bytes: u.control_bytes,
-                            utilisation: round((u.busy_ns as f64 / (t1 - t0).max(1) as f64).min(1.0), 4),
+                            utilisation: round(
+                                (u.busy_ns as f64 / (t1 - t0).max(1) as f64).min(1.0),
+                                4,
+                            ),
                         });
                     }
                 }
@@ -1261,7 +1326,10 @@ impl Finished {
     /// Mirrors in PAIR with nothing pending or in flight must hold identical volumes.
     fn check_quiet_pairs(&self, failures: &mut Vec<String>) {
         for m in self.topology.mirrors() {
-            let (Some(p), Some(s)) = (self.system(m.id.pvol.storage), self.system(m.id.svol.storage)) else {
+            let (Some(p), Some(s)) = (
+                self.system(m.id.pvol.storage),
+                self.system(m.id.svol.storage),
+            ) else {
                 continue;
             };
             let (Some(pp), Some(sp)) = (p.pair(m.id), s.pair(m.id)) else {
@@ -1273,7 +1341,8 @@ impl Finished {
             if !(quiet(pp) && quiet(sp)) || pp.role == Role::Secondary {
                 continue;
             }
-            let (Some(a), Some(b)) = (p.volume(m.id.pvol.serial), s.volume(m.id.svol.serial)) else {
+            let (Some(a), Some(b)) = (p.volume(m.id.pvol.serial), s.volume(m.id.svol.serial))
+            else {
                 continue;
             };
             if a.digest() != b.digest() {
@@ -1285,7 +1354,12 @@ impl Finished {
         }
     }
 
-    fn into_output(self, scenario: &Scenario, mode: Option<CopyMode>, second: Option<SecondMirror>) -> RunOutput {
+    fn into_output(
+        self,
+        scenario: &Scenario,
+        mode: Option<CopyMode>,
+        second: Option<SecondMirror>,
+    ) -> RunOutput {
         let end = self.end.max(1);
         let mut total_cost = CostReport::default();
         let links: Vec<LinkReport> = self
@@ -1316,7 +1390,8 @@ impl Finished {
             .iter()
             .map(|t| {
                 let options = self.topology.mirror(t.id).map(|m| m.options);
-                let state = |s: StorageSerial| self.system(s).map_or(PairState::Simplex, |x| x.state(t.id));
+                let state =
+                    |s: StorageSerial| self.system(s).map_or(PairState::Simplex, |x| x.state(t.id));
                 MirrorReport {
                     group: t.group.clone(),
                     pvol: t.id.pvol.to_string(),
@@ -1376,7 +1451,11 @@ impl Finished {
                     failures.push(format!(
                         "atomic split `{}` completed but its SVOLs ({}) hold different data",
                         def.text,
-                        s.svols.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        s.svols
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
                 splits.push(SplitReport {
@@ -1399,14 +1478,29 @@ impl Finished {
                     completed_ns: c.completed,
                     dirty_chunks: r.dirty_chunks,
                     chunk_bytes: r.chunk_bytes,
-                    data_bytes: r.data_bytes,
+                    data_bytes: (!r.mirror.is_local()).then_some(r.data_bytes),
                 });
             }
         }
         self.check_quiet_pairs(&mut failures);
-        let skipped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::skipped_lines).sum();
-        let unmapped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::unmapped_records).sum();
-        let wrapped = self.hosts.iter().filter_map(|h| h.workload.as_ref()).map(Workload::wrapped_records).sum();
+        let skipped = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.workload.as_ref())
+            .map(Workload::skipped_lines)
+            .sum();
+        let unmapped = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.workload.as_ref())
+            .map(Workload::unmapped_records)
+            .sum();
+        let wrapped = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.workload.as_ref())
+            .map(Workload::wrapped_records)
+            .sum();
         let summary = Summary {
             scenario: scenario.name.clone(),
             seed: scenario.seed,

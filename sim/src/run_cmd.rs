@@ -10,7 +10,7 @@ use crate::run::{simulate_with_progress, Overrides, SimError};
 use crate::scenario::{self, ScenarioError};
 use indicatif::{ProgressBar, ProgressStyle};
 use mirrorlab_model::CopyMode;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug)]
@@ -36,7 +36,10 @@ pub enum RunCmdError {
     #[error(transparent)]
     Sim(#[from] SimError),
     #[error("cannot write {}: {error}", .path.display())]
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
@@ -74,8 +77,9 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
         path: out_dir.clone(),
         error,
     })?;
-    print!("{}", format_table(&out));
-    println!("\nwrote {}", out_dir.display());
+    // A closed stdout (`| head`) is not an error of the run.
+    let table = format!("{}\nwrote {}\n", format_table(&out), out_dir.display());
+    let _ = std::io::stdout().lock().write_all(table.as_bytes());
     Ok(if out.failed() {
         RunOutcome::InvariantFailed
     } else {

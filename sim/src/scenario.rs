@@ -272,7 +272,9 @@ pub struct MirrorDef {
 pub enum When {
     At(u64),
     /// When the previous command has completed, plus a delay.
-    AfterPrevious { delay_ns: u64 },
+    AfterPrevious {
+        delay_ns: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -289,7 +291,8 @@ impl Scenario {
         let mut t = Topology::new();
         for s in &self.storages {
             for v in &s.volumes {
-                t.add_volume(v.clone()).expect("validated: volumes are distinct");
+                t.add_volume(v.clone())
+                    .expect("validated: volumes are distinct");
             }
         }
         for m in &self.mirrors {
@@ -329,9 +332,10 @@ impl Scenario {
 
     /// The file name without extension, for the default output directory.
     pub fn stem(&self) -> String {
-        self.path
-            .file_stem()
-            .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
+        self.path.file_stem().map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
     }
 }
 
@@ -476,7 +480,10 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
                 ("initial", d.get_ref().initial.as_ref().map(Spanned::span)),
             ] {
                 if let Some(span) = span {
-                    ctx.err(span, format!("`{name}` belongs in a [[mirror]], not in [defaults]"));
+                    ctx.err(
+                        span,
+                        format!("`{name}` belongs in a [[mirror]], not in [defaults]"),
+                    );
                 }
             }
             pair_options(d.get_ref(), base_defaults(), None, ctx)
@@ -490,7 +497,10 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         let sf = s.get_ref();
         let serial = StorageSerial(*sf.serial.get_ref());
         if storages.iter().any(|x| x.serial == serial) {
-            ctx.err(sf.serial.span(), format!("storage {serial} is defined twice (serials must be unique)"));
+            ctx.err(
+                sf.serial.span(),
+                format!("storage {serial} is defined twice (serials must be unique)"),
+            );
             continue;
         }
         let mut volumes: Vec<VolumeSpec> = Vec::new();
@@ -506,11 +516,24 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             }
             let size = vf.size.get_ref().0;
             if size == 0 || size % BLOCK_BYTES != 0 {
-                ctx.err(vf.size.span(), format!("expected a volume size that is a positive multiple of 4KiB, found {}", vf.size.get_ref()));
+                ctx.err(
+                    vf.size.span(),
+                    format!(
+                        "expected a volume size that is a positive multiple of 4KiB, found {}",
+                        vf.size.get_ref()
+                    ),
+                );
             }
             let used = match &vf.used {
                 Some(u) if u.get_ref().0 > size => {
-                    ctx.err(u.span(), format!("expected `used` at most the volume size {}, found {}", vf.size.get_ref(), u.get_ref()));
+                    ctx.err(
+                        u.span(),
+                        format!(
+                            "expected `used` at most the volume size {}, found {}",
+                            vf.size.get_ref(),
+                            u.get_ref()
+                        ),
+                    );
                     size
                 }
                 Some(u) => u.get_ref().0,
@@ -523,6 +546,11 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             site: sf.site.clone().unwrap_or_default(),
             volumes,
         });
+    }
+    // Later sections refer to earlier ones: once a section has errors, checking the next
+    // would only repeat them as dangling references, so validation stops there.
+    if !ctx.diagnostics.is_empty() {
+        return placeholder(path);
     }
     let storage_known = |s: StorageSerial| storages.iter().any(|x| x.serial == s);
     let volume_size = |v: VolumeId| {
@@ -546,32 +574,58 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         let lf = l.get_ref();
         let name = lf.name.get_ref().clone();
         if links.iter().any(|x| x.name == name) {
-            ctx.err(lf.name.span(), format!("link {name:?} is defined twice (names must be unique)"));
+            ctx.err(
+                lf.name.span(),
+                format!("link {name:?} is defined twice (names must be unique)"),
+            );
             continue;
         }
         let between = lf.between.get_ref();
         let (a, b) = match between[..] {
             [a, b] if a != b => (StorageSerial(a), StorageSerial(b)),
             _ => {
-                ctx.err(lf.between.span(), "expected `between` to name two different storage serials, e.g. [64001, 64002]");
+                ctx.err(
+                    lf.between.span(),
+                    "expected `between` to name two different storage serials, e.g. [64001, 64002]",
+                );
                 continue;
             }
         };
         for s in [a, b] {
             if !storage_known(s) {
-                ctx.err(lf.between.span(), format!("link {name:?} names storage {s}, which is not defined (defined: {})", known_storages()));
+                ctx.err(
+                    lf.between.span(),
+                    format!(
+                        "link {name:?} names storage {s}, which is not defined (defined: {})",
+                        known_storages()
+                    ),
+                );
             }
         }
-        if links.iter().any(|x| (x.a, x.b) == (a, b) || (x.b, x.a) == (a, b)) {
-            ctx.err(lf.between.span(), format!("a link between {a} and {b} is already defined (one link per pair of systems)"));
+        if links
+            .iter()
+            .any(|x| (x.a, x.b) == (a, b) || (x.b, x.a) == (a, b))
+        {
+            ctx.err(
+                lf.between.span(),
+                format!(
+                    "a link between {a} and {b} is already defined (one link per pair of systems)"
+                ),
+            );
         }
         let bandwidth = lf.bandwidth.get_ref().0;
         if bandwidth == 0 {
-            ctx.err(lf.bandwidth.span(), "expected a bandwidth above 0 (a link that carries nothing cannot replicate)");
+            ctx.err(
+                lf.bandwidth.span(),
+                "expected a bandwidth above 0 (a link that carries nothing cannot replicate)",
+            );
         }
         let mut price = |p: &Option<Spanned<f64>>| match p {
             Some(p) if !(p.get_ref().is_finite() && *p.get_ref() >= 0.0) => {
-                ctx.err(p.span(), format!("expected a price >= 0, found {}", p.get_ref()));
+                ctx.err(
+                    p.span(),
+                    format!("expected a price >= 0, found {}", p.get_ref()),
+                );
                 0.0
             }
             Some(p) => *p.get_ref(),
@@ -583,7 +637,14 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         for o in &lf.outages {
             let (down, up) = (o.get_ref().0 .0, o.get_ref().1 .0);
             if up <= down {
-                ctx.err(o.span(), format!("expected an outage [start, end] with end after start, found [{}, {}]", o.get_ref().0, o.get_ref().1));
+                ctx.err(
+                    o.span(),
+                    format!(
+                        "expected an outage [start, end] with end after start, found [{}, {}]",
+                        o.get_ref().0,
+                        o.get_ref().1
+                    ),
+                );
             } else if outages.iter().any(|&(d, u)| down < u && d < up) {
                 ctx.err(o.span(), "outage windows of one link must not overlap");
             } else {
@@ -601,6 +662,9 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             price_per_mbps_month,
             outages,
         });
+    }
+    if !ctx.diagnostics.is_empty() {
+        return placeholder(path);
     }
     let linked = |a: StorageSerial, b: StorageSerial| {
         links
@@ -620,14 +684,20 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
     for m in &file.mirror {
         let mf = m.get_ref();
         let (Some(group), Some(pvol), Some(svol)) = (&mf.group, &mf.pvol, &mf.svol) else {
-            ctx.err(m.span(), "expected a [[mirror]] with `group`, `pvol` and `svol`");
+            ctx.err(
+                m.span(),
+                "expected a [[mirror]] with `group`, `pvol` and `svol`",
+            );
             continue;
         };
         let id = MirrorId::new(*pvol.get_ref(), *svol.get_ref());
         let mut ok = true;
         for v in [pvol, svol] {
             if volume_size(*v.get_ref()).is_none() {
-                ctx.err(v.span(), format!("volume {} is not defined in any [[storage]]", v.get_ref()));
+                ctx.err(
+                    v.span(),
+                    format!("volume {} is not defined in any [[storage]]", v.get_ref()),
+                );
                 ok = false;
             }
         }
@@ -635,7 +705,13 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             continue;
         }
         if !id.is_local() && !linked(id.pvol.storage, id.svol.storage) {
-            ctx.err(m.span(), format!("remote mirror {id} needs a [[link]] between {} and {}", id.pvol.storage, id.svol.storage));
+            ctx.err(
+                svol.span(),
+                format!(
+                    "remote mirror {id} needs a [[link]] between {} and {}",
+                    id.pvol.storage, id.svol.storage
+                ),
+            );
         }
         let options = pair_options(mf, defaults, Some(id), ctx);
         let initial_copy = match &mf.initial {
@@ -644,7 +720,10 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
                 "pair" => false,
                 "copy" => true,
                 other => {
-                    ctx.err(i.span(), format!("expected `initial` to be \"pair\" or \"copy\", found {other:?}"));
+                    ctx.err(
+                        i.span(),
+                        format!("expected `initial` to be \"pair\" or \"copy\", found {other:?}"),
+                    );
                     false
                 }
             },
@@ -660,7 +739,7 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
                 options,
                 initial_copy,
             }),
-            Err(e) => ctx.err(m.span(), e),
+            Err(e) => ctx.err(svol.span(), e),
         }
     }
 
@@ -670,7 +749,10 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         let hf = h.get_ref();
         let name = hf.name.get_ref().clone();
         if hosts.iter().any(|x| x.name == name) {
-            ctx.err(hf.name.span(), format!("host {name:?} is defined twice (names must be unique)"));
+            ctx.err(
+                hf.name.span(),
+                format!("host {name:?} is defined twice (names must be unique)"),
+            );
             continue;
         }
         let storage = StorageSerial(*hf.storage.get_ref());
@@ -682,7 +764,10 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             Some(w) => workload(w, storage, path, &volume_size, ctx),
             None if hf.role == HostRole::Standby => None,
             None => {
-                ctx.err(h.span(), format!("expected a `workload` for {:?} host {name:?}", hf.role));
+                ctx.err(
+                    h.span(),
+                    format!("expected a `workload` for {:?} host {name:?}", hf.role),
+                );
                 None
             }
         };
@@ -722,8 +807,30 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         defaults,
         commands: Vec::new(),
     };
-    scenario.commands = commands(&file.command, &scenario, topology, ctx);
+    // Commands are checked against the topology; after an error above they would only
+    // repeat it (a refused mirror makes its group unknown), so they are parsed but not checked.
+    let check = ctx.diagnostics.is_empty();
+    scenario.commands = commands(&file.command, &scenario, topology, check, ctx);
     scenario
+}
+
+/// What `validate` returns when it stops early; never run, since diagnostics exist.
+fn placeholder(path: &Path) -> Scenario {
+    Scenario {
+        name: String::new(),
+        path: path.to_path_buf(),
+        seed: 0,
+        duration_ns: 0,
+        interval_ns: 1,
+        protocol: ProtocolConfig::default(),
+        host_latency_ns: 0,
+        storages: Vec::new(),
+        links: Vec::new(),
+        hosts: Vec::new(),
+        mirrors: Vec::new(),
+        defaults: base_defaults(),
+        commands: Vec::new(),
+    }
 }
 
 fn base_defaults() -> PairOptions {
@@ -762,32 +869,73 @@ fn protocol_config(p: Option<ProtocolFile>, ctx: &mut Ctx<'_>) -> (ProtocolConfi
 }
 
 /// Pair options from `f` over `base`; for a mirror (`id` given), keys must suit its mode.
-fn pair_options(f: &PairFile, base: PairOptions, id: Option<MirrorId>, ctx: &mut Ctx<'_>) -> PairOptions {
+fn pair_options(
+    f: &PairFile,
+    base: PairOptions,
+    id: Option<MirrorId>,
+    ctx: &mut Ctx<'_>,
+) -> PairOptions {
     let mut o = base;
     let local = id.is_some_and(|m| m.is_local());
     if let Some(m) = &f.mode {
         if local {
-            ctx.err(m.span(), "`mode` applies to remote mirrors; a local mirror copies in-system");
+            ctx.err(
+                m.span(),
+                "`mode` applies to remote mirrors; a local mirror copies in-system",
+            );
         }
         o.mode = *m.get_ref();
     }
     let mode = o.mode;
     // (key, span, modes it applies to)
     let specific: [(&str, Option<Range<usize>>, &[CopyMode]); 6] = [
-        ("journal", f.journal.as_ref().map(Spanned::span), &[CopyMode::Async]),
-        ("on_full", f.on_full.as_ref().map(Spanned::span), &[CopyMode::Async]),
-        ("resume", f.resume.as_ref().map(Spanned::span), &[CopyMode::Async]),
-        ("cycle", f.cycle.as_ref().map(Spanned::span), &[CopyMode::Periodic]),
-        ("pass", f.pass.as_ref().map(Spanned::span), &[CopyMode::Adaptive]),
-        ("fence", f.fence.as_ref().map(Spanned::span), &[CopyMode::Sync]),
+        (
+            "journal",
+            f.journal.as_ref().map(Spanned::span),
+            &[CopyMode::Async],
+        ),
+        (
+            "on_full",
+            f.on_full.as_ref().map(Spanned::span),
+            &[CopyMode::Async],
+        ),
+        (
+            "resume",
+            f.resume.as_ref().map(Spanned::span),
+            &[CopyMode::Async],
+        ),
+        (
+            "cycle",
+            f.cycle.as_ref().map(Spanned::span),
+            &[CopyMode::Periodic],
+        ),
+        (
+            "pass",
+            f.pass.as_ref().map(Spanned::span),
+            &[CopyMode::Adaptive],
+        ),
+        (
+            "fence",
+            f.fence.as_ref().map(Spanned::span),
+            &[CopyMode::Sync],
+        ),
     ];
     if id.is_some() {
         for (key, span, modes) in specific {
             let Some(span) = span else { continue };
             if local {
-                ctx.err(span, format!("`{key}` applies to remote mirrors; a local mirror copies in-system"));
+                ctx.err(
+                    span,
+                    format!("`{key}` applies to remote mirrors; a local mirror copies in-system"),
+                );
             } else if !modes.contains(&mode) {
-                ctx.err(span, format!("`{key}` applies to {} mirrors, and this one is {mode}", modes[0]));
+                ctx.err(
+                    span,
+                    format!(
+                        "`{key}` applies to {} mirrors, and this one is {mode}",
+                        modes[0]
+                    ),
+                );
             }
         }
     }
@@ -808,7 +956,13 @@ fn pair_options(f: &PairFile, base: PairOptions, id: Option<MirrorId>, ctx: &mut
     if let Some(c) = &f.chunk {
         let c0 = c.get_ref().0;
         if c0 == 0 || c0 % BLOCK_BYTES != 0 {
-            ctx.err(c.span(), format!("expected a chunk that is a positive multiple of 4KiB, found {}", c.get_ref()));
+            ctx.err(
+                c.span(),
+                format!(
+                    "expected a chunk that is a positive multiple of 4KiB, found {}",
+                    c.get_ref()
+                ),
+            );
         } else {
             o.chunk_bytes = c0;
         }
@@ -844,7 +998,10 @@ fn workload(
         let id = *v.get_ref();
         match volume_size(id) {
             None => {
-                ctx.err(v.span(), format!("volume {id} is not defined in any [[storage]]"));
+                ctx.err(
+                    v.span(),
+                    format!("volume {id} is not defined in any [[storage]]"),
+                );
                 None
             }
             Some(_) if id.storage != storage => {
@@ -856,11 +1013,17 @@ fn workload(
     };
     match (&wf.poisson, &wf.trace) {
         (Some(_), Some(t)) => {
-            ctx.err(t.span(), "expected either `poisson` or `trace` in a workload, not both");
+            ctx.err(
+                t.span(),
+                "expected either `poisson` or `trace` in a workload, not both",
+            );
             None
         }
         (None, None) => {
-            ctx.err(w.span(), "expected a workload with `poisson = RATE` or `trace = PATH`");
+            ctx.err(
+                w.span(),
+                "expected a workload with `poisson = RATE` or `trace = PATH`",
+            );
             None
         }
         (Some(rate), None) => {
@@ -871,15 +1034,27 @@ fn workload(
                 ("skip_bad_lines", wf.skip_bad_lines.is_some()),
             ] {
                 if present {
-                    ctx.err(w.span(), format!("`{key}` applies to trace workloads, and this one is poisson"));
+                    ctx.err(
+                        w.span(),
+                        format!("`{key}` applies to trace workloads, and this one is poisson"),
+                    );
                 }
             }
             if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
-                ctx.err(rate.span(), format!("expected a poisson rate (I/Os per second) above 0, found {}", rate.get_ref()));
+                ctx.err(
+                    rate.span(),
+                    format!(
+                        "expected a poisson rate (I/Os per second) above 0, found {}",
+                        rate.get_ref()
+                    ),
+                );
                 return None;
             }
             let Some(volume) = &wf.volume else {
-                ctx.err(w.span(), "expected `volume = \"STORAGE:VOLUME\"` for a poisson workload");
+                ctx.err(
+                    w.span(),
+                    "expected `volume = \"STORAGE:VOLUME\"` for a poisson workload",
+                );
                 return None;
             };
             let volume_bytes = check_volume(volume, ctx)?;
@@ -893,14 +1068,27 @@ fn workload(
                 (None, None) => vec![(4096, 1)],
             };
             if sizes.is_empty() || sizes.iter().all(|&(_, w)| w == 0) {
-                ctx.err(w.span(), "expected `sizes` with at least one positive weight");
+                ctx.err(
+                    w.span(),
+                    "expected `sizes` with at least one positive weight",
+                );
                 return None;
             }
             if let Some(&(s, _)) = sizes.iter().find(|&&(s, _)| s == 0 || s > volume_bytes) {
-                ctx.err(w.span(), format!("expected I/O sizes between 1 byte and the volume size, found {}", Bytes(s)));
+                ctx.err(
+                    w.span(),
+                    format!(
+                        "expected I/O sizes between 1 byte and the volume size, found {}",
+                        Bytes(s)
+                    ),
+                );
                 return None;
             }
-            let addresses = match wf.addresses.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+            let addresses = match wf
+                .addresses
+                .as_ref()
+                .map(|a| (a.get_ref().as_str(), a.span()))
+            {
                 None | Some(("uniform", _)) => Addresses::Uniform,
                 Some(("sequential", _)) => Addresses::Sequential,
                 Some(("zipf", _)) => {
@@ -942,7 +1130,10 @@ fn workload(
                 ("reads", wf.reads.is_some()),
             ] {
                 if present {
-                    ctx.err(w.span(), format!("`{key}` applies to poisson workloads; a trace brings its own"));
+                    ctx.err(
+                        w.span(),
+                        format!("`{key}` applies to poisson workloads; a trace brings its own"),
+                    );
                 }
             }
             let Some(format) = wf.format else {
@@ -953,7 +1144,10 @@ fn workload(
             let path = match path {
                 Ok(p) => p,
                 Err(tried) => {
-                    ctx.err(trace.span(), format!("trace {:?} not found (tried {})", trace.get_ref(), tried));
+                    ctx.err(
+                        trace.span(),
+                        format!("trace {:?} not found (tried {})", trace.get_ref(), tried),
+                    );
                     return None;
                 }
             };
@@ -972,7 +1166,10 @@ fn workload(
                 (None, Some(devices)) => {
                     for (device, v) in devices {
                         let Ok(d) = device.parse::<u64>() else {
-                            ctx.err(v.span(), format!("expected a device number as the key, found {device:?}"));
+                            ctx.err(
+                                v.span(),
+                                format!("expected a device number as the key, found {device:?}"),
+                            );
                             continue;
                         };
                         if let Some(size) = check_volume(v, ctx) {
@@ -1012,7 +1209,10 @@ fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, Stri
     if p.is_file() {
         return Ok(p.to_path_buf());
     }
-    let cwd = std::env::current_dir().map_or_else(|_| p.display().to_string(), |d| d.join(p).display().to_string());
+    let cwd = std::env::current_dir().map_or_else(
+        |_| p.display().to_string(),
+        |d| d.join(p).display().to_string(),
+    );
     Err(format!(
         "{} relative to the scenario's directory, then {} relative to the current directory",
         beside.display(),
@@ -1025,6 +1225,7 @@ fn commands(
     files: &[Spanned<CommandFile>],
     scenario: &Scenario,
     mut topology: Topology,
+    mut check: bool,
     ctx: &mut Ctx<'_>,
 ) -> Vec<CommandDef> {
     let mut out = Vec::new();
@@ -1041,24 +1242,40 @@ fn commands(
                 }
                 let t = at.get_ref().0;
                 if t >= scenario.duration_ns {
-                    ctx.err(at.span(), format!("expected a time before the end of the run ({}), found {}", Nanos(scenario.duration_ns), at.get_ref()));
+                    ctx.err(
+                        at.span(),
+                        format!(
+                            "expected a time before the end of the run ({}), found {}",
+                            Nanos(scenario.duration_ns),
+                            at.get_ref()
+                        ),
+                    );
                 }
                 earliest = t;
                 When::At(t)
             }
             (None, Some(after)) => {
                 if after.get_ref() != "previous" {
-                    ctx.err(after.span(), format!("expected after = \"previous\", found {:?}", after.get_ref()));
+                    ctx.err(
+                        after.span(),
+                        format!("expected after = \"previous\", found {:?}", after.get_ref()),
+                    );
                 }
                 if i == 0 {
-                    ctx.err(after.span(), "the first command has no previous command to wait for; give `at`");
+                    ctx.err(
+                        after.span(),
+                        "the first command has no previous command to wait for; give `at`",
+                    );
                 }
                 let delay_ns = cf.delay.map_or(0, |d| d.0);
                 earliest = earliest.saturating_add(delay_ns);
                 When::AfterPrevious { delay_ns }
             }
             _ => {
-                ctx.err(c.span(), "expected a [[command]] with either `at = TIME` or `after = \"previous\"`");
+                ctx.err(
+                    c.span(),
+                    "expected a [[command]] with either `at = TIME` or `after = \"previous\"`",
+                );
                 continue;
             }
         };
@@ -1068,10 +1285,24 @@ fn commands(
             Ok(l) => l,
             Err(e) => {
                 ctx.err(span, e);
+                check = false;
                 continue;
             }
         };
-        check_command(&line, scenario, &mut topology, &mut frozen, earliest, span.clone(), ctx);
+        if check {
+            let before = ctx.diagnostics.len();
+            check_command(
+                &line,
+                scenario,
+                &mut topology,
+                &mut frozen,
+                earliest,
+                span,
+                ctx,
+            );
+            // Later commands meet the world this one would have made: stop checking them.
+            check = ctx.diagnostics.len() == before;
+        }
         out.push(CommandDef { when, line, text });
     }
     out
@@ -1091,7 +1322,10 @@ fn check_command(
         CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
             if !scenario.links.iter().any(|l| &l.name == link) {
                 let known: Vec<&str> = scenario.links.iter().map(|l| l.name.as_str()).collect();
-                ctx.err(span, format!("no link named {link:?} (defined: {})", known.join(", ")));
+                ctx.err(
+                    span,
+                    format!("no link named {link:?} (defined: {})", known.join(", ")),
+                );
             }
             return;
         }
@@ -1105,8 +1339,16 @@ fn check_command(
             return;
         }
         CommandLine::PairCreate { pvol, svol, .. } => {
-            if pvol.storage != svol.storage && scenario.link_between(pvol.storage, svol.storage).is_none() {
-                ctx.err(span.clone(), format!("remote mirror {pvol} -> {svol} needs a [[link]] between {} and {}", pvol.storage, svol.storage));
+            if pvol.storage != svol.storage
+                && scenario.link_between(pvol.storage, svol.storage).is_none()
+            {
+                ctx.err(
+                    span.clone(),
+                    format!(
+                        "remote mirror {pvol} -> {svol} needs a [[link]] between {} and {}",
+                        pvol.storage, svol.storage
+                    ),
+                );
             }
         }
         _ => {}

@@ -48,7 +48,9 @@ impl Workload {
     /// Builds the generator of `def`; `component` names the random stream (e.g. `host/prod`).
     pub fn new(def: &WorkloadDef, seed: u64, component: &str) -> Result<Self, WorkloadError> {
         Ok(match def {
-            WorkloadDef::Poisson(p) => Workload::Poisson(Poisson::new(p, component_rng(seed, component))),
+            WorkloadDef::Poisson(p) => {
+                Workload::Poisson(Poisson::new(p, component_rng(seed, component)))
+            }
             WorkloadDef::Trace(t) => Workload::Trace(Box::new(TraceReplay::open(t)?)),
         })
     }
@@ -267,10 +269,11 @@ impl TraceReplay {
             skip_bad_lines: def.skip_bad_lines,
             time_scale: def.time_scale,
         };
-        let reader = TraceReader::open(&def.path, def.format, options).map_err(|error| WorkloadError {
-            path: def.path.clone(),
-            error,
-        })?;
+        let reader =
+            TraceReader::open(&def.path, def.format, options).map_err(|error| WorkloadError {
+                path: def.path.clone(),
+                error,
+            })?;
         Ok(TraceReplay {
             path: def.path.clone(),
             reader,
@@ -365,7 +368,9 @@ mod tests {
         assert!((2300..2700).contains(&reads), "{reads}");
         let big = ios.iter().filter(|i| i.len == 65536).count();
         assert!((2300..2700).contains(&big), "{big}");
-        assert!(ios.iter().all(|i| i.offset + i.len <= 1 << 30 && i.offset % 4096 == 0));
+        assert!(ios
+            .iter()
+            .all(|i| i.offset + i.len <= 1 << 30 && i.offset % 4096 == 0));
         assert!(ios.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
     }
 }

@@ -88,6 +88,20 @@ pub struct LineChart {
     pub hline: Option<HLine>,
     /// Lines of small print under the legend.
     pub notes: Vec<String>,
+    /// The top of a linear y axis when the values have one (100 for a percentage).
+    pub y_top: Option<f64>,
+}
+
+/// How bar values are printed above the bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueLabels {
+    None,
+    /// Three significant digits of the value as drawn.
+    Sig,
+    /// The value is bytes: "1.5 GB", "320 B".
+    Bytes,
+    /// The value is seconds: "39.6 s", "22.6 ms".
+    Seconds,
 }
 
 /// One kind of bar in a grouped bar chart (e.g. "p99"), one value per category.
@@ -107,8 +121,9 @@ pub struct BarChart {
     pub categories: Vec<String>,
     pub groups: Vec<BarGroup>,
     pub log_y: bool,
-    /// Print each bar's value above it (three significant digits).
-    pub value_labels: bool,
+    pub value_labels: ValueLabels,
+    /// Tick labels of a log axis with k, M, G suffixes (for bytes).
+    pub si_ticks: bool,
     pub notes: Vec<String>,
 }
 
@@ -146,13 +161,21 @@ fn decimals_for(step: f64) -> usize {
     }
 }
 
-/// A power-of-ten value as plain decimal: 0.01, 0.1, 1, 10, 1000.
-fn fmt_pow10(e: i32) -> String {
-    if e >= 0 {
-        format!("{}", 10f64.powi(e))
-    } else {
-        fmt_num(10f64.powi(e), (-e) as usize)
+/// A power-of-ten value as plain decimal: 0.01, 0.1, 1, 10, 1000; with `si`, 1k, 10M, 1G.
+fn fmt_pow10(e: i32, si: bool) -> String {
+    if e < 0 {
+        return fmt_num(10f64.powi(e), (-e) as usize);
     }
+    if si && e >= 3 {
+        let (div, suffix) = match e {
+            3..=5 => (3, "k"),
+            6..=8 => (6, "M"),
+            9..=11 => (9, "G"),
+            _ => (12, "T"),
+        };
+        return format!("{}{suffix}", 10u64.pow((e - div) as u32));
+    }
+    format!("{}", 10f64.powi(e))
 }
 
 /// A "nice" axis top at or above `max` (1, 2, 2.5, 5 × 10^k) and its tick step.
@@ -322,7 +345,10 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
         let hi = (ymax.log10().ceil()).max(lo + 1.0);
         (lo, hi, 1.0)
     } else {
-        let (top, step) = nice_top(ymax);
+        let (top, step) = match c.y_top {
+            Some(t) if ymax <= t => (t, nice_top(t / 1.05).1),
+            _ => nice_top(ymax),
+        };
         (0.0, top, step)
     };
     let x_step = (x1 - x0) / 8.0;
@@ -335,9 +361,10 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| err(t, e))?;
+    let si = false;
     let y_fmt = |v: &f64| {
         if c.log_y {
-            fmt_pow10(v.round() as i32)
+            fmt_pow10(v.round() as i32, si)
         } else {
             fmt_num(*v, y_dec)
         }
@@ -370,8 +397,12 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
                 .map_err(|e| err(t, e))?;
         }
     }
-    for s in &c.series {
+    let n = c.series.len();
+    for (i, s) in c.series.iter().enumerate() {
         let col = color(s.color);
+        // Earlier series are drawn wider, so a later one on the same values shows as a core
+        // inside them instead of hiding them.
+        let width = 2 + 2 * (n - 1 - i).min(3) as u32 / 2;
         let points: Vec<(f64, f64)> = s
             .points
             .iter()
@@ -379,7 +410,7 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
             .map(|&(x, y)| (x, ylog(y)))
             .collect();
         chart
-            .draw_series(LineSeries::new(points, col.stroke_width(2)))
+            .draw_series(LineSeries::new(points, col.stroke_width(width)))
             .map_err(|e| err(t, e))?;
         if !s.marks.is_empty() {
             for (&(x, y), &filled) in s.points.iter().zip(&s.marks) {
@@ -416,14 +447,15 @@ pub fn bar_chart(c: &BarChart) -> Result<String, ChartError> {
     })
 }
 
-/// Two bar charts side by side under one title (e.g. bytes and hours), sharing a legend.
-pub fn bar_pair(title: &str, left: &BarChart, right: &BarChart, notes: &[String]) -> Result<String, ChartError> {
-    render(title, SIZE, |root| {
+/// Two bar charts one above the other under one title (e.g. bytes and time), sharing a
+/// legend.
+pub fn bar_stack(title: &str, top: &BarChart, bottom: &BarChart, notes: &[String]) -> Result<String, ChartError> {
+    render(title, (SIZE.0, 2 * SIZE.1 - 80), |root| {
         let (w, _) = root.dim_in_pixel();
         let root = root
             .titled(title, (FONT, 22).into_font())
             .map_err(|e| err(title, e))?;
-        let wants_legend = left.groups.len() > 1 || !notes.is_empty();
+        let wants_legend = top.groups.len() > 1 || !notes.is_empty();
         let (plots, legend) = if wants_legend {
             let (p, l) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
             (p, Some(l))
@@ -431,13 +463,39 @@ pub fn bar_pair(title: &str, left: &BarChart, right: &BarChart, notes: &[String]
             (root, None)
         };
         if let Some(l) = &legend {
-            draw_legend(l, title, &bar_items(left), notes)?;
+            draw_legend(l, title, &bar_items(top), notes)?;
         }
-        let (pw, _) = plots.dim_in_pixel();
-        let (a, b) = plots.split_horizontally(pw / 2);
-        draw_bars(&a, left)?;
-        draw_bars(&b, right)
+        let (_, ph) = plots.dim_in_pixel();
+        let (a, b) = plots.split_vertically(ph / 2);
+        draw_bars(&a, top)?;
+        draw_bars(&b, bottom)
     })
+}
+
+/// Bytes for a label: "1.5 GB", "320 B".
+fn human_bytes(v: f64) -> String {
+    const UNITS: [(f64, &str); 4] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    for (div, unit) in UNITS {
+        if v >= div {
+            return format!("{} {unit}", fmt_sig(v / div));
+        }
+    }
+    format!("{} B", fmt_sig(v))
+}
+
+/// Seconds for a label: "2.5 h", "39.6 s", "22.6 ms", "15 us".
+fn human_seconds(v: f64) -> String {
+    if v >= 7200.0 {
+        format!("{} h", fmt_sig(v / 3600.0))
+    } else if v >= 120.0 {
+        format!("{} min", fmt_sig(v / 60.0))
+    } else if v >= 1.0 {
+        format!("{} s", fmt_sig(v))
+    } else if v >= 1e-3 {
+        format!("{} ms", fmt_sig(v * 1e3))
+    } else {
+        format!("{} us", fmt_sig(v * 1e6))
+    }
 }
 
 fn bar_items(c: &BarChart) -> Vec<LegendItem> {
@@ -477,7 +535,7 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
         let hi = (ymax.log10() + 0.25).ceil().max(lo + 1.0);
         (lo, hi, 1.0)
     } else {
-        let (top, step) = nice_top(ymax * if c.value_labels { 1.1 } else { 1.0 });
+        let (top, step) = nice_top(ymax * if c.value_labels == ValueLabels::None { 1.0 } else { 1.1 });
         (0.0, top, step)
     };
     let ylog = |y: f64| if c.log_y { y.log10() } else { y };
@@ -490,9 +548,10 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
         .y_label_area_size(78)
         .build_cartesian_2d(-0.5..n as f64 - 0.5, y0..y1)
         .map_err(|e| err(t, e))?;
+    let si = c.si_ticks;
     let y_fmt = |v: &f64| {
         if c.log_y {
-            fmt_pow10(v.round() as i32)
+            fmt_pow10(v.round() as i32, si)
         } else {
             fmt_num(*v, y_dec)
         }
@@ -549,15 +608,20 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
             chart
                 .draw_series(std::iter::once(Rectangle::new([(left, y0), (right, ylog(v))], col.filled())))
                 .map_err(|e| err(t, e))?;
-            if c.value_labels {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        fmt_sig(v),
-                        ((left + right) / 2.0, ylog(v)),
-                        label_style.clone(),
-                    )))
-                    .map_err(|e| err(t, e))?;
+            let text = match c.value_labels {
+                ValueLabels::None => continue,
+                ValueLabels::Sig => fmt_sig(v),
+                ValueLabels::Bytes => human_bytes(v),
+                ValueLabels::Seconds => human_seconds(v),
+            };
+            // Leave out a label much wider than its bar rather than overprint a neighbour.
+            let bar_px = chart.backend_coord(&(right, y0)).0 - chart.backend_coord(&(left, y0)).0;
+            if (text.len() as i32) * 6 > bar_px * 2 {
+                continue;
             }
+            chart
+                .draw_series(std::iter::once(Text::new(text, ((left + right) / 2.0, ylog(v)), label_style.clone())))
+                .map_err(|e| err(t, e))?;
         }
     }
     Ok(())
@@ -571,14 +635,18 @@ mod tests {
     fn numbers_print_stably() {
         assert_eq!(fmt_num(-0.0001, 2), "0.00");
         assert_eq!(fmt_num(1.5, 1), "1.5");
-        assert_eq!(fmt_pow10(-2), "0.01");
-        assert_eq!(fmt_pow10(3), "1000");
+        assert_eq!(fmt_pow10(-2, false), "0.01");
+        assert_eq!(fmt_pow10(3, false), "1000");
+        assert_eq!(fmt_pow10(10, true), "10G");
         assert_eq!(nice_top(0.93), (1.0, 0.2));
         assert_eq!(decimals_for(0.25), 1);
         assert_eq!(fmt_sig(512.0), "512");
         assert_eq!(fmt_sig(2.80), "2.8");
         assert_eq!(fmt_sig(0.012345), "0.0123");
         assert_eq!(fmt_sig(123456.0), "123456");
+        assert_eq!(human_bytes(1.54e9), "1.54 GB");
+        assert_eq!(human_bytes(320.0), "320 B");
+        assert_eq!(human_seconds(0.0226), "22.6 ms");
     }
 
     #[test]
@@ -597,6 +665,7 @@ mod tests {
                 label: "target".into(),
             }),
             notes: vec!["note".into()],
+            y_top: None,
         };
         let a = line_chart(&c).unwrap();
         assert_eq!(a, line_chart(&c).unwrap());
@@ -611,7 +680,8 @@ mod tests {
             categories: vec![],
             groups: vec![],
             log_y: true,
-            value_labels: false,
+            value_labels: ValueLabels::None,
+            si_ticks: false,
             notes: vec![],
         };
         assert!(bar_chart(&c).unwrap().contains("no data"));

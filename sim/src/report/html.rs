@@ -35,7 +35,9 @@ h3 { font-size: 1.1em; margin-top: 1.5em; }
 .answer { background: #eef6fb; border-left: 5px solid #0072b2; padding: 0.8em 1.2em; margin: 1em 0; }
 .answer p { margin: 0.3em 0; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+th, td { border: 1px solid #d0d0d0; padding: 0.3em 0.6em; text-align: right; vertical-align: top;
+         white-space: nowrap; }
+td.wrap { white-space: normal; }
 th { background: #f2f2f2; }
 td.l, th.l { text-align: left; }
 tr.ok td.verdict { color: #006b3c; font-weight: 600; }
@@ -166,7 +168,10 @@ fn params_label(a: &Analysis<'_>, r: &RunData, skip: &[usize]) -> String {
 /// The page body: the answer, the charts, the tables.
 pub(super) fn body(a: &Analysis<'_>, charts: &[(String, String, String)]) -> String {
     let mut h = String::new();
-    answer(&mut h, a);
+    // A sweep of neither modes nor bandwidths (e.g. bitmap chunks) has no bandwidth answer.
+    if a.study.meta.is_none() || a.mode_key.is_some() || !a.bandwidth_keys.is_empty() {
+        answer(&mut h, a);
+    }
     h.push_str("<h2>Charts</h2>\n");
     for (src, alt, _) in charts {
         let _ = writeln!(
@@ -241,7 +246,7 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                 let _ = writeln!(
                     h,
                     "<tr class=\"ok\"><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                     <td>{}</td><td>{}</td><td>{}</td><td class=\"l verdict\">meets {}</td></tr>",
+                     <td>{}</td><td>{}</td><td>{}</td><td class=\"l verdict\">meets {}{}</td></tr>",
                     esc(&ans.label),
                     esc(&rate_of(r)),
                     dollars(r.result.cost_total),
@@ -250,7 +255,12 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                     human_ns(r.result.max_rpo_ns),
                     bytes(r.result.max_lag_bytes),
                     human_ns(r.result.write_p99_ns),
-                    esc(&target)
+                    esc(&target),
+                    if ans.runs.len() > 1 && ans.runs.first().is_some_and(|f| f.run == r.run) {
+                        " (the lowest bandwidth tried: less may do)"
+                    } else {
+                        ""
+                    }
                 );
             }
             None => {
@@ -395,7 +405,7 @@ fn all_runs(h: &mut String, a: &Analysis<'_>) {
         let _ = writeln!(
             h,
             "<td>{}</td><td>{:.1}%</td><td>{}</td><td class=\"verdict\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+             <td>{}</td><td>{}</td><td class=\"l wrap\">{}</td><td class=\"l wrap\">{}</td></tr>",
             bytes(x.data_bytes),
             x.busy_fraction * 100.0,
             bytes(x.max_lag_bytes),

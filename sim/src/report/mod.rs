@@ -20,7 +20,7 @@ use crate::output::human_ns;
 use crate::scenario;
 use crate::sweep::Param;
 use crate::units::{human_bytes, Rate};
-use charts::{BarChart, BarGroup, ChartError, HLine, LineChart, Series};
+use charts::{BarChart, BarGroup, ChartError, HLine, LineChart, Series, ValueLabels};
 use data::{DataError, RunData, Study};
 use mirrorlab_model::CopyMode;
 use std::collections::BTreeMap;
@@ -93,6 +93,35 @@ fn body(study: &Study, prefix: &str) -> Result<String, ReportError> {
         charts.push((format!("{prefix}{file}"), alt, file));
     }
     Ok(html::body(&a, &charts))
+}
+
+/// `mirrorlab report DIR`
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A directory `mirrorlab sweep`, `merge` or `run` wrote.
+    pub dir: PathBuf,
+    /// The RPO target for the answer (default: the one the sweep was run with, else 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub rpo_target: Option<crate::units::Nanos>,
+}
+
+/// Runs `mirrorlab report`: exit code 0, or 1 when a file could not be written; `Err` is bad
+/// input (exit 2).
+pub fn run_report_cmd(args: &ReportArgs) -> anyhow::Result<u8> {
+    let opts = ReportOptions {
+        rpo_target_ns: args.rpo_target.map(|n| n.0),
+    };
+    match build(&args.dir, &opts) {
+        Ok(index) => {
+            println!("wrote {}", index.display());
+            Ok(0)
+        }
+        Err(e) if e.is_bad_input() => Err(e.into()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(1)
+        }
+    }
 }
 
 // ----- analysis -----
@@ -288,6 +317,7 @@ impl<'a> Analysis<'a> {
                 label: format!("bandwidth {}", fmt_rate(max_bw)),
             }),
             notes: at_note.clone(),
+            y_top: None,
         };
         if refs.len() > 1 && !tc.series.is_empty() {
             tc.notes.insert(0, format!("by {}", self.series_title()));
@@ -307,6 +337,7 @@ impl<'a> Analysis<'a> {
             log_y: false,
             hline: None,
             notes: at_note.clone(),
+            y_top: Some(100.0),
         };
         out.push(("utilisation.svg".into(), util.title.clone(), charts::line_chart(&util)?));
 
@@ -328,6 +359,7 @@ impl<'a> Analysis<'a> {
             log_y: false,
             hline: None,
             notes: at_note.clone(),
+            y_top: None,
         };
         out.push(("lag_bytes.svg".into(), lag.title.clone(), charts::line_chart(&lag)?));
         let rpo_max = refs
@@ -351,16 +383,19 @@ impl<'a> Analysis<'a> {
                 label: format!("target {}", human_ns(self.study.rpo_target_ns)),
             }),
             notes: at_note.clone(),
+            y_top: None,
         };
         out.push(("rpo.svg".into(), "RPO over time".into(), charts::line_chart(&rpo_chart)?));
 
         // Host write latency percentiles.
+        let worst = refs.iter().map(|(_, _, r)| r.result.write_p999_ns).max().unwrap_or(0);
+        let (l_div, l_unit) = if worst >= 10_000_000_000 { (1e9, "s") } else { (1e6, "ms") };
         let pct = |f: fn(&RunData) -> u64| -> Vec<Option<f64>> {
-            refs.iter().map(|(_, _, r)| Some(f(r) as f64 / 1e6)).collect()
+            refs.iter().map(|(_, _, r)| Some(f(r) as f64 / l_div)).collect()
         };
         let lat = BarChart {
             title: "Host write latency (production hosts)".into(),
-            y_label: "write latency (ms, log scale)".into(),
+            y_label: format!("write latency ({l_unit}, log scale)"),
             categories: refs.iter().map(|(v, _, _)| v.clone()).collect(),
             groups: vec![
                 BarGroup {
@@ -380,10 +415,11 @@ impl<'a> Analysis<'a> {
                 },
             ],
             log_y: true,
-            value_labels: true,
+            value_labels: ValueLabels::Sig,
+                si_ticks: false,
             notes: {
                 let mut n = at_note.clone();
-                n.push("0 ms (acknowledged at once)".into());
+                n.push(format!("0 {l_unit} (acknowledged at once)"));
                 n.push("shows no bar".into());
                 n
             },
@@ -429,6 +465,7 @@ impl<'a> Analysis<'a> {
                 log_y: false,
                 hline: None,
                 notes: legend_notes.clone(),
+                y_top: None,
             };
             out.push(("cost.svg".into(), cost.title.clone(), charts::line_chart(&cost)?));
             let rb = LineChart {
@@ -442,6 +479,7 @@ impl<'a> Analysis<'a> {
                     label: format!("target {}", human_ns(self.study.rpo_target_ns)),
                 }),
                 notes: legend_notes,
+                y_top: None,
             };
             out.push(("rpo_bandwidth.svg".into(), rb.title.clone(), charts::line_chart(&rb)?));
         } else {
@@ -468,7 +506,8 @@ impl<'a> Analysis<'a> {
                     },
                 ],
                 log_y: false,
-                value_labels: true,
+                value_labels: ValueLabels::Sig,
+                si_ticks: false,
                 notes: at_note.clone(),
             };
             out.push(("cost.svg".into(), cost.title.clone(), charts::bar_chart(&cost)?));
@@ -477,63 +516,57 @@ impl<'a> Analysis<'a> {
         // The second remote mirror: conventional full copy versus atomic split + no-copy.
         let seconds: Vec<&(String, usize, &RunData)> = refs.iter().filter(|(_, _, r)| r.result.has_second).collect();
         if !seconds.is_empty() {
-            let max_b = seconds
-                .iter()
-                .map(|(_, _, r)| r.result.second_conventional_bytes.max(r.result.second_nocopy_bytes))
-                .max()
-                .unwrap_or(0);
-            let max_t = seconds
-                .iter()
-                .map(|(_, _, r)| r.result.second_conventional_ns.max(r.result.second_nocopy_ns))
-                .max()
-                .unwrap_or(0);
-            let (bd, bu) = bytes_scale(max_b as f64);
-            let (td, tu) = hours_scale(max_t);
-            let cats = vec!["full copy".to_string(), "split + no-copy".to_string()];
-            let groups = |f: &dyn Fn(&RunData) -> (f64, f64)| -> Vec<BarGroup> {
-                seconds
-                    .iter()
-                    .map(|(v, c, r)| {
-                        let (a, b) = f(r);
-                        BarGroup {
-                            label: v.clone(),
-                            color: *c,
-                            values: vec![Some(a), Some(b)],
-                        }
-                    })
-                    .collect()
+            let cats: Vec<String> = seconds.iter().map(|(v, _, _)| v.clone()).collect();
+            let both = |f: &dyn Fn(&RunData) -> (f64, f64)| -> Vec<BarGroup> {
+                let (conv, nocopy): (Vec<_>, Vec<_>) = seconds.iter().map(|(_, _, r)| f(r)).unzip();
+                vec![
+                    BarGroup {
+                        label: "full copy".into(),
+                        color: 0,
+                        values: conv.into_iter().map(Some).collect(),
+                    },
+                    BarGroup {
+                        label: "atomic split + no-copy".into(),
+                        color: 1,
+                        values: nocopy.into_iter().map(Some).collect(),
+                    },
+                ]
             };
-            let left = BarChart {
-                title: format!("Bytes sent over the link ({bu})"),
-                y_label: format!("bytes ({bu})"),
+            let top = BarChart {
+                title: "Bytes sent over the link to build it".into(),
+                y_label: "bytes (log scale)".into(),
                 categories: cats.clone(),
-                groups: groups(&|r| {
+                groups: both(&|r| {
                     (
-                        r.result.second_conventional_bytes as f64 / bd,
-                        r.result.second_nocopy_bytes as f64 / bd,
+                        r.result.second_conventional_bytes as f64,
+                        r.result.second_nocopy_bytes as f64,
                     )
                 }),
-                log_y: false,
-                value_labels: true,
+                log_y: true,
+                value_labels: ValueLabels::Bytes,
+                si_ticks: true,
                 notes: Vec::new(),
             };
-            let right = BarChart {
-                title: format!("Time until the new mirror is PAIR ({tu})"),
-                y_label: format!("time ({tu})"),
+            let bottom = BarChart {
+                title: "Time until it is PAIR".into(),
+                y_label: "seconds (log scale)".into(),
                 categories: cats,
-                groups: groups(&|r| {
+                groups: both(&|r| {
                     (
-                        r.result.second_conventional_ns as f64 / td,
-                        r.result.second_nocopy_ns as f64 / td,
+                        r.result.second_conventional_ns as f64 / 1e9,
+                        r.result.second_nocopy_ns as f64 / 1e9,
                     )
                 }),
-                log_y: false,
-                value_labels: true,
+                log_y: true,
+                value_labels: ValueLabels::Seconds,
+                si_ticks: false,
                 notes: Vec::new(),
             };
             let group = seconds[0].2.summary.second_mirror.as_ref().map_or("", |m| m.group.as_str());
             let title = format!("Building the second remote mirror {group}");
-            let svg = charts::bar_pair(&title, &left, &right, &at_note)?;
+            let mut notes = vec!["by copy mode of the".to_string(), "mirrors".to_string()];
+            notes.extend(at_note.iter().cloned());
+            let svg = charts::bar_stack(&title, &top, &bottom, &notes)?;
             out.push(("second_mirror.svg".into(), title, svg));
         }
 
@@ -571,7 +604,8 @@ impl<'a> Analysis<'a> {
                         },
                     ],
                     log_y: false,
-                    value_labels: true,
+                    value_labels: ValueLabels::Sig,
+                si_ticks: false,
                     notes: if note.is_empty() {
                         Vec::new()
                     } else {
@@ -733,18 +767,6 @@ fn seconds_scale(max: f64) -> (f64, &'static str) {
         (60.0, "min")
     } else {
         (3600.0, "h")
-    }
-}
-
-/// (ns per unit, unit) for durations up to `max_ns`: hours when they are long.
-fn hours_scale(max_ns: u64) -> (f64, &'static str) {
-    let s = max_ns as f64 / 1e9;
-    if s >= 2.0 * 3600.0 {
-        (3.6e12, "hours")
-    } else if s >= 120.0 {
-        (6e10, "minutes")
-    } else {
-        (1e9, "seconds")
     }
 }
 
