@@ -96,6 +96,7 @@ impl CheckConfig {
     }
 }
 
+/// The `--transport` spelling of a transport.
 pub fn transport_name(t: Transport) -> &'static str {
     match t {
         Transport::Interconnect => "interconnect",

@@ -221,15 +221,22 @@ pub enum Message {
         restore: bool,
         runs: Vec<(u64, u64)>,
         epoch: u64,
+        /// Which resync of the pair this is (see [`Pair::copy_gen`]).
+        copy: u64,
     },
     /// The secondary's answer to a forward resync: its bitmap, or why it refuses.
     ResyncBitmap {
         mirror: MirrorId,
         runs: Vec<(u64, u64)>,
         refused: Option<Refusal>,
+        copy: u64,
     },
     /// The copy is complete; the pair is in PAIR.
-    CopyComplete { mirror: MirrorId, upto: WriteId },
+    CopyComplete {
+        mirror: MirrorId,
+        upto: WriteId,
+        copy: u64,
+    },
     /// The primary suspended the pair (journal full).
     Suspend { mirror: MirrorId },
     Delete { mirror: MirrorId },
@@ -414,6 +421,11 @@ pub struct Pair {
     /// Secondary: the standby host took over ([`Command::Takeover`]); a SUSPENDED_ERROR SVOL
     /// is writable only then.
     taken_over: bool,
+    /// Which copy of the pair is running (0: the initial one, then one more per resync,
+    /// numbered by the primary): a resync a fault aborted may still have its last messages
+    /// in flight, and the next resync must not take them for its own (a stale "copy
+    /// complete" would end a restore before its chunks arrive).
+    pub copy_gen: u64,
     /// Which paircreate made this pair (numbered by the primary): a mirror deleted and
     /// created again while replies to the old one are in flight must not take them for its
     /// own (a stale "no-copy accepted" would pair volumes that differ).
@@ -442,6 +454,7 @@ impl Pair {
             command: None,
             awaiting_peer: None,
             taken_over: false,
+            copy_gen: 0,
             epoch: 0,
         }
     }
@@ -1211,7 +1224,12 @@ impl StorageSystem {
             }
             Message::CreateReply { refused, .. } => match refused {
                 None => {
+                    // Only while the create waits for it: a fault may have suspended the
+                    // pair meanwhile and a resync be waiting for the secondary's bitmap.
                     if let Some(p) = self.pairs.get_mut(&m) {
+                        if p.awaiting_peer != Some(PairState::Simplex) {
+                            return;
+                        }
                         p.awaiting_peer = None;
                     }
                     self.check_copy_complete(m, out)
@@ -1228,6 +1246,7 @@ impl StorageSystem {
                 restore,
                 runs,
                 epoch,
+                copy,
                 ..
             } => {
                 if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) {
@@ -1259,6 +1278,7 @@ impl StorageSystem {
                             mirror: m,
                             runs: Vec::new(),
                             refused: Some(r),
+                            copy,
                         },
                     });
                     return;
@@ -1269,6 +1289,7 @@ impl StorageSystem {
                 self.set_state(m, PairState::Copy, out);
                 let p = self.pairs.get_mut(&m).expect("checked");
                 p.restore = restore;
+                p.copy_gen = copy;
                 if restore {
                     p.pending.union_with(&PendingBitmap::from_runs(runs));
                     self.start_copier(m, true, out);
@@ -1283,9 +1304,15 @@ impl StorageSystem {
                             mirror: m,
                             runs,
                             refused: None,
+                            copy,
                         },
                     });
                 }
+            }
+            Message::ResyncBitmap { copy, .. } | Message::CopyComplete { copy, .. }
+                if self.pairs.get(&m).is_none_or(|p| p.copy_gen != copy) =>
+            {
+                // The answer to a resync a fault aborted: not this copy's.
             }
             Message::ResyncBitmap {
                 refused: Some(r), ..
@@ -1672,6 +1699,7 @@ impl StorageSystem {
         let p = self.pairs.get_mut(&mirror).expect("checked");
         p.command = Some(id);
         p.restore = restore;
+        p.copy_gen += 1;
         // A forward resync copies the union of both bitmaps: wait for the secondary's (a
         // restore is driven by the secondary; either may be refused there).
         p.awaiting_peer = (p.role == Role::Primary).then_some(before);
@@ -1695,6 +1723,7 @@ impl StorageSystem {
                     restore,
                     runs,
                     epoch: p.epoch,
+                    copy: p.copy_gen,
                 },
             });
         }
@@ -1852,7 +1881,11 @@ impl StorageSystem {
             out.push(Output::Send {
                 to: p.peer(),
                 via: Transport::Interconnect,
-                msg: Message::CopyComplete { mirror: m, upto },
+                msg: Message::CopyComplete {
+                    mirror: m,
+                    upto,
+                    copy: p.copy_gen,
+                },
             });
         }
         self.set_state(m, PairState::Pair, out);
@@ -2219,19 +2252,21 @@ impl StorageSystem {
             {
                 let op = &mut self.splits[i];
                 let mut refused = None;
-                for f in op.forwards.iter_mut().filter(|f| !f.sent && !f.done) {
-                    // The path to the indirect mirrors must still be a PAIR (deleted or
-                    // suspended meanwhile: the data before the split may never arrive).
+                for f in op.forwards.iter_mut().filter(|f| !f.done) {
+                    // The path to the indirect mirrors must stay a PAIR until the secondary
+                    // has split (deleted or suspended meanwhile: the data before the split
+                    // may never arrive, or a resync may send data from after it first).
                     let state = self.pairs.get(&f.via).map_or(PairState::Simplex, |p| p.state);
-                    let Some(p) = self.pairs.get(&f.via).filter(|_| state == PairState::Pair)
-                    else {
+                    if state != PairState::Pair {
                         f.done = true;
                         refused.get_or_insert(Refusal::State {
                             verb: Verb::Split,
                             state,
                         });
-                        continue;
-                    };
+                    }
+                }
+                for f in op.forwards.iter_mut().filter(|f| !f.sent && !f.done) {
+                    let p = &self.pairs[&f.via];
                     let flushed = p.options.mode != CopyMode::Adaptive
                         || (p.pending.is_empty() && p.cursor.is_none());
                     // Adaptive: the flush after the split command sends pre-split chunks

@@ -99,7 +99,7 @@ pub struct WritesBench {
     pub wall_s: f64,
 }
 
-/// The scenario of the write benchmark: 200k writes/s of 4 KiB, uniform over a 4 GiB volume,
+/// The scenario of the write benchmark: 200k writes/s of 4 KiB, uniform over a 1 GiB volume,
 /// through one async mirror on a 10 Gbit/s link (about two thirds busy).
 fn writes_scenario(writes: u64) -> String {
     const RATE: u64 = 200_000;
@@ -113,11 +113,11 @@ output = {{ interval = "10s" }}
 
 [[storage]]
 serial = 1
-volumes = [{{ id = "1", size = "4GiB" }}]
+volumes = [{{ id = "1", size = "1GiB" }}]
 
 [[storage]]
 serial = 2
-volumes = [{{ id = "1", size = "4GiB" }}]
+volumes = [{{ id = "1", size = "1GiB" }}]
 
 [[link]]
 name = "wan"

@@ -61,7 +61,22 @@ impl Default for DemoOptions {
 /// `mirrorlab` with no arguments; returns the exit code (1 when the check or a run fails).
 pub fn run() -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
-    run_with(&DemoOptions::default(), &mut stdout.lock())
+    run_with(&DemoOptions::default(), &mut Lenient(stdout.lock()))
+}
+
+/// A writer that ignores a closed stdout (`mirrorlab | head` still writes the report).
+struct Lenient<W>(W);
+
+impl<W: Write> Write for Lenient<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
 }
 
 /// The demo, writing its narrative to `w`.
@@ -74,7 +89,10 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
         writeln!(w)?;
     }
 
-    writeln!(w, "== 2. A small model check of the Fig 8 protocol (every interleaving)\n")?;
+    writeln!(
+        w,
+        "== 2. A small model check of the Fig 8 protocol (every interleaving)\n"
+    )?;
     let mut check_text = String::new();
     for mode in [CopyMode::Sync, CopyMode::Async] {
         let config = CheckConfig {
@@ -91,7 +109,10 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
     }
     std::fs::create_dir_all(&opts.out)?;
     std::fs::write(opts.out.join("check.txt"), &check_text)?;
-    writeln!(w, "  (mirrorlab check runs the full set, with faults and mutants)\n")?;
+    writeln!(
+        w,
+        "  (mirrorlab check runs the full set, with faults and mutants)\n"
+    )?;
 
     writeln!(
         w,
@@ -110,8 +131,17 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
     };
     let t = Instant::now();
     let rows = sweep.run(&sweep_opts, &opts.out)?;
-    write!(w, "{}", format_rows(&sweep.grid, &rows, sweep.rpo_target_ns))?;
-    writeln!(w, "  ({} runs in {:.1} s)\n", rows.len(), t.elapsed().as_secs_f64())?;
+    write!(
+        w,
+        "{}",
+        format_rows(&sweep.grid, &rows, sweep.rpo_target_ns)
+    )?;
+    writeln!(
+        w,
+        "  ({} runs in {:.1} s)\n",
+        rows.len(),
+        t.elapsed().as_secs_f64()
+    )?;
     failed |= rows.iter().any(|r| !r.result.invariants_ok);
 
     writeln!(w, "== 4. What a resync sends by bitmap granularity\n")?;

@@ -41,9 +41,16 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// A trace went bad during the run (bad input: exit code 2).
+    /// A trace went bad during the run (bad input: exit code 2). Boxed: errors are rare and
+    /// callers keep `Result<_, SimError>` small.
     #[error(transparent)]
-    Workload(#[from] WorkloadError),
+    Workload(#[from] Box<WorkloadError>),
+}
+
+impl From<WorkloadError> for SimError {
+    fn from(e: WorkloadError) -> Self {
+        SimError::Workload(Box::new(e))
+    }
 }
 
 /// Runs `scenario` and, when it builds a second remote mirror with `--nocopy` (Fig 12), a
@@ -61,7 +68,7 @@ pub fn simulate_with_progress(
     let scenario = apply(scenario, overrides);
     let main = Sim::new(&scenario, None, true)?.run(progress)?;
     let second = match second_mirror_command(&scenario) {
-        Some(k) => Some(second_mirror(&scenario, &main, k, progress)?),
+        Some(k) => Some(second_mirror(&scenario, &main, k)?),
         None => None,
     };
     Ok(main.into_output(&scenario, overrides.mode, second))
@@ -90,12 +97,7 @@ fn second_mirror_command(s: &Scenario) -> Option<usize> {
 
 /// Simulates the conventional alternative: the same run with the create doing a full copy,
 /// stopped when that copy completes (or a month of simulated time past the end).
-fn second_mirror(
-    scenario: &Scenario,
-    main: &Finished,
-    k: usize,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<SecondMirror, SimError> {
+fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<SecondMirror, SimError> {
     let mut cf = scenario.clone();
     let CommandLine::PairCreate {
         group, pvol, svol, ..
@@ -106,10 +108,15 @@ fn second_mirror(
     if let CommandLine::PairCreate { nocopy, .. } = &mut cf.commands[k].line {
         *nocopy = false;
     }
+    // The copy may outlast the study: hosts stop at its end and the copy goes on alone.
+    for h in &mut cf.hosts {
+        let end = scenario.duration_ns;
+        h.stop_ns = Some(h.stop_ns.map_or(end, |s| s.min(end)));
+    }
     cf.duration_ns = scenario
         .duration_ns
         .saturating_add(30 * 24 * 3_600_000_000_000);
-    let conv = Sim::new(&cf, Some(k), false)?.run(progress)?;
+    let conv = Sim::new(&cf, Some(k), false)?.run(&mut |_, _| {})?;
     let cost = |f: &Finished| {
         let c = &f.commands[k];
         let done = c.completed.filter(|_| c.refusals.is_empty());

@@ -868,6 +868,9 @@ fn protocol_config(p: Option<ProtocolFile>, ctx: &mut Ctx<'_>) -> (ProtocolConfi
     (config, p.host_latency.map_or(1_000_000, |n| n.0))
 }
 
+/// A key that applies to some copy modes only: (name, where it is, the modes).
+type ModeSpecificKey<'a> = (&'static str, Option<Range<usize>>, &'a [CopyMode]);
+
 /// Pair options from `f` over `base`; for a mirror (`id` given), keys must suit its mode.
 fn pair_options(
     f: &PairFile,
@@ -887,8 +890,7 @@ fn pair_options(
         o.mode = *m.get_ref();
     }
     let mode = o.mode;
-    // (key, span, modes it applies to)
-    let specific: [(&str, Option<Range<usize>>, &[CopyMode]); 6] = [
+    let specific: [ModeSpecificKey; 6] = [
         (
             "journal",
             f.journal.as_ref().map(Spanned::span),
@@ -1338,18 +1340,17 @@ fn check_command(
             }
             return;
         }
-        CommandLine::PairCreate { pvol, svol, .. } => {
+        CommandLine::PairCreate { pvol, svol, .. }
             if pvol.storage != svol.storage
-                && scenario.link_between(pvol.storage, svol.storage).is_none()
-            {
-                ctx.err(
-                    span.clone(),
-                    format!(
-                        "remote mirror {pvol} -> {svol} needs a [[link]] between {} and {}",
-                        pvol.storage, svol.storage
-                    ),
-                );
-            }
+                && scenario.link_between(pvol.storage, svol.storage).is_none() =>
+        {
+            ctx.err(
+                span.clone(),
+                format!(
+                    "remote mirror {pvol} -> {svol} needs a [[link]] between {} and {}",
+                    pvol.storage, svol.storage
+                ),
+            );
         }
         _ => {}
     }

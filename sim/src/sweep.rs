@@ -15,8 +15,8 @@
 //! `summary.json` and CSV time series of run NNNN, as `mirrorlab run` writes them).
 
 use crate::output::{write_outputs, RunOutput};
-use crate::run::{simulate, Overrides, SimError};
 use crate::report::data::{self, RunSummary};
+use crate::run::{simulate, Overrides, SimError};
 use crate::scenario::{self, Scenario, ScenarioError, WorkloadDef};
 use crate::units::{Bytes, Nanos, Rate};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +28,15 @@ use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+/// `println!` that ignores a closed stdout (`mirrorlab sweep ... | head` must still finish
+/// the sweep and its report).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// Bumped when the layout of a sweep directory changes.
 pub const FORMAT: u32 = 1;
@@ -55,7 +64,10 @@ pub enum SweepError {
         error: SimError,
     },
     #[error("cannot write {}: {error}", .path.display())]
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot read {}: {error}", .path.display())]
     Read { path: PathBuf, error: String },
 }
@@ -104,7 +116,11 @@ impl Param {
     /// Reads a key such as `link.wan.bandwidth`, checking names against `s`.
     pub fn parse(key: &str, s: &Scenario) -> Result<Param, SweepError> {
         let parts: Vec<&str> = key.split('.').collect();
-        let unknown = || bad(format!("unknown --vary key {key:?}: expected one of {KEYS}"));
+        let unknown = || {
+            bad(format!(
+                "unknown --vary key {key:?}: expected one of {KEYS}"
+            ))
+        };
         let link = |name: &str| -> Result<String, SweepError> {
             if s.links.iter().any(|l| l.name == name) {
                 Ok(name.to_string())
@@ -184,16 +200,24 @@ impl Param {
         let wrong = |e: &dyn std::fmt::Display| bad(format!("--vary {key}: {e}"));
         let positive = |x: u64, what: &str| {
             if x == 0 {
-                Err(bad(format!("--vary {key}: expected {what} above 0, found {v:?}")))
+                Err(bad(format!(
+                    "--vary {key}: expected {what} above 0, found {v:?}"
+                )))
             } else {
                 Ok(())
             }
         };
         Ok(match self {
-            Param::Mode | Param::MirrorMode(_) => CopyMode::from_str(v).map_err(|e| wrong(&e))?.to_string(),
+            Param::Mode | Param::MirrorMode(_) => {
+                CopyMode::from_str(v).map_err(|e| wrong(&e))?.to_string()
+            }
             Param::Seed => v
                 .parse::<u64>()
-                .map_err(|_| bad(format!("--vary {key}: expected a seed (a whole number), found {v:?}")))?
+                .map_err(|_| {
+                    bad(format!(
+                        "--vary {key}: expected a seed (a whole number), found {v:?}"
+                    ))
+                })?
                 .to_string(),
             Param::Duration | Param::LinkLatency(_) | Param::MirrorPeriod(_) => {
                 let n = Nanos::from_str(v).map_err(|e| wrong(&e))?;
@@ -225,9 +249,16 @@ impl Param {
                 let x: f64 = v
                     .parse()
                     .map_err(|_| bad(format!("--vary {key}: expected a number, found {v:?}")))?;
-                let ok = x.is_finite() && if matches!(self, Param::HostRate(_)) { x > 0.0 } else { x >= 0.0 };
+                let ok = x.is_finite()
+                    && if matches!(self, Param::HostRate(_)) {
+                        x > 0.0
+                    } else {
+                        x >= 0.0
+                    };
                 if !ok {
-                    return Err(bad(format!("--vary {key}: expected a number above 0, found {v:?}")));
+                    return Err(bad(format!(
+                        "--vary {key}: expected a number above 0, found {v:?}"
+                    )));
                 }
                 format!("{x}")
             }
@@ -239,7 +270,13 @@ impl Param {
         let link = |n: &str| s.links.iter().find(|l| l.name == n);
         let mirror = |g: &str| s.mirrors.iter().find(|m| m.group == g).map(|m| m.options);
         Some(match self {
-            Param::Mode => s.mirrors.iter().find(|m| !m.id.is_local())?.options.mode.to_string(),
+            Param::Mode => s
+                .mirrors
+                .iter()
+                .find(|m| !m.id.is_local())?
+                .options
+                .mode
+                .to_string(),
             Param::Seed => s.seed.to_string(),
             Param::Duration => Nanos(s.duration_ns).to_string(),
             Param::LinkBandwidth(n) => Rate(link(n)?.bandwidth).to_string(),
@@ -271,17 +308,26 @@ impl Param {
             }
             Param::Seed => s.seed = value.parse().unwrap_or(s.seed),
             Param::Duration => s.duration_ns = nanos(),
-            Param::LinkBandwidth(n) | Param::LinkLatency(n) | Param::LinkPricePerGb(n) | Param::LinkPricePerMbpsMonth(n) => {
+            Param::LinkBandwidth(n)
+            | Param::LinkLatency(n)
+            | Param::LinkPricePerGb(n)
+            | Param::LinkPricePerMbpsMonth(n) => {
                 for l in s.links.iter_mut().filter(|l| &l.name == n) {
                     match self {
-                        Param::LinkBandwidth(_) => l.bandwidth = Rate::from_str(value).map_or(1, |r| r.0),
+                        Param::LinkBandwidth(_) => {
+                            l.bandwidth = Rate::from_str(value).map_or(1, |r| r.0)
+                        }
                         Param::LinkLatency(_) => l.latency_ns = nanos(),
                         Param::LinkPricePerGb(_) => l.price_per_gb = number(),
                         _ => l.price_per_mbps_month = number(),
                     }
                 }
             }
-            Param::MirrorMode(g) | Param::MirrorChunk(g) | Param::MirrorJournal(g) | Param::MirrorPeriod(g) | Param::MirrorWindow(g) => {
+            Param::MirrorMode(g)
+            | Param::MirrorChunk(g)
+            | Param::MirrorJournal(g)
+            | Param::MirrorPeriod(g)
+            | Param::MirrorWindow(g) => {
                 for m in s.mirrors.iter_mut().filter(|m| &m.group == g) {
                     let o = &mut m.options;
                     match self {
@@ -359,7 +405,10 @@ impl Grid {
         for spec in specs {
             let v = Vary::parse(spec, s)?;
             if varies.iter().any(|x| x.param == v.param) {
-                return Err(bad(format!("--vary {} is given twice; list every value in one --vary", v.key)));
+                return Err(bad(format!(
+                    "--vary {} is given twice; list every value in one --vary",
+                    v.key
+                )));
             }
             varies.push(v);
         }
@@ -426,9 +475,12 @@ impl Default for Shard {
 impl FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Shard, String> {
-        let parsed = s
-            .split_once('/')
-            .and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+        let parsed = s.split_once('/').and_then(|(i, n)| {
+            Some((
+                i.trim().parse::<usize>().ok()?,
+                n.trim().parse::<usize>().ok()?,
+            ))
+        });
         match parsed {
             Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
             _ => Err(format!(
@@ -486,6 +538,8 @@ pub struct RunResult {
     /// Data bytes resyncs sent, and bytes every host wrote during the run.
     pub resync_bytes: u64,
     pub resync_dirty_bytes: u64,
+    /// Every resync issued completed before the end of the run.
+    pub resyncs_completed: bool,
     pub written_bytes: u64,
     /// `GROUP=STATE` for every mirror, by group.
     pub final_states: String,
@@ -503,7 +557,11 @@ impl RunResult {
     pub fn from_summary(s: &RunSummary, max_lag_us: u64) -> RunResult {
         let remote: Vec<_> = s.mirrors.iter().filter(|m| m.mode != "local").collect();
         let prod: Vec<_> = s.hosts.iter().filter(|h| h.role == "production").collect();
-        let delay_rpo = remote.iter().map(|m| m.replication_delay_ns.max).max().unwrap_or(0);
+        let delay_rpo = remote
+            .iter()
+            .map(|m| m.replication_delay_ns.max)
+            .max()
+            .unwrap_or(0);
         let mut states: Vec<(String, String)> = s
             .mirrors
             .iter()
@@ -519,16 +577,34 @@ impl RunResult {
             busy_fraction: s.links.iter().map(|l| l.busy_fraction).fold(0.0, f64::max),
             max_lag_bytes: remote.iter().map(|m| m.max_lag_bytes).max().unwrap_or(0),
             max_rpo_ns: (max_lag_us * 1_000).max(delay_rpo),
-            delay_p99_ns: remote.iter().map(|m| m.replication_delay_ns.p99).max().unwrap_or(0),
-            write_p50_ns: prod.iter().map(|h| h.write_latency_ns.p50).max().unwrap_or(0),
-            write_p99_ns: prod.iter().map(|h| h.write_latency_ns.p99).max().unwrap_or(0),
-            write_p999_ns: prod.iter().map(|h| h.write_latency_ns.p999).max().unwrap_or(0),
+            delay_p99_ns: remote
+                .iter()
+                .map(|m| m.replication_delay_ns.p99)
+                .max()
+                .unwrap_or(0),
+            write_p50_ns: prod
+                .iter()
+                .map(|h| h.write_latency_ns.p50)
+                .max()
+                .unwrap_or(0),
+            write_p99_ns: prod
+                .iter()
+                .map(|h| h.write_latency_ns.p99)
+                .max()
+                .unwrap_or(0),
+            write_p999_ns: prod
+                .iter()
+                .map(|h| h.write_latency_ns.p999)
+                .max()
+                .unwrap_or(0),
             writes: prod.iter().map(|h| h.writes).sum(),
             failed_writes: prod.iter().map(|h| h.failed).sum(),
             cost_transfer: s.cost.transfer,
             cost_provisioned: s.cost.provisioned,
             cost_total: s.cost.total,
-            second_conventional_bytes: second.map_or(0, |m| m.conventional.data_bytes + m.conventional.control_bytes),
+            second_conventional_bytes: second.map_or(0, |m| {
+                m.conventional.data_bytes + m.conventional.control_bytes
+            }),
             second_conventional_ns: second.map_or(0, |m| m.conventional.duration_ns),
             second_conventional_done: second.is_some_and(|m| m.conventional.completed),
             second_nocopy_bytes: second.map_or(0, |m| m.nocopy.data_bytes + m.nocopy.control_bytes),
@@ -537,7 +613,12 @@ impl RunResult {
             split_ns: split.and_then(|x| x.duration_ns).unwrap_or(0),
             split_stall_ns: split.map_or(0, |x| x.host_io_stall_ns),
             resync_bytes: s.resyncs.iter().map(|r| r.data_bytes).sum(),
-            resync_dirty_bytes: s.resyncs.iter().map(|r| r.dirty_chunks * r.chunk_bytes).sum(),
+            resync_dirty_bytes: s
+                .resyncs
+                .iter()
+                .map(|r| r.dirty_chunks * r.chunk_bytes)
+                .sum(),
+            resyncs_completed: s.resyncs.iter().all(|r| r.completed_ns.is_some()),
             written_bytes: s.hosts.iter().map(|h| h.bytes_written).sum(),
             final_states: states
                 .iter()
@@ -550,7 +631,7 @@ impl RunResult {
 }
 
 /// The result columns of `sweep.csv`, after `run` and the varied keys.
-pub const RESULT_COLUMNS: [&str; 28] = [
+pub const RESULT_COLUMNS: [&str; 29] = [
     "data_bytes",
     "control_bytes",
     "busy_fraction",
@@ -575,6 +656,7 @@ pub const RESULT_COLUMNS: [&str; 28] = [
     "split_stall_ms",
     "resync_bytes",
     "resync_dirty_bytes",
+    "resyncs_completed",
     "written_bytes",
     "final_states",
     "invariants",
@@ -639,6 +721,7 @@ impl Row {
             ns_as_ms(r.split_stall_ns),
             r.resync_bytes.to_string(),
             r.resync_dirty_bytes.to_string(),
+            r.resyncs_completed.to_string(),
             r.written_bytes.to_string(),
             csv_field(&r.final_states),
             if r.invariants_ok { "ok" } else { "FAILED" }.to_string(),
@@ -713,7 +796,12 @@ impl Sweep {
     }
 
     /// As [`Sweep::load`], for a scenario given as text (`path` names it in messages).
-    pub fn from_text(text: &str, path: &Path, varies: &[String], rpo_target_ns: u64) -> Result<Sweep, SweepError> {
+    pub fn from_text(
+        text: &str,
+        path: &Path,
+        varies: &[String],
+        rpo_target_ns: u64,
+    ) -> Result<Sweep, SweepError> {
         let scenario = scenario::parse(text, path)?;
         let grid = Grid::parse(varies, &scenario)?;
         Ok(Sweep {
@@ -781,8 +869,10 @@ impl Sweep {
         let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(indices.len() as u64);
             b.set_style(
-                ProgressStyle::with_template("{spinner} sweep {bar:40} {pos}/{len} runs [{elapsed}] {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} sweep {bar:40} {pos}/{len} runs [{elapsed}] {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             b
         });
@@ -818,7 +908,13 @@ impl Sweep {
         }
         let rows = rows?;
         let keys: Vec<String> = self.grid.varies.iter().map(|v| v.key.clone()).collect();
-        write_sweep_files(out, &self.meta(opts.shard), &self.scenario_text, &keys, &rows_text(&rows))?;
+        write_sweep_files(
+            out,
+            &self.meta(opts.shard),
+            &self.scenario_text,
+            &keys,
+            &rows_text(&rows),
+        )?;
         Ok(rows)
     }
 }
@@ -875,7 +971,10 @@ pub fn read_meta(dir: &Path) -> Result<SweepMeta, SweepError> {
     if meta.format != FORMAT {
         return Err(SweepError::Read {
             path,
-            error: format!("written by another mirrorlab (format {}, expected {FORMAT})", meta.format),
+            error: format!(
+                "written by another mirrorlab (format {}, expected {FORMAT})",
+                meta.format
+            ),
         });
     }
     Ok(meta)
@@ -924,7 +1023,9 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// writes. Every shard of the sweep must be there, once, with the same scenario and grid.
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<SweepMeta, SweepError> {
     if shards.is_empty() {
-        return Err(SweepError::Merge("merge: expected at least one shard directory".into()));
+        return Err(SweepError::Merge(
+            "merge: expected at least one shard directory".into(),
+        ));
     }
     let mut metas = Vec::new();
     for d in shards {
@@ -972,14 +1073,20 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<SweepMeta, SweepError> {
         .map(|i| format!("{i}/{count}"))
         .collect();
     if !missing.is_empty() {
-        return Err(SweepError::Merge(format!("missing shard(s) {}", missing.join(", "))));
+        return Err(SweepError::Merge(format!(
+            "missing shard(s) {}",
+            missing.join(", ")
+        )));
     }
     let mut header = None::<String>;
     let mut rows: Vec<(usize, String)> = Vec::new();
     for (d, m) in shards.iter().zip(&metas) {
         let (h, r) = read_rows(d)?;
         if header.as_ref().is_some_and(|x| x != &h) {
-            return Err(SweepError::Merge(format!("{}: sweep.csv has other columns", d.display())));
+            return Err(SweepError::Merge(format!(
+                "{}: sweep.csv has other columns",
+                d.display()
+            )));
         }
         header = Some(h);
         let expected: Vec<usize> = m.shard.rows(m.runs).collect();
@@ -1022,10 +1129,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<SweepMeta, SweepError> {
             })?;
         }
     }
-    let scenario_text = fs::read_to_string(shards[0].join("scenario.toml")).map_err(|e| SweepError::Read {
-        path: shards[0].join("scenario.toml"),
-        error: e.to_string(),
-    })?;
+    let scenario_text =
+        fs::read_to_string(shards[0].join("scenario.toml")).map_err(|e| SweepError::Read {
+            path: shards[0].join("scenario.toml"),
+            error: e.to_string(),
+        })?;
     let merged = same(first);
     let keys: Vec<String> = merged.varies.iter().map(|v| v.key.clone()).collect();
     let h = csv_header(&keys);
@@ -1131,10 +1239,9 @@ pub fn format_rows(grid: &Grid, rows: &[Row], rpo_target_ns: u64) -> String {
 /// be written; `Err` is bad input (exit 2).
 pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
     let sweep = Sweep::load(&args.scenario, &args.vary, args.rpo_target.0)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-sweep", sweep.scenario.stem())));
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-sweep", sweep.scenario.stem()))
+    });
     let shard = args.shard.unwrap_or_default();
     let opts = SweepOptions {
         shard,
@@ -1150,8 +1257,11 @@ pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    print!("{}", format_rows(&sweep.grid, &rows, sweep.rpo_target_ns));
-    println!(
+    say!(
+        "{}",
+        format_rows(&sweep.grid, &rows, sweep.rpo_target_ns).trim_end()
+    );
+    say!(
         "\n{} run{} in {:.1} s (wall clock)",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
@@ -1159,14 +1269,18 @@ pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
     );
     if shard.is_whole() {
         match crate::report::build(&out, &crate::report::ReportOptions::default()) {
-            Ok(index) => println!("wrote {} and {}", out.join("sweep.csv").display(), index.display()),
+            Ok(index) => say!(
+                "wrote {} and {}",
+                out.join("sweep.csv").display(),
+                index.display()
+            ),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(1);
             }
         }
     } else {
-        println!(
+        say!(
             "shard {}/{}: wrote {} (join every shard with `mirrorlab merge DIR... --out DIR`)",
             shard.index,
             shard.count,
@@ -1193,7 +1307,7 @@ pub fn run_merge_cmd(args: &MergeArgs) -> anyhow::Result<u8> {
     };
     match crate::report::build(&args.out, &crate::report::ReportOptions::default()) {
         Ok(index) => {
-            println!(
+            say!(
                 "merged {} shard{} ({} runs) into {} and {}",
                 args.shards.len(),
                 if args.shards.len() == 1 { "" } else { "s" },
@@ -1247,7 +1361,10 @@ svol = "2:b"
     fn grid_is_row_major_first_vary_slowest() {
         let s = scenario();
         let g = Grid::parse(
-            &["mode=sync,async".into(), "link.wan.bandwidth=1MB/s,2000kB/s,3MB/s".into()],
+            &[
+                "mode=sync,async".into(),
+                "link.wan.bandwidth=1MB/s,2000kB/s,3MB/s".into(),
+            ],
             &s,
         )
         .unwrap();

@@ -39,6 +39,8 @@ pub struct WorkloadError {
 /// Addresses are drawn in units of this many bytes (one volume block).
 const ALIGN: u64 = 4096;
 
+/// One per host and never moved on the hot path, so the Poisson state stays inline.
+#[allow(clippy::large_enum_variant)]
 pub enum Workload {
     Poisson(Poisson),
     Trace(Box<TraceReplay>),

@@ -793,22 +793,49 @@ fn nocopy_on_differing_volumes_is_refused_not_identical() {
 
 #[test]
 fn debug_replay() {
-    let opts = PairOptions { on_full: OnFull::Suspend, ..options(CopyMode::Async) };
-    let mut run = Run::new(opts, Transport::HostNetwork);
+    let opts = PairOptions { resume: AsyncResume::Bitmap, ..options(CopyMode::Async) };
+    let mut run = Run::new(opts, Transport::Interconnect);
     use Op::*;
     let ops = vec![
-        NocopyR2,
+        Resync { mirror: 0, restore: false },
         Write { block: 0, blocks: 1 },
+        Deliver { pick: 0 },
+        Write { block: 0, blocks: 1 },
+        Deliver { pick: 0 },
+        Write { block: 0, blocks: 1 },
+        Write { block: 0, blocks: 1 },
+        Deliver { pick: 0 },
+        Deliver { pick: 0 },
+        Deliver { pick: 0 },
+        Deliver { pick: 0 },
+        Deliver { pick: 0 },
+        Write { block: 0, blocks: 1 },
+        Deliver { pick: 0 },
         AtomicSplit { by_ids: false },
         Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Write { block: 0, blocks: 1 },
-        Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Resync { mirror: 1, restore: true },
+        LinkUp,
+        LinkUp,
+        NocopyR2,
+        Deliver { pick: 44 },
+        Restart { secondary: false },
+        Deliver { pick: 8 },
+        Deliver { pick: 6 },
+        Takeover,
+        LinkUp,
+        Resync { mirror: 3, restore: false },
+        Takeover,
+        Resync { mirror: 2, restore: false },
+        Takeover,
+        LinkUp,
+        Takeover,
+        LinkUp,
+        Takeover,
+        Takeover,
     ];
     let r1 = mirrors()[0].1;
-    let show = |run: &Run| format!("   R1 P {:?} S {:?} links {:?}", run.lab.world.system(P).pair(r1).map(|p| (p.state, p.restore)), run.lab.world.system(S).pair(r1).map(|p| (p.state, p.restore)), run.lab.world.links.values().map(|q| q.len()).collect::<Vec<_>>());
+    let [a105, _, b105, _] = fig8_volumes();
+    let r1 = mirrors()[3].1;
+    let show = |run: &Run| format!("   R2 P {:?} S {:?} links {:?}\n   105a {:?}\n   105b {:?}", run.lab.world.system(P).pair(r1).map(|p| (p.state, p.restore, p.pending.clone())), run.lab.world.system(S).pair(r1).map(|p| (p.state, p.restore, p.pending.clone())), run.lab.world.links.values().map(|q| q.len()).collect::<Vec<_>>(), run.lab.world.volume(a105).blocks_in(0,99), run.lab.world.volume(b105).blocks_in(0,99));
     for op in &ops {
         let out = run.apply(op).unwrap();
         eprintln!("{op:?} -> {out:?}");
@@ -819,11 +846,10 @@ fn debug_replay() {
         let w = &mut run.lab.world;
         let out = if let Some(&(from, to)) = w.links.keys().next() {
             w.deliver_link(from, to)
-        } else { break };
+        } else if !w.host_net.is_empty() { w.deliver_host_net(0) } else { break };
         eprintln!("deliver -> {out:?}");
         eprintln!("{}", show(&run));
         run.observe(&out).unwrap();
     }
-    eprintln!("P pairs {:?}", run.lab.world.system(P).pairs().map(|p| (p.mirror.svol, p.state, p.pending.clone(), p.journal_bytes())).collect::<Vec<_>>());
     run.converge().unwrap();
 }

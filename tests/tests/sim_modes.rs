@@ -154,3 +154,66 @@ run = "pairresync R"
     // PAIR and quiet at the end: the run checked PVOL == SVOL.
     assert!(sum.invariants.ok, "{:?}", sum.invariants.failures);
 }
+
+#[test]
+fn standby_host_takes_over_after_a_disaster() {
+    let text = r#"
+name = "takeover"
+duration = "3min"
+
+[[storage]]
+serial = 1
+volumes = [{ id = "1", size = "1GiB" }]
+
+[[storage]]
+serial = 2
+volumes = [{ id = "1", size = "1GiB" }]
+
+[[link]]
+name = "wan"
+between = [1, 2]
+bandwidth = "100MB/s"
+latency = "2ms"
+
+[[host]]
+name = "prod"
+role = "production"
+storage = 1
+workload = { poisson = 100, size = "8KiB", volume = "1:1" }
+
+[[host]]
+name = "standby"
+role = "standby"
+storage = 2
+workload = { poisson = 100, size = "8KiB", volume = "2:1" }
+
+[[mirror]]
+group = "R"
+pvol = "1:1"
+svol = "2:1"
+mode = "sync"
+
+[[command]]
+at = "1min"
+run = "disaster 1"
+
+[[command]]
+after = "previous"
+delay = "10s"
+run = "takeover 2"
+"#;
+    let s = parse(text).unwrap();
+    let sum = run(&s, Overrides::default()).summary;
+    let prod = &sum.hosts[0];
+    let standby = &sum.hosts[1];
+    assert!(prod.failed > 0, "writes to the lost site fail: {prod:?}");
+    assert!(standby.writes > 0 && standby.failed == 0, "{standby:?}");
+    // It starts at the takeover (70 s), so about 110 s of writes at 100/s.
+    assert!((9_000..13_000).contains(&standby.writes), "{standby:?}");
+    assert_eq!(sum.mirrors[0].svol_state, "SUSPENDED_ERROR");
+    assert!(
+        sum.commands.iter().all(|c| c.result == "done"),
+        "{:?}",
+        sum.commands
+    );
+}

@@ -130,7 +130,10 @@ pub struct BarChart {
 /// Prints a tick or value: fixed `decimals`, "-0" as "0", no exponent.
 pub fn fmt_num(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         format!("{:.decimals$}", 0.0)
     } else {
         s
@@ -233,22 +236,36 @@ struct LegendItem {
     filled_box: bool,
 }
 
-fn draw_legend(area: &Area<'_>, title: &str, items: &[LegendItem], notes: &[String]) -> Result<(), ChartError> {
+fn draw_legend(
+    area: &Area<'_>,
+    title: &str,
+    items: &[LegendItem],
+    notes: &[String],
+) -> Result<(), ChartError> {
     let style = (FONT, 14).into_font().color(&BLACK);
     let small = (FONT, 12).into_font().color(&AXIS);
     let mut y = 60;
     for item in items {
         if item.filled_box {
-            area.draw(&Rectangle::new([(8, y - 6), (28, y + 6)], item.color.filled()))
-                .map_err(|e| err(title, e))?;
+            area.draw(&Rectangle::new(
+                [(8, y - 6), (28, y + 6)],
+                item.color.filled(),
+            ))
+            .map_err(|e| err(title, e))?;
         } else if item.dashed {
             for x in (4..32).step_by(8) {
-                area.draw(&PathElement::new(vec![(x, y), (x + 5, y)], item.color.stroke_width(2)))
-                    .map_err(|e| err(title, e))?;
+                area.draw(&PathElement::new(
+                    vec![(x, y), (x + 5, y)],
+                    item.color.stroke_width(2),
+                ))
+                .map_err(|e| err(title, e))?;
             }
         } else if item.line {
-            area.draw(&PathElement::new(vec![(4, y), (32, y)], item.color.stroke_width(3)))
-                .map_err(|e| err(title, e))?;
+            area.draw(&PathElement::new(
+                vec![(4, y), (32, y)],
+                item.color.stroke_width(3),
+            ))
+            .map_err(|e| err(title, e))?;
         }
         area.draw(&Text::new(item.label.clone(), (40, y - 8), style.clone()))
             .map_err(|e| err(title, e))?;
@@ -321,7 +338,10 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
             filled_box: false,
         });
     }
-    let (plot, legend) = with_legend(root, items.len() > 1 || !c.notes.is_empty() || c.hline.is_some());
+    let (plot, legend) = with_legend(
+        root,
+        items.len() > 1 || !c.notes.is_empty() || c.hline.is_some(),
+    );
     if let Some(l) = &legend {
         draw_legend(l, t, &items, &c.notes)?;
     }
@@ -330,7 +350,9 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
     }
     let (mut x0, mut x1) = pts
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(x, _)| {
+            (a.min(x), b.max(x))
+        });
     if x0 >= 0.0 && x0 <= (x1 - x0) * 0.2 {
         x0 = 0.0;
     }
@@ -338,9 +360,17 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
         x1 = x0 + 1.0;
     }
     let hline_y = c.hline.as_ref().map(|h| h.y).filter(|&y| keep(y));
-    let ymax = pts.iter().map(|p| p.1).chain(hline_y).fold(f64::NEG_INFINITY, f64::max);
+    let ymax = pts
+        .iter()
+        .map(|p| p.1)
+        .chain(hline_y)
+        .fold(f64::NEG_INFINITY, f64::max);
     let (y0, y1, y_step) = if c.log_y {
-        let ymin = pts.iter().map(|p| p.1).chain(hline_y).fold(f64::INFINITY, f64::min);
+        let ymin = pts
+            .iter()
+            .map(|p| p.1)
+            .chain(hline_y)
+            .fold(f64::INFINITY, f64::min);
         let lo = ymin.log10().floor();
         let hi = (ymax.log10().ceil()).max(lo + 1.0);
         (lo, hi, 1.0)
@@ -393,7 +423,12 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
         if keep(h.y) {
             let y = ylog(h.y);
             chart
-                .draw_series(DashedLineSeries::new(vec![(x0, y), (x1, y)], 8, 6, BLACK.stroke_width(2)))
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, y), (x1, y)],
+                    8,
+                    6,
+                    BLACK.stroke_width(2),
+                ))
                 .map_err(|e| err(t, e))?;
         }
     }
@@ -427,7 +462,11 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
                     .map_err(|e| err(t, e))?;
                 if !filled {
                     chart
-                        .draw_series(std::iter::once(Circle::new((x, ylog(y)), 3, WHITE.filled())))
+                        .draw_series(std::iter::once(Circle::new(
+                            (x, ylog(y)),
+                            3,
+                            WHITE.filled(),
+                        )))
                         .map_err(|e| err(t, e))?;
                 }
             }
@@ -449,7 +488,12 @@ pub fn bar_chart(c: &BarChart) -> Result<String, ChartError> {
 
 /// Two bar charts one above the other under one title (e.g. bytes and time), sharing a
 /// legend.
-pub fn bar_stack(title: &str, top: &BarChart, bottom: &BarChart, notes: &[String]) -> Result<String, ChartError> {
+pub fn bar_stack(
+    title: &str,
+    top: &BarChart,
+    bottom: &BarChart,
+    notes: &[String],
+) -> Result<String, ChartError> {
     render(title, (SIZE.0, 2 * SIZE.1 - 80), |root| {
         let (w, _) = root.dim_in_pixel();
         let root = root
@@ -535,7 +579,13 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
         let hi = (ymax.log10() + 0.25).ceil().max(lo + 1.0);
         (lo, hi, 1.0)
     } else {
-        let (top, step) = nice_top(ymax * if c.value_labels == ValueLabels::None { 1.0 } else { 1.1 });
+        let (top, step) = nice_top(
+            ymax * if c.value_labels == ValueLabels::None {
+                1.0
+            } else {
+                1.1
+            },
+        );
         (0.0, top, step)
     };
     let ylog = |y: f64| if c.log_y { y.log10() } else { y };
@@ -578,35 +628,46 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
     // Category names under the axis, centred on their bars (drawn on the whole area, in
     // pixels, since the plot area clips below the axis).
     let (bx, by) = plot.get_base_pixel();
-    let cat_style = (FONT, 14)
-        .into_font()
-        .color(&BLACK)
-        .pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        ));
+    let cat_style =
+        (FONT, 14)
+            .into_font()
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ));
     for (i, name) in c.categories.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(i as f64, y0));
-        plot.draw(&Text::new(name.clone(), (px - bx, py - by + 8), cat_style.clone()))
-            .map_err(|e| err(t, e))?;
+        plot.draw(&Text::new(
+            name.clone(),
+            (px - bx, py - by + 8),
+            cat_style.clone(),
+        ))
+        .map_err(|e| err(t, e))?;
     }
     let groups = c.groups.len().max(1) as f64;
     let width = 0.8 / groups;
-    let label_style = (FONT, 12)
-        .into_font()
-        .color(&BLACK)
-        .pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Bottom,
-        ));
+    let label_style =
+        (FONT, 12)
+            .into_font()
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Bottom,
+            ));
     for (gi, g) in c.groups.iter().enumerate() {
         let col = color(g.color);
         for (ci, v) in g.values.iter().enumerate().take(n) {
-            let Some(v) = v.filter(|&v| keep(v)) else { continue };
+            let Some(v) = v.filter(|&v| keep(v)) else {
+                continue;
+            };
             let left = ci as f64 - 0.4 + gi as f64 * width;
             let right = left + width * 0.92;
             chart
-                .draw_series(std::iter::once(Rectangle::new([(left, y0), (right, ylog(v))], col.filled())))
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(left, y0), (right, ylog(v))],
+                    col.filled(),
+                )))
                 .map_err(|e| err(t, e))?;
             let text = match c.value_labels {
                 ValueLabels::None => continue,
@@ -620,7 +681,11 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
                 continue;
             }
             chart
-                .draw_series(std::iter::once(Text::new(text, ((left + right) / 2.0, ylog(v)), label_style.clone())))
+                .draw_series(std::iter::once(Text::new(
+                    text,
+                    ((left + right) / 2.0, ylog(v)),
+                    label_style.clone(),
+                )))
                 .map_err(|e| err(t, e))?;
         }
     }

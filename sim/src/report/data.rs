@@ -92,6 +92,7 @@ pub struct SplitSummary {
 #[serde(default)]
 pub struct ResyncSummary {
     pub command: String,
+    pub completed_ns: Option<u64>,
     pub dirty_chunks: u64,
     pub chunk_bytes: u64,
     pub data_bytes: u64,
@@ -168,7 +169,8 @@ impl RunSummary {
 
     pub fn read(path: &Path) -> Result<RunSummary, DataError> {
         let text = fs::read_to_string(path).map_err(|e| bad(path, e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| bad(path, format!("not a mirrorlab summary.json: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| bad(path, format!("not a mirrorlab summary.json: {e}")))
     }
 }
 
@@ -290,14 +292,20 @@ impl Study {
             let mut runs = Vec::new();
             for (i, rec) in r.records().enumerate() {
                 let rec = rec.map_err(|e| bad(&csv_path, format!("line {}: {e}", i + 2)))?;
-                let run: usize = rec
-                    .get(0)
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| bad(&csv_path, format!("line {}: expected a run number first", i + 2)))?;
+                let run: usize = rec.get(0).and_then(|x| x.parse().ok()).ok_or_else(|| {
+                    bad(
+                        &csv_path,
+                        format!("line {}: expected a run number first", i + 2),
+                    )
+                })?;
                 let params: Vec<String> = (0..keys.len())
                     .map(|k| rec.get(k + 1).unwrap_or_default().to_string())
                     .collect();
-                runs.push(read_run(&dir.join("runs").join(sweep::run_dir_name(run)), run, params)?);
+                runs.push(read_run(
+                    &dir.join("runs").join(sweep::run_dir_name(run)),
+                    run,
+                    params,
+                )?);
             }
             if runs.is_empty() {
                 return Err(bad(&csv_path, "no runs"));
@@ -334,6 +342,10 @@ impl Study {
     }
 
     pub fn duration_ns(&self) -> u64 {
-        self.runs.iter().map(|r| r.summary.simulated_ns).max().unwrap_or(0)
+        self.runs
+            .iter()
+            .map(|r| r.summary.simulated_ns)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -92,14 +92,35 @@ pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
             );
         }
     }
+    h.push_str(body);
     if let Some(c) = check {
+        let states: usize = c
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .split(" states explored")
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        let configs = c.lines().filter(|l| l.starts_with("mode=")).count();
+        let bad = c.contains("VIOLATED") || c.contains("NOT REACHED");
         let _ = writeln!(
             h,
-            "<h2>Model check of the Fig 8 protocol</h2>\n<pre>{}</pre>",
+            "<h2>Model check of the Fig 8 protocol</h2>\n<p>{} configuration{}, {} states explored: {}</p>\n\
+             <details><summary>every property</summary><pre>{}</pre></details>",
+            configs,
+            if configs == 1 { "" } else { "s" },
+            states,
+            if bad {
+                "<span class=\"warn\">a property failed</span>"
+            } else {
+                "every property holds and every expected event is reached"
+            },
             esc(c.trim_end())
         );
     }
-    h.push_str(body);
     if let Some(cmd) = reproduce(study) {
         let _ = writeln!(
             h,
@@ -145,7 +166,11 @@ fn reproduce(study: &Study) -> Option<String> {
     for v in &m.varies {
         let _ = write!(cmd, " \\\n    --vary {}={}", v.key, v.values.join(","));
     }
-    let _ = write!(cmd, " \\\n    --rpo-target {}", crate::units::Nanos(study.rpo_target_ns));
+    let _ = write!(
+        cmd,
+        " \\\n    --rpo-target {}",
+        crate::units::Nanos(study.rpo_target_ns)
+    );
     Some(cmd)
 }
 
@@ -165,26 +190,37 @@ fn params_label(a: &Analysis<'_>, r: &RunData, skip: &[usize]) -> String {
     }
 }
 
-/// The page body: the answer, the charts, the tables.
-pub(super) fn body(a: &Analysis<'_>, charts: &[(String, String, String)]) -> String {
+/// A chart on the page.
+pub(super) struct Figure {
+    pub(super) src: String,
+    pub(super) alt: String,
+    pub(super) size: (u32, u32),
+}
+
+/// The page body: the answer, the charts, the tables (not when `compact`).
+pub(super) fn body(a: &Analysis<'_>, charts: &[Figure], compact: bool) -> String {
     let mut h = String::new();
     // A sweep of neither modes nor bandwidths (e.g. bitmap chunks) has no bandwidth answer.
     if a.study.meta.is_none() || a.mode_key.is_some() || !a.bandwidth_keys.is_empty() {
         answer(&mut h, a);
     }
     h.push_str("<h2>Charts</h2>\n");
-    for (src, alt, _) in charts {
+    for f in charts {
         let _ = writeln!(
             h,
-            "<figure><img src=\"{}\" alt=\"{}\" width=\"960\" height=\"440\"></figure>",
-            esc(src),
-            esc(alt)
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"{}\" height=\"{}\"></figure>",
+            esc(&f.src),
+            esc(&f.alt),
+            f.size.0,
+            f.size.1
         );
     }
     second_mirror(&mut h, a);
     bitmap(&mut h, a);
-    all_runs(&mut h, a);
-    pairdisplay(&mut h, a);
+    if !compact {
+        all_runs(&mut h, a);
+        pairdisplay(&mut h, a);
+    }
     h
 }
 
@@ -194,7 +230,11 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
     let what = a
         .series_key
         .map_or_else(|| "the run".to_string(), |k| a.study.keys[k].clone());
-    let _ = writeln!(h, "<h2>The answer: the cheapest bandwidth that keeps the RPO under {}</h2>", esc(&target));
+    let _ = writeln!(
+        h,
+        "<h2>The answer: the cheapest bandwidth that keeps the RPO under {}</h2>",
+        esc(&target)
+    );
     h.push_str("<div class=\"answer\">\n");
     let mut best_all: Option<(&str, &RunData)> = None;
     for ans in &answers {
@@ -305,7 +345,12 @@ fn second_mirror(h: &mut String, a: &Analysis<'_>) {
     if refs.is_empty() {
         return;
     }
-    let group = refs[0].2.summary.second_mirror.as_ref().map_or("", |m| m.group.as_str());
+    let group = refs[0]
+        .2
+        .summary
+        .second_mirror
+        .as_ref()
+        .map_or("", |m| m.group.as_str());
     let _ = writeln!(
         h,
         "<h2>The second remote mirror {}: full copy versus atomic split + no-copy</h2>",
@@ -349,7 +394,7 @@ fn second_mirror(h: &mut String, a: &Analysis<'_>) {
 
 fn bitmap(h: &mut String, a: &Analysis<'_>) {
     let Some(ck) = a.chunk_key else { return };
-    h.push_str("<h2>Bitmap granularity: what a resync sends</h2>\n<table>\n<tr><th class=\"l\">run</th>\
+    h.push_str("<h2>Bitmap granularity: what a resync sends</h2>\n<table>\n<tr><th>run</th>\
                 <th>chunk</th><th>written by hosts</th><th>pending in bitmap</th><th>sent by resync</th>\
                 <th>resync / written</th></tr>\n");
     for r in &a.study.runs {
@@ -361,12 +406,16 @@ fn bitmap(h: &mut String, a: &Analysis<'_>) {
         };
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&params_label(a, r, &[ck])),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.run,
             esc(&r.params[ck]),
             bytes(x.written_bytes),
             bytes(x.resync_dirty_bytes),
-            bytes(x.resync_bytes),
+            if x.resyncs_completed {
+                bytes(x.resync_bytes)
+            } else {
+                format!("{} (not completed)", bytes(x.resync_bytes))
+            },
             ratio
         );
     }
@@ -432,7 +481,11 @@ fn pairdisplay(h: &mut String, a: &Analysis<'_>) {
         let _ = writeln!(
             h,
             "<details{}><summary>run {}: {}</summary>",
-            if refs.first() == Some(&r.run) { " open" } else { "" },
+            if refs.first() == Some(&r.run) {
+                " open"
+            } else {
+                ""
+            },
             r.run,
             esc(&params_label(a, r, &[]))
         );

@@ -35,7 +35,10 @@ pub enum ReportError {
     #[error(transparent)]
     Chart(#[from] ChartError),
     #[error("cannot write {}: {error}", .path.display())]
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl ReportError {
@@ -56,7 +59,7 @@ pub struct ReportOptions {
 /// path of `index.html`.
 pub fn build(dir: &Path, opts: &ReportOptions) -> Result<PathBuf, ReportError> {
     let study = Study::read(dir, opts.rpo_target_ns)?;
-    let mut body = body(&study, "")?;
+    let mut body = body(&study, "", false)?;
     let mut subs: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|error| ReportError::Write {
             path: dir.to_path_buf(),
@@ -67,10 +70,17 @@ pub fn build(dir: &Path, opts: &ReportOptions) -> Result<PathBuf, ReportError> {
         .collect();
     subs.sort();
     for sub in subs {
-        let name = sub.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = sub
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         build(&sub, opts)?;
         let s = Study::read(&sub, opts.rpo_target_ns)?;
-        body.push_str(&html::sub_study(&s, &name, &self::body(&s, &format!("{name}/"))?));
+        body.push_str(&html::sub_study(
+            &s,
+            &name,
+            &self::body(&s, &format!("{name}/"), true)?,
+        ));
     }
     let check = fs::read_to_string(dir.join("check.txt")).ok();
     let page = html::page(&study, check.as_deref(), &body);
@@ -83,16 +93,40 @@ pub fn build(dir: &Path, opts: &ReportOptions) -> Result<PathBuf, ReportError> {
 }
 
 /// Draws every chart of `study` into its directory and returns the page body; `prefix` is
-/// prepended to image paths (for a sub-study shown in its parent's page).
-fn body(study: &Study, prefix: &str) -> Result<String, ReportError> {
+/// prepended to image paths. `compact` (a sub-study shown in its parent's page) keeps only
+/// the charts of what the sub-study varies and leaves the run tables to its own page.
+fn body(study: &Study, prefix: &str, compact: bool) -> Result<String, ReportError> {
     let a = Analysis::new(study);
-    let mut charts: Vec<(String, String, String)> = Vec::new();
+    let mut charts: Vec<html::Figure> = Vec::new();
     for (file, alt, svg) in a.charts()? {
         let path = study.dir.join(&file);
+        let size = svg_size(&svg);
         fs::write(&path, svg).map_err(|error| ReportError::Write { path, error })?;
-        charts.push((format!("{prefix}{file}"), alt, file));
+        if compact && a.chunk_key.is_some() && file != "bitmap.svg" {
+            continue;
+        }
+        charts.push(html::Figure {
+            src: format!("{prefix}{file}"),
+            alt,
+            size,
+        });
     }
-    Ok(html::body(&a, &charts))
+    Ok(html::body(&a, &charts, compact))
+}
+
+/// The width and height plotters wrote on the `<svg>` element.
+fn svg_size(svg: &str) -> (u32, u32) {
+    let head = &svg[..svg.find('>').unwrap_or(svg.len())];
+    let attr = |name: &str| {
+        head.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+    };
+    (
+        attr("width").unwrap_or(charts::SIZE.0),
+        attr("height").unwrap_or(charts::SIZE.1),
+    )
 }
 
 /// `mirrorlab report DIR`
@@ -113,7 +147,8 @@ pub fn run_report_cmd(args: &ReportArgs) -> anyhow::Result<u8> {
     };
     match build(&args.dir, &opts) {
         Ok(index) => {
-            println!("wrote {}", index.display());
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout().lock(), "wrote {}", index.display());
             Ok(0)
         }
         Err(e) if e.is_bad_input() => Err(e.into()),
@@ -152,7 +187,9 @@ impl<'a> Analysis<'a> {
     pub fn new(study: &'a Study) -> Analysis<'a> {
         let mode_key = study.key("mode");
         let bandwidth_keys: Vec<usize> = (0..study.keys.len())
-            .filter(|&k| study.keys[k].starts_with("link.") && study.keys[k].ends_with(".bandwidth"))
+            .filter(|&k| {
+                study.keys[k].starts_with("link.") && study.keys[k].ends_with(".bandwidth")
+            })
             .collect();
         let chunk_key = (0..study.keys.len())
             .find(|&k| study.keys[k].starts_with("mirror.") && study.keys[k].ends_with(".chunk"));
@@ -324,7 +361,11 @@ impl<'a> Analysis<'a> {
         }
         tc.notes.push("data + control bytes,".into());
         tc.notes.push("primary -> secondary".into());
-        out.push(("throughput.svg".into(), tc.title.clone(), charts::line_chart(&tc)?));
+        out.push((
+            "throughput.svg".into(),
+            tc.title.clone(),
+            charts::line_chart(&tc)?,
+        ));
 
         let util = LineChart {
             title: "Link utilisation over time".into(),
@@ -339,7 +380,11 @@ impl<'a> Analysis<'a> {
             notes: at_note.clone(),
             y_top: Some(100.0),
         };
-        out.push(("utilisation.svg".into(), util.title.clone(), charts::line_chart(&util)?));
+        out.push((
+            "utilisation.svg".into(),
+            util.title.clone(),
+            charts::line_chart(&util)?,
+        ));
 
         // Lag in bytes and RPO in seconds.
         let lag_max = refs
@@ -361,7 +406,11 @@ impl<'a> Analysis<'a> {
             notes: at_note.clone(),
             y_top: None,
         };
-        out.push(("lag_bytes.svg".into(), lag.title.clone(), charts::line_chart(&lag)?));
+        out.push((
+            "lag_bytes.svg".into(),
+            lag.title.clone(),
+            charts::line_chart(&lag)?,
+        ));
         let rpo_max = refs
             .iter()
             .flat_map(|(_, _, r)| rpo(r, 1.0, 1.0))
@@ -385,13 +434,27 @@ impl<'a> Analysis<'a> {
             notes: at_note.clone(),
             y_top: None,
         };
-        out.push(("rpo.svg".into(), "RPO over time".into(), charts::line_chart(&rpo_chart)?));
+        out.push((
+            "rpo.svg".into(),
+            "RPO over time".into(),
+            charts::line_chart(&rpo_chart)?,
+        ));
 
         // Host write latency percentiles.
-        let worst = refs.iter().map(|(_, _, r)| r.result.write_p999_ns).max().unwrap_or(0);
-        let (l_div, l_unit) = if worst >= 10_000_000_000 { (1e9, "s") } else { (1e6, "ms") };
+        let worst = refs
+            .iter()
+            .map(|(_, _, r)| r.result.write_p999_ns)
+            .max()
+            .unwrap_or(0);
+        let (l_div, l_unit) = if worst >= 10_000_000_000 {
+            (1e9, "s")
+        } else {
+            (1e6, "ms")
+        };
         let pct = |f: fn(&RunData) -> u64| -> Vec<Option<f64>> {
-            refs.iter().map(|(_, _, r)| Some(f(r) as f64 / l_div)).collect()
+            refs.iter()
+                .map(|(_, _, r)| Some(f(r) as f64 / l_div))
+                .collect()
         };
         let lat = BarChart {
             title: "Host write latency (production hosts)".into(),
@@ -416,7 +479,7 @@ impl<'a> Analysis<'a> {
             ],
             log_y: true,
             value_labels: ValueLabels::Sig,
-                si_ticks: false,
+            si_ticks: false,
             notes: {
                 let mut n = at_note.clone();
                 n.push(format!("0 {l_unit} (acknowledged at once)"));
@@ -424,12 +487,19 @@ impl<'a> Analysis<'a> {
                 n
             },
         };
-        out.push(("latency.svg".into(), lat.title.clone(), charts::bar_chart(&lat)?));
+        out.push((
+            "latency.svg".into(),
+            lat.title.clone(),
+            charts::bar_chart(&lat)?,
+        ));
 
         // Cost and RPO against bandwidth.
         let answers = self.answers();
         let distinct_bw = {
-            let mut b: Vec<u64> = answers.iter().flat_map(|a| a.runs.iter().map(|r| bandwidth(r))).collect();
+            let mut b: Vec<u64> = answers
+                .iter()
+                .flat_map(|a| a.runs.iter().map(|r| bandwidth(r)))
+                .collect();
             b.sort_unstable();
             b.dedup();
             b.len()
@@ -452,7 +522,11 @@ impl<'a> Analysis<'a> {
                     .map(|a| Series {
                         label: a.label.clone(),
                         color: colors.get(&a.label).copied().unwrap_or(0),
-                        points: a.runs.iter().map(|r| (bandwidth(r) as f64 / 1e6, f(r))).collect(),
+                        points: a
+                            .runs
+                            .iter()
+                            .map(|r| (bandwidth(r) as f64 / 1e6, f(r)))
+                            .collect(),
                         marks: a.runs.iter().map(|r| self.meets_target(r)).collect(),
                     })
                     .collect()
@@ -467,7 +541,11 @@ impl<'a> Analysis<'a> {
                 notes: legend_notes.clone(),
                 y_top: None,
             };
-            out.push(("cost.svg".into(), cost.title.clone(), charts::line_chart(&cost)?));
+            out.push((
+                "cost.svg".into(),
+                cost.title.clone(),
+                charts::line_chart(&cost)?,
+            ));
             let rb = LineChart {
                 title: "Worst RPO by bandwidth".into(),
                 x_label: "provisioned bandwidth (MB/s)".into(),
@@ -481,9 +559,15 @@ impl<'a> Analysis<'a> {
                 notes: legend_notes,
                 y_top: None,
             };
-            out.push(("rpo_bandwidth.svg".into(), rb.title.clone(), charts::line_chart(&rb)?));
+            out.push((
+                "rpo_bandwidth.svg".into(),
+                rb.title.clone(),
+                charts::line_chart(&rb)?,
+            ));
         } else {
-            let money = |f: fn(&RunData) -> f64| -> Vec<Option<f64>> { refs.iter().map(|(_, _, r)| Some(f(r))).collect() };
+            let money = |f: fn(&RunData) -> f64| -> Vec<Option<f64>> {
+                refs.iter().map(|(_, _, r)| Some(f(r))).collect()
+            };
             let cost = BarChart {
                 title: "Monthly link cost".into(),
                 y_label: "cost ($ per month)".into(),
@@ -510,11 +594,18 @@ impl<'a> Analysis<'a> {
                 si_ticks: false,
                 notes: at_note.clone(),
             };
-            out.push(("cost.svg".into(), cost.title.clone(), charts::bar_chart(&cost)?));
+            out.push((
+                "cost.svg".into(),
+                cost.title.clone(),
+                charts::bar_chart(&cost)?,
+            ));
         }
 
         // The second remote mirror: conventional full copy versus atomic split + no-copy.
-        let seconds: Vec<&(String, usize, &RunData)> = refs.iter().filter(|(_, _, r)| r.result.has_second).collect();
+        let seconds: Vec<&(String, usize, &RunData)> = refs
+            .iter()
+            .filter(|(_, _, r)| r.result.has_second)
+            .collect();
         if !seconds.is_empty() {
             let cats: Vec<String> = seconds.iter().map(|(v, _, _)| v.clone()).collect();
             let both = |f: &dyn Fn(&RunData) -> (f64, f64)| -> Vec<BarGroup> {
@@ -562,7 +653,12 @@ impl<'a> Analysis<'a> {
                 si_ticks: false,
                 notes: Vec::new(),
             };
-            let group = seconds[0].2.summary.second_mirror.as_ref().map_or("", |m| m.group.as_str());
+            let group = seconds[0]
+                .2
+                .summary
+                .second_mirror
+                .as_ref()
+                .map_or("", |m| m.group.as_str());
             let title = format!("Building the second remote mirror {group}");
             let mut notes = vec!["by copy mode of the".to_string(), "mirrors".to_string()];
             notes.extend(at_note.iter().cloned());
@@ -574,18 +670,17 @@ impl<'a> Analysis<'a> {
         if let Some(ck) = self.chunk_key {
             let runs = self.runs_at_reference(&[ck]);
             if !runs.is_empty() {
-                let max = runs
-                    .iter()
-                    .map(|r| r.result.resync_bytes.max(r.result.written_bytes).max(r.result.resync_dirty_bytes))
-                    .max()
-                    .unwrap_or(0);
-                let (bd, bu) = bytes_scale(max as f64);
-                let val = |f: fn(&RunData) -> u64| -> Vec<Option<f64>> { runs.iter().map(|r| Some(f(r) as f64 / bd)).collect() };
+                let val = |f: fn(&RunData) -> u64| -> Vec<Option<f64>> {
+                    runs.iter().map(|r| Some(f(r) as f64)).collect()
+                };
                 let note = self.reference_note(&[ck]);
                 let c = BarChart {
                     title: "Resync traffic by bitmap granularity".into(),
-                    y_label: format!("bytes ({bu})"),
-                    categories: runs.iter().map(|r| format!("chunk {}", r.params[ck])).collect(),
+                    y_label: "bytes (log scale)".into(),
+                    categories: runs
+                        .iter()
+                        .map(|r| format!("chunk {}", r.params[ck]))
+                        .collect(),
                     groups: vec![
                         BarGroup {
                             label: "written by hosts".into(),
@@ -603,9 +698,9 @@ impl<'a> Analysis<'a> {
                             values: val(|r| r.result.resync_bytes),
                         },
                     ],
-                    log_y: false,
-                    value_labels: ValueLabels::Sig,
-                si_ticks: false,
+                    log_y: true,
+                    value_labels: ValueLabels::Bytes,
+                    si_ticks: true,
                     notes: if note.is_empty() {
                         Vec::new()
                     } else {
@@ -632,7 +727,14 @@ impl RunData {
 
 /// The reference value of each key: the scenario's own when tried, else the first tried.
 fn reference_values(study: &Study) -> Vec<String> {
-    let first = |k: usize| study.runs.iter().map(|r| r.params[k].clone()).next().unwrap_or_default();
+    let first = |k: usize| {
+        study
+            .runs
+            .iter()
+            .map(|r| r.params[k].clone())
+            .next()
+            .unwrap_or_default()
+    };
     let Some(meta) = &study.meta else {
         return Vec::new();
     };
@@ -661,11 +763,20 @@ pub fn mode_color(mode: &str) -> usize {
 
 /// Sum of the links' bandwidths of a run, bytes/s.
 pub fn bandwidth(r: &RunData) -> u64 {
-    r.summary.links.iter().map(|l| l.bandwidth_bytes_per_s).sum()
+    r.summary
+        .links
+        .iter()
+        .map(|l| l.bandwidth_bytes_per_s)
+        .sum()
 }
 
 fn forward_bandwidth(r: &RunData) -> u64 {
-    r.summary.links.iter().map(|l| l.bandwidth_bytes_per_s).max().unwrap_or(0)
+    r.summary
+        .links
+        .iter()
+        .map(|l| l.bandwidth_bytes_per_s)
+        .max()
+        .unwrap_or(0)
 }
 
 pub fn fmt_rate(bytes_per_s: u64) -> String {
@@ -676,7 +787,9 @@ pub fn fmt_rate(bytes_per_s: u64) -> String {
 fn forward_directions(r: &RunData) -> BTreeMap<String, String> {
     let mut totals: BTreeMap<(String, String), u64> = BTreeMap::new();
     for u in &r.series.link_usage {
-        *totals.entry((u.link.clone(), u.direction.clone())).or_default() += u.data_bytes + u.control_bytes;
+        *totals
+            .entry((u.link.clone(), u.direction.clone()))
+            .or_default() += u.data_bytes + u.control_bytes;
     }
     let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for ((link, dir), n) in totals {
@@ -697,7 +810,9 @@ fn throughput(r: &RunData, t_div: f64) -> Vec<(f64, f64)> {
             *by_t.entry(ms(u.time_s)).or_default() += u.bytes_per_s as f64 / 1e6;
         }
     }
-    by_t.into_iter().map(|(t, y)| (t as f64 / 1e3 / t_div, y)).collect()
+    by_t.into_iter()
+        .map(|(t, y)| (t as f64 / 1e3 / t_div, y))
+        .collect()
 }
 
 /// Busy percentage over time, the busiest link direction.
@@ -707,7 +822,9 @@ fn utilisation(r: &RunData, t_div: f64) -> Vec<(f64, f64)> {
         let e = by_t.entry(ms(u.time_s)).or_default();
         *e = e.max(u.utilisation * 100.0);
     }
-    by_t.into_iter().map(|(t, y)| (t as f64 / 1e3 / t_div, y)).collect()
+    by_t.into_iter()
+        .map(|(t, y)| (t as f64 / 1e3 / t_div, y))
+        .collect()
 }
 
 /// Lag bytes over time, summed over remote mirrors.
@@ -716,7 +833,9 @@ fn lag_sum(r: &RunData, t_div: f64, b_div: f64) -> Vec<(f64, f64)> {
     for l in &r.series.lag {
         *by_t.entry(ms(l.time_s)).or_default() += l.lag_bytes as f64;
     }
-    by_t.into_iter().map(|(t, y)| (t as f64 / 1e3 / t_div, y / b_div)).collect()
+    by_t.into_iter()
+        .map(|(t, y)| (t as f64 / 1e3 / t_div, y / b_div))
+        .collect()
 }
 
 /// RPO over time, the worst remote mirror.
@@ -726,7 +845,9 @@ fn rpo(r: &RunData, t_div: f64, s_div: f64) -> Vec<(f64, f64)> {
         let e = by_t.entry(ms(l.time_s)).or_default();
         *e = e.max(l.lag_s);
     }
-    by_t.into_iter().map(|(t, y)| (t as f64 / 1e3 / t_div, y / s_div)).collect()
+    by_t.into_iter()
+        .map(|(t, y)| (t as f64 / 1e3 / t_div, y / s_div))
+        .collect()
 }
 
 /// A CSV time in seconds as integer milliseconds (a stable map key).
@@ -805,7 +926,11 @@ pub fn bytes(n: u64) -> String {
 /// Dollars with thousands separators: $12,345.67.
 pub fn dollars(x: f64) -> String {
     let cents = (x * 100.0).round() as i128;
-    let (sign, cents) = if cents < 0 { ("-", -cents) } else { ("", cents) };
+    let (sign, cents) = if cents < 0 {
+        ("-", -cents)
+    } else {
+        ("", cents)
+    };
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in whole.chars().enumerate() {

@@ -14,7 +14,10 @@ pub fn scenario_path(name: &str) -> PathBuf {
     root().join("scenarios").join(name)
 }
 
+/// Scenario files name traces relative to the workspace root (where `cargo run` runs), so
+/// the tests run from there too (every test sets the same directory, so order is harmless).
 pub fn load(name: &str) -> Scenario {
+    std::env::set_current_dir(root()).expect("workspace root");
     let path = scenario_path(name);
     scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -1,0 +1,159 @@
+//! The demo's report in a real browser: headless Chromium opens `index.html` from disk (no
+//! server, no network), every chart loads, and a screenshot is not blank.
+//!
+//! Chromium is required: `.ci/run` installs Debian's `chromium`. Without it this test fails
+//! (it never skips), naming what to install; `CHROMIUM=/path/to/chrome` picks another binary.
+
+use mirrorlab::demo::{run_with, DemoOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "the browser test needs headless Chromium and found none on PATH{}: install it with \
+         `apt-get install -y chromium` (what .ci/run does) or set CHROMIUM=/path/to/chrome",
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            " (in CI, .ci/run should have installed it)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Runs headless Chromium on `page` with `args`, returns stdout.
+fn browse(page: &Path, profile: &Path, args: &[&str]) -> String {
+    let url = format!("file://{}", page.display());
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(&url)
+        .output()
+        .expect("start chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed on {url}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn attr(dom: &str, name: &str) -> Option<u64> {
+    let at = dom.find(&format!("{name}=\""))? + name.len() + 2;
+    dom[at..].split('"').next()?.parse().ok()
+}
+
+#[test]
+fn the_demo_report_opens_from_disk_with_every_chart_loaded() {
+    let browser = chromium();
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("demo");
+    let opts = DemoOptions {
+        out: out.clone(),
+        walkthrough: false,
+        threads: None,
+    };
+    let mut log = Vec::new();
+    let code = run_with(&opts, &mut log).unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert_eq!(code, 0, "the demo failed:\n{log}");
+    assert!(
+        log.contains("states explored") && log.contains("holds"),
+        "{log}"
+    );
+    assert!(
+        log.contains("index.html"),
+        "the demo says where the report is:\n{log}"
+    );
+    let index = out.join("index.html").canonicalize().unwrap();
+
+    // Every <img> loaded: the page's own script counts those with naturalWidth 0.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = browse(&index, profile.path(), &["--dump-dom"]);
+    let images = attr(&dom, "data-images").unwrap_or_else(|| {
+        panic!(
+            "{} did not run the page's image check; DOM starts: {}",
+            browser.display(),
+            &dom[..dom.len().min(400)]
+        )
+    });
+    let broken = attr(&dom, "data-broken-images").unwrap();
+    let expected = std::fs::read_to_string(&index)
+        .unwrap()
+        .matches("<img ")
+        .count() as u64;
+    assert!(
+        expected >= 9,
+        "the demo page shows the sweep's and the bitmap study's charts"
+    );
+    assert_eq!(images, expected);
+    assert_eq!(broken, 0, "{broken} of {images} images did not load");
+
+    // A screenshot that is not blank: many pixels differ from the background.
+    let shot = d.path().join("shot.png");
+    browse(
+        &index,
+        profile.path(),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2400",
+        ],
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).expect("a screenshot"));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1280, 2400));
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let luma: Vec<f64> = pixels
+        .chunks(channels)
+        .map(|p| (f64::from(p[0]) + f64::from(p[1 % channels]) + f64::from(p[2 % channels])) / 3.0)
+        .collect();
+    let n = luma.len() as f64;
+    let mean = luma.iter().sum::<f64>() / n;
+    let var = luma.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n;
+    let inked = luma.iter().filter(|&&l| l < 200.0).count() as f64 / n;
+    assert!(
+        var > 100.0,
+        "screenshot looks blank (luma variance {var:.1})"
+    );
+    assert!(
+        inked > 0.01,
+        "screenshot has almost no text or lines ({:.2}% dark pixels)",
+        inked * 100.0
+    );
+    // Colour: the charts' lines and bars are not grey.
+    let coloured = pixels
+        .chunks(channels)
+        .filter(|p| channels >= 3 && (i32::from(p[0]) - i32::from(p[2])).abs() > 60)
+        .count();
+    assert!(
+        coloured > 1000,
+        "no coloured chart pixels in the screenshot ({coloured})"
+    );
+}
