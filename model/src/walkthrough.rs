@@ -110,11 +110,17 @@ struct Walk<'a, W: Write> {
 }
 
 impl<W: Write> Walk<'_, W> {
-    /// Prints the pairdisplay table and records the step.
+    /// Prints the step's title and the pairdisplay table, and records the step.
     fn show(&mut self, key: &'static str, title: &str) -> std::io::Result<()> {
         writeln!(self.out, "\n--- {title}")?;
         let rows = pairdisplay(&self.topology, self.world.systems.values());
         write!(self.out, "{}", format_pairdisplay(&rows))?;
+        self.record(key, title);
+        Ok(())
+    }
+
+    /// Records the step without printing.
+    fn record(&mut self, key: &'static str, title: &str) {
         let tables = self
             .world
             .systems
@@ -144,7 +150,6 @@ impl<W: Write> Walk<'_, W> {
             tables,
             digests,
         });
-        Ok(())
     }
 
     /// Runs a command line; with `settle`, lets every message and copy complete.
@@ -156,12 +161,17 @@ impl<W: Write> Walk<'_, W> {
         if settle {
             out.extend(self.world.settle(false));
         }
+        let mut answered = false;
         for o in &out {
             match o {
                 Output::Refused(_, r) => writeln!(self.out, "  refused: {r}")?,
                 Output::Done(_) => writeln!(self.out, "  done")?,
-                _ => {}
+                _ => continue,
             }
+            answered = true;
+        }
+        if !answered {
+            writeln!(self.out, "  accepted, copying")?;
         }
         self.commands.push((line.to_string(), out.clone()));
         Ok(out)
@@ -283,12 +293,11 @@ pub fn fig5(out: &mut impl Write) -> Result<Walkthrough, WalkError> {
     }
 
     // Step 530: the auxiliary hosts get the split SVOLs.
-    writeln!(
-        w.out,
-        "\n--- Step 530: auxiliary hosts 120a and 120b get paths to 106a and 106b (split SVOLs \
-         are writable; a write there is tracked in the SVOL's pending bitmap)"
-    )?;
-    w.show("530", "Step 530: nothing copied, nothing changed")?;
+    let title = "Step 530: auxiliary hosts 120a and 120b get paths to 106a and 106b (split \
+                 SVOLs are writable; a write there is tracked in the SVOL's pending bitmap); \
+                 no copy, no table changes";
+    writeln!(w.out, "\n--- {title}")?;
+    w.record("530", title);
 
     // Fig 12: the second remote mirror without copying.
     let r2 = MirrorId::new(a106, b106);

@@ -200,6 +200,7 @@ mod tests {
     fn write_bench_scenario_is_valid_and_runs() {
         let b = writes(2_000).unwrap();
         assert!((1_800..2_200).contains(&b.writes), "{}", b.writes);
-        assert!(b.events >= 3 * b.writes);
+        // Each write is an arrival, a delivery and an acknowledgement, less those in flight at the end.
+        assert!(b.events >= 2 * b.writes, "{b:?}");
     }
 }

@@ -1,4 +1,7 @@
-//! mirrorlab simulator crate (placeholder, filled in by the simulator work).
+//! mirrorlab: drives the one replication protocol of `mirrorlab-model` in simulated time
+//! (`run`, `sweep`, `bench`), checks it (`check`), and reports on it (`report`). Entry point for
+//! in-process callers: [`simulate`] on a [`Scenario`] from [`scenario::load`], then
+//! [`write_outputs`].
 pub mod units;
 pub mod trace;
 pub mod demo;

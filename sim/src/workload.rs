@@ -30,7 +30,7 @@ pub struct Io {
 
 /// A trace that could not be read, with its path for the message.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{}: {error}", .path.display(), .error.line().map(|l| format!(":{l}")).unwrap_or_default())]
+#[error("{}: {error}", .path.display())]
 pub struct WorkloadError {
     pub path: PathBuf,
     pub error: TraceError,

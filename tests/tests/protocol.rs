@@ -9,7 +9,9 @@
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::ids::{CommandId, MirrorId, StorageSerial, VolumeId, WriteId};
 use mirrorlab_model::protocol::{Command, Input, Message, Output, ProtocolConfig, Transport};
-use mirrorlab_model::table::{AsyncResume, CopyMode, Fence, OnFull, PairOptions, PairState, Refusal, Verb};
+use mirrorlab_model::table::{
+    AsyncResume, CopyMode, Fence, OnFull, PairOptions, PairState, Refusal, Verb,
+};
 use mirrorlab_model::topology::{fig8, fig8_volumes, Topology};
 use mirrorlab_model::volume::{Digest, BLOCK_BYTES};
 use mirrorlab_model::world::World;
@@ -70,7 +72,9 @@ impl Lab {
         let cmds = resolve(&parsed, &mut self.topology, self.defaults, None)
             .unwrap_or_else(|e| panic!("{line}: {e}"))
             .expect("a protocol verb");
-        cmds.into_iter().map(|(s, c)| self.world.command(s, c)).collect()
+        cmds.into_iter()
+            .map(|(s, c)| self.world.command(s, c))
+            .collect()
     }
 
     /// The one protocol command of `line`.
@@ -121,12 +125,21 @@ enum Cmd {
     Delete,
 }
 
-const CMDS: [Cmd; 5] = [Cmd::Create, Cmd::Split, Cmd::Resync, Cmd::Restore, Cmd::Delete];
+const CMDS: [Cmd; 5] = [
+    Cmd::Create,
+    Cmd::Split,
+    Cmd::Resync,
+    Cmd::Restore,
+    Cmd::Delete,
+];
 
 /// Drives mirror `name` of a fresh world into `state` with real inputs. Returns `None` for a
 /// state the mirror cannot reach (a local mirror has no link to lose: no SUSPENDED_ERROR).
 fn world_in(name: &str, state: PairState) -> Option<Lab> {
-    let (_, m) = mirrors().into_iter().find(|(n, _)| *n == name).expect("Fig 8 name");
+    let (_, m) = mirrors()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .expect("Fig 8 name");
     let mut lab = Lab::new(options(CopyMode::Async), Transport::Interconnect);
     match state {
         PairState::Pair => {}
@@ -187,7 +200,10 @@ fn acceptance_table() {
     ];
     let mut checked = 0;
     for name in ["ORA_R1", "ORA_L"] {
-        let (_, m) = mirrors().into_iter().find(|(n, _)| *n == name).expect("Fig 8 name");
+        let (_, m) = mirrors()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .expect("Fig 8 name");
         for (state, row) in table {
             for (cmd, expect) in CMDS.into_iter().zip(row) {
                 let Some(mut lab) = world_in(name, state) else {
@@ -219,11 +235,15 @@ fn acceptance_table() {
                     }
                     Ok(end) => {
                         assert!(
-                            !out.iter().any(|o| matches!(o, Output::Refused(i, _) if *i == id)),
+                            !out.iter()
+                                .any(|o| matches!(o, Output::Refused(i, _) if *i == id)),
                             "{what}: {out:?}"
                         );
                         out.extend(lab.settle());
-                        assert!(out.contains(&Output::Done(id)), "{what}: never done: {out:?}");
+                        assert!(
+                            out.contains(&Output::Done(id)),
+                            "{what}: never done: {out:?}"
+                        );
                         for s in [m.pvol.storage, m.svol.storage] {
                             assert_eq!(lab.state(s, m), end, "{what}: state on {s}");
                         }
@@ -247,9 +267,15 @@ fn resync_with_the_link_down_is_refused_as_unreachable() {
     let mut lab = world_in("ORA_R1", PairState::Pair).expect("reachable");
     lab.world.cut(P, Some(S));
     let (id, out) = lab.issue1("pairresync ORA_R1");
-    assert!(out.contains(&Output::Refused(id, Refusal::Unreachable(S))), "{out:?}");
+    assert!(
+        out.contains(&Output::Refused(id, Refusal::Unreachable(S))),
+        "{out:?}"
+    );
     let (id, out) = lab.issue1("paircreate ORA_R2 64001:106a 64002:106b --nocopy");
-    assert!(out.contains(&Output::Refused(id, Refusal::Unreachable(S))), "{out:?}");
+    assert!(
+        out.contains(&Output::Refused(id, Refusal::Unreachable(S))),
+        "{out:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,25 +285,44 @@ fn resync_with_the_link_down_is_refused_as_unreachable() {
 #[derive(Clone, Debug)]
 enum Op {
     /// Production host writes 105a.
-    Write { block: u64, blocks: u64 },
+    Write {
+        block: u64,
+        blocks: u64,
+    },
     /// Auxiliary / standby hosts write 106a (0), 106b (1) or 105b (2); refused unless split.
-    Aux { vol: usize, block: u64 },
+    Aux {
+        vol: usize,
+        block: u64,
+    },
     /// `pairsplit --atomic ORA_L ORA_RL`, by group names (Fig 9) or by id pairs (Fig 7).
-    AtomicSplit { by_ids: bool },
-    Split { mirror: usize },
-    Resync { mirror: usize, restore: bool },
+    AtomicSplit {
+        by_ids: bool,
+    },
+    Split {
+        mirror: usize,
+    },
+    Resync {
+        mirror: usize,
+        restore: bool,
+    },
     /// `paircreate ORA_R2 106a 106b --nocopy` (Fig 12).
     NocopyR2,
     DeleteR2,
     LinkDown,
     LinkUp,
     /// A storage system restarts (its link stays up: messages in flight still arrive).
-    Restart { secondary: bool },
+    Restart {
+        secondary: bool,
+    },
     /// The standby host takes over the secondary's SVOLs.
     Takeover,
     /// Delivers the next message of one queue (interconnect direction or host network entry).
-    Deliver { pick: usize },
-    Timer { pick: usize },
+    Deliver {
+        pick: usize,
+    },
+    Timer {
+        pick: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -298,12 +343,16 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Watch {
     /// An atomic split of ORA_L and ORA_RL: when done, 106a == 106b == some 105a.
     Atomic,
     /// A no-copy create on volumes that differed when issued: must be refused.
     NocopyDiffering,
+    /// A no-copy create on volumes that were identical when issued.
+    Nocopy,
+    Restore,
+    Resync,
     Other,
 }
 
@@ -318,7 +367,8 @@ struct Run {
     writes_105a: BTreeMap<WriteId, (u64, u64)>,
     link_down: bool,
     log: Vec<String>,
-    completed_atomic: usize,
+    /// Commands answered, by kind and outcome: what the run exercised.
+    answered: BTreeMap<(Watch, bool), usize>,
     refused_nocopy: Vec<Refusal>,
     /// 106a and 106b as the latest split of ORA_L / ORA_RL froze them.
     frozen: [Option<Digest>; 2],
@@ -343,7 +393,7 @@ impl Run {
             writes_105a: BTreeMap::new(),
             link_down: false,
             log: Vec::new(),
-            completed_atomic: 0,
+            answered: BTreeMap::new(),
             refused_nocopy: Vec::new(),
             frozen: [None; 2],
             before: [Digest(0); 2],
@@ -375,7 +425,8 @@ impl Run {
                 let block = block % (SIZE / BLOCK_BYTES);
                 let len = blocks.min(SIZE / BLOCK_BYTES - block) * BLOCK_BYTES;
                 let (id, out) = self.lab.world.write(a105, block * BLOCK_BYTES, len);
-                self.writes_105a.insert(id, (block, block + len / BLOCK_BYTES));
+                self.writes_105a
+                    .insert(id, (block, block + len / BLOCK_BYTES));
                 self.last_write = id;
                 out
             }
@@ -402,7 +453,9 @@ impl Run {
                 }
                 out
             }
-            Op::Split { mirror } => self.issue(&format!("pairsplit {}", ms[mirror].0), Watch::Other),
+            Op::Split { mirror } => {
+                self.issue(&format!("pairsplit {}", ms[mirror].0), Watch::Other)
+            }
             Op::Resync { mirror, restore } => {
                 let (name, m) = ms[mirror];
                 if self.lab.topology.mirror(m).is_none() {
@@ -415,12 +468,17 @@ impl Run {
                     // create compares with, so those creates may rightly succeed now.
                     for w in self.watching.values_mut() {
                         if *w == Watch::NocopyDiffering {
-                            *w = Watch::Other;
+                            *w = Watch::Nocopy;
                         }
                     }
                 }
                 let r = if restore { "--restore " } else { "" };
-                self.issue(&format!("pairresync {r}{name}"), Watch::Other)
+                let watch = if restore {
+                    Watch::Restore
+                } else {
+                    Watch::Resync
+                };
+                self.issue(&format!("pairresync {r}{name}"), watch)
             }
             Op::NocopyR2 => {
                 // Invariant 4, where it is decidable at issue: with nothing in flight 106b
@@ -428,10 +486,21 @@ impl Run {
                 // secondary compares them. (With copies in flight 106b may still become equal
                 // to 106a as the command saw it, and then no-copy is right.)
                 let differ = self.lab.world.quiet()
-                    && !self.lab.world.volume(a106).same_content(self.lab.world.volume(b106));
-                let watch = if differ { Watch::NocopyDiffering } else { Watch::Other };
+                    && !self
+                        .lab
+                        .world
+                        .volume(a106)
+                        .same_content(self.lab.world.volume(b106));
+                let watch = if differ {
+                    Watch::NocopyDiffering
+                } else {
+                    Watch::Nocopy
+                };
                 let out = self.issue(
-                    &format!("paircreate ORA_R2 {a106} {b106} --mode {} --nocopy", self.mode),
+                    &format!(
+                        "paircreate ORA_R2 {a106} {b106} --mode {} --nocopy",
+                        self.mode
+                    ),
                     watch,
                 );
                 out
@@ -500,7 +569,13 @@ impl Run {
         // thing the input that splits does (held host writes may be admitted after it). The
         // secondary's part of an atomic split is the split that answers with SplitDone.
         let forwarded = out.iter().any(|o| {
-            matches!(o, Output::Send { msg: Message::SplitDone { refused: None, .. }, .. })
+            matches!(
+                o,
+                Output::Send {
+                    msg: Message::SplitDone { refused: None, .. },
+                    ..
+                }
+            )
         });
         if forwarded
             && out.iter().any(|o| {
@@ -512,12 +587,22 @@ impl Run {
         let _ = l;
         for o in out {
             match o {
+                Output::Done(id) | Output::Refused(id, _) => {
+                    if let Some(&w) = self.watching.get(id) {
+                        let done = matches!(o, Output::Done(_));
+                        *self.answered.entry((w, done)).or_default() += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for o in out {
+            match o {
                 Output::Done(id) => match self.watching.remove(id) {
                     Some(Watch::Atomic) => {
                         // Invariant 1: the SVOLs the split froze are identical, and equal
                         // the PVOL at one point of its write stream. (They may have changed
                         // since, if a mirror was resynced or written while the split ran.)
-                        self.completed_atomic += 1;
                         let [x, y] = self.frozen;
                         if x.is_none() || x != y {
                             return Err(self.fail(format!(
@@ -589,7 +674,11 @@ impl Run {
         for sys in self.lab.world.systems.values() {
             for p in sys.pairs() {
                 if self.lab.topology.mirror(p.mirror).is_none() {
-                    return Err(self.fail(format!("{} holds unknown mirror {}", sys.serial(), p.mirror)));
+                    return Err(self.fail(format!(
+                        "{} holds unknown mirror {}",
+                        sys.serial(),
+                        p.mirror
+                    )));
                 }
             }
         }
@@ -603,7 +692,9 @@ impl Run {
                     return Err(self.fail(format!("{name} stuck in COPY with nothing in flight")));
                 }
                 if ps == PairState::Pair && ss != PairState::Pair {
-                    return Err(self.fail(format!("{name}: primary PAIR, secondary {ss}, nothing in flight")));
+                    return Err(self.fail(format!(
+                        "{name}: primary PAIR, secondary {ss}, nothing in flight"
+                    )));
                 }
             }
         }
@@ -645,7 +736,10 @@ impl Run {
         let [_, _, _, (_, r2)] = mirrors();
         let [_, a106, _, b106] = fig8_volumes();
         // A no-copy ORA_R2 that reached PAIR on both ends has, once settled, 106b == 106a.
-        if [P, S].into_iter().all(|s| self.lab.state(s, r2) == PairState::Pair) {
+        if [P, S]
+            .into_iter()
+            .all(|s| self.lab.state(s, r2) == PairState::Pair)
+        {
             let (x, y) = (self.lab.world.volume(a106), self.lab.world.volume(b106));
             if !x.same_content(y) {
                 return Err(self.fail("ORA_R2 settled in PAIR but 106a != 106b".into()));
@@ -682,7 +776,9 @@ impl Run {
             if round == 5 {
                 let states: Vec<String> = mirrors()
                     .into_iter()
-                    .map(|(n, m)| format!("{n}: {} / {}", self.lab.state(P, m), self.lab.state(S, m)))
+                    .map(|(n, m)| {
+                        format!("{n}: {} / {}", self.lab.state(P, m), self.lab.state(S, m))
+                    })
                     .collect();
                 return Err(self.fail(format!("mirrors never all reached PAIR: {states:?}")));
             }
@@ -697,7 +793,11 @@ impl Run {
         for sys in self.lab.world.systems.values() {
             for p in sys.pairs() {
                 if p.pending_bytes() != 0 {
-                    return Err(self.fail(format!("{}: {} still has pending data", sys.serial(), p.mirror)));
+                    return Err(self.fail(format!(
+                        "{}: {} still has pending data",
+                        sys.serial(),
+                        p.mirror
+                    )));
                 }
             }
         }
@@ -715,24 +815,26 @@ fn mode() -> impl Strategy<Value = PairOptions> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(mode, bitmap_resume, suspend_on_full, fence_continue)| PairOptions {
-            resume: if bitmap_resume {
-                AsyncResume::Bitmap
-            } else {
-                AsyncResume::Journal
+        .prop_map(
+            |(mode, bitmap_resume, suspend_on_full, fence_continue)| PairOptions {
+                resume: if bitmap_resume {
+                    AsyncResume::Bitmap
+                } else {
+                    AsyncResume::Journal
+                },
+                on_full: if suspend_on_full {
+                    OnFull::Suspend
+                } else {
+                    OnFull::Throttle
+                },
+                fence: if fence_continue {
+                    Fence::Continue
+                } else {
+                    Fence::Refuse
+                },
+                ..options(mode)
             },
-            on_full: if suspend_on_full {
-                OnFull::Suspend
-            } else {
-                OnFull::Throttle
-            },
-            fence: if fence_continue {
-                Fence::Continue
-            } else {
-                Fence::Refuse
-            },
-            ..options(mode)
-        })
+        )
 }
 
 fn transport() -> impl Strategy<Value = Transport> {
@@ -742,7 +844,7 @@ fn transport() -> impl Strategy<Value = Transport> {
 proptest! {
     #![proptest_config(ProptestConfig {
         // PROPTEST_CASES=100000 for a long hunt.
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500),
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16_000),
         max_shrink_iters: 4000,
         ..ProptestConfig::default()
     })]
@@ -778,7 +880,10 @@ fn nocopy_on_differing_volumes_is_refused_not_identical() {
         let (id, out) = lab.issue1("paircreate ORA_R2 64001:106a 64002:106b --nocopy");
         let mut all = out;
         all.extend(lab.settle());
-        assert!(all.contains(&Output::Refused(id, Refusal::NotIdentical)), "{mode}: {all:?}");
+        assert!(
+            all.contains(&Output::Refused(id, Refusal::NotIdentical)),
+            "{mode}: {all:?}"
+        );
         let r2 = MirrorId::new(a106, b106);
         assert_eq!(lab.state(P, r2), PairState::Simplex);
         assert_eq!(lab.state(S, r2), PairState::Simplex);
@@ -787,69 +892,57 @@ fn nocopy_on_differing_volumes_is_refused_not_identical() {
         lab.issue1("pairdelete ORA_L");
         lab.world.write(a106, 0, 4096);
         let (id, out) = lab.issue1(&format!("paircreate ORA_L {a105} {a106} --nocopy"));
-        assert!(out.contains(&Output::Refused(id, Refusal::NotIdentical)), "{mode}: {out:?}");
+        assert!(
+            out.contains(&Output::Refused(id, Refusal::NotIdentical)),
+            "{mode}: {out:?}"
+        );
     }
 }
 
+/// The random runs exercise what they claim to: in every copy mode and over both transports
+/// some atomic splits complete, some no-copy creates succeed and some are refused as not
+/// identical, some restores and resyncs complete.
 #[test]
-fn debug_replay() {
-    let opts = PairOptions { resume: AsyncResume::Bitmap, ..options(CopyMode::Async) };
-    let mut run = Run::new(opts, Transport::Interconnect);
-    use Op::*;
-    let ops = vec![
-        Resync { mirror: 0, restore: false },
-        Write { block: 0, blocks: 1 },
-        Deliver { pick: 0 },
-        Write { block: 0, blocks: 1 },
-        Deliver { pick: 0 },
-        Write { block: 0, blocks: 1 },
-        Write { block: 0, blocks: 1 },
-        Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Deliver { pick: 0 },
-        Write { block: 0, blocks: 1 },
-        Deliver { pick: 0 },
-        AtomicSplit { by_ids: false },
-        Deliver { pick: 0 },
-        LinkUp,
-        LinkUp,
-        NocopyR2,
-        Deliver { pick: 44 },
-        Restart { secondary: false },
-        Deliver { pick: 8 },
-        Deliver { pick: 6 },
-        Takeover,
-        LinkUp,
-        Resync { mirror: 3, restore: false },
-        Takeover,
-        Resync { mirror: 2, restore: false },
-        Takeover,
-        LinkUp,
-        Takeover,
-        LinkUp,
-        Takeover,
-        Takeover,
-    ];
-    let r1 = mirrors()[0].1;
-    let [a105, _, b105, _] = fig8_volumes();
-    let r1 = mirrors()[3].1;
-    let show = |run: &Run| format!("   R2 P {:?} S {:?} links {:?}\n   105a {:?}\n   105b {:?}", run.lab.world.system(P).pair(r1).map(|p| (p.state, p.restore, p.pending.clone())), run.lab.world.system(S).pair(r1).map(|p| (p.state, p.restore, p.pending.clone())), run.lab.world.links.values().map(|q| q.len()).collect::<Vec<_>>(), run.lab.world.volume(a105).blocks_in(0,99), run.lab.world.volume(b105).blocks_in(0,99));
-    for op in &ops {
-        let out = run.apply(op).unwrap();
-        eprintln!("{op:?} -> {out:?}");
-        eprintln!("{}", show(&run));
+fn random_runs_reach_the_interesting_outcomes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let ops = prop::collection::vec(op(), 1..120);
+    for mode in CopyMode::ALL {
+        for transport in [Transport::Interconnect, Transport::HostNetwork] {
+            let mut seen: BTreeMap<(Watch, bool), usize> = BTreeMap::new();
+            let mut not_identical = 0;
+            for _ in 0..150 {
+                let ops = ops.new_tree(&mut runner).expect("ops").current();
+                let mut run = Run::new(options(mode), transport);
+                for op in &ops {
+                    run.apply(op).expect("properties hold");
+                }
+                run.converge().expect("converges");
+                for (k, n) in run.answered {
+                    *seen.entry(k).or_default() += n;
+                }
+                not_identical += run
+                    .refused_nocopy
+                    .iter()
+                    .filter(|r| **r == Refusal::NotIdentical)
+                    .count();
+            }
+            for want in [
+                (Watch::Atomic, true),
+                (Watch::Nocopy, true),
+                (Watch::Restore, true),
+                (Watch::Resync, true),
+            ] {
+                assert!(
+                    seen.contains_key(&want),
+                    "{mode} {transport:?}: never {want:?}: {seen:?}"
+                );
+            }
+            assert!(
+                not_identical > 0,
+                "{mode} {transport:?}: no NotIdentical refusal: {seen:?}"
+            );
+        }
     }
-    for _ in 0..40 {
-        run.step_start();
-        let w = &mut run.lab.world;
-        let out = if let Some(&(from, to)) = w.links.keys().next() {
-            w.deliver_link(from, to)
-        } else if !w.host_net.is_empty() { w.deliver_host_net(0) } else { break };
-        eprintln!("deliver -> {out:?}");
-        eprintln!("{}", show(&run));
-        run.observe(&out).unwrap();
-    }
-    run.converge().unwrap();
 }

@@ -27,7 +27,10 @@ fn check(name: &str, overrides: Overrides) -> mirrorlab::RunOutput {
         assert_eq!(c.result, "done", "{name} {overrides:?}: {c:?}");
     }
     assert!(sum.events > 0);
-    assert_eq!(sum.simulated_ns, overrides.duration_ns.unwrap_or(s.duration_ns));
+    assert_eq!(
+        sum.simulated_ns,
+        overrides.duration_ns.unwrap_or(s.duration_ns)
+    );
     out
 }
 

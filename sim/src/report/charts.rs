@@ -321,8 +321,16 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
     let mut items: Vec<LegendItem> = c
         .series
         .iter()
-        .map(|s| LegendItem {
-            label: s.label.clone(),
+        .enumerate()
+        .map(|(i, s)| LegendItem {
+            // A line drawn exactly over an earlier one says so, or it would look missing.
+            label: match c.series[..i]
+                .iter()
+                .find(|e| e.points == s.points && !s.points.is_empty())
+            {
+                Some(e) => format!("{} (= {})", s.label, e.label),
+                None => s.label.clone(),
+            },
             color: color(s.color),
             line: true,
             dashed: false,
