@@ -11,7 +11,9 @@
 //! sync / semi-sync / async send each write in order on the interconnect (`Message::Write`);
 //! periodic closes a cycle from the pending bitmap on a timer and sends it whole;
 //! adaptive copies the pending bitmap in address order once per pass timer. Initial copy and
-//! resync are the same bitmap copier. The secondary acknowledges every sequenced message.
+//! resync are the same bitmap copier. The receiving end acknowledges every sequenced message
+//! it applied (cumulatively); an end that has suspended the pair acknowledges nothing, so the
+//! sender never counts lost data as replicated.
 
 use crate::bitmap::PendingBitmap;
 use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
@@ -237,7 +239,8 @@ pub enum Message {
         upto: WriteId,
         copy: u64,
     },
-    /// The primary suspended the pair (journal full).
+    /// One end suspended the pair (the primary's journal filled; the secondary restarted or
+    /// its standby host took over): the other end suspends it too.
     Suspend { mirror: MirrorId },
     Delete { mirror: MirrorId },
 }
@@ -296,6 +299,7 @@ pub enum Input {
     LinkDown(StorageSerial),
     LinkUp(StorageSerial),
     /// This system restarts after a crash: tables and volumes survive, in-flight state not.
+    /// Its remote pairs go SUSPENDED_ERROR and the peers it can reach are told.
     Restart,
 }
 
@@ -1088,7 +1092,8 @@ impl StorageSystem {
             .pairs
             .get(&m)
             .is_some_and(|p| p.awaiting_peer == Some(PairState::Simplex));
-        if awaiting_create && !matches!(msg, Message::CreateReply { .. } | Message::SplitDone { .. })
+        if awaiting_create
+            && !matches!(msg, Message::CreateReply { .. } | Message::SplitDone { .. })
         {
             // The secondary answers a create before anything else about the pair, so this is
             // left over from an incarnation deleted since (FIFO interconnect).
@@ -1167,7 +1172,13 @@ impl StorageSystem {
                     MarkKind::PassEnd if self.receiving(m) => {
                         out.push(Output::Replicated { mirror: m, upto });
                     }
-                    MarkKind::Split => self.set_state(m, PairState::Split, out),
+                    // An end that suspended the pair meanwhile (restart, takeover) stays
+                    // suspended: its SVOL missed data the split point includes.
+                    MarkKind::Split
+                        if matches!(self.state(m), PairState::Pair | PairState::Copy) =>
+                    {
+                        self.set_state(m, PairState::Split, out)
+                    }
                     _ => {}
                 }
                 self.ack(from, m, seq, out);
@@ -1318,8 +1329,7 @@ impl StorageSystem {
                 refused: Some(r), ..
             } => {
                 // The secondary refused the resync: back to where the pair was.
-                let Some(back) = self.pairs.get_mut(&m).and_then(|p| p.awaiting_peer.take())
-                else {
+                let Some(back) = self.pairs.get_mut(&m).and_then(|p| p.awaiting_peer.take()) else {
                     return;
                 };
                 let cmd = self.pairs.get_mut(&m).and_then(|p| p.command.take());
@@ -1396,7 +1406,13 @@ impl StorageSystem {
             .is_some_and(|p| !p.is_source() && matches!(p.state, PairState::Pair | PairState::Copy))
     }
 
+    /// Acknowledges every sequenced message of `mirror` up to `seq`, except at an end that
+    /// has suspended the pair: acknowledgements are cumulative, so acknowledging a later
+    /// message (a split marker, a forwarded split) would also confirm data it discarded.
     fn ack(&self, to: StorageSerial, mirror: MirrorId, seq: u64, out: &mut Vec<Output>) {
+        if self.state(mirror) == PairState::SuspendedError {
+            return;
+        }
         out.push(Output::Send {
             to,
             via: Transport::Interconnect,
@@ -2256,7 +2272,10 @@ impl StorageSystem {
                     // The path to the indirect mirrors must stay a PAIR until the secondary
                     // has split (deleted or suspended meanwhile: the data before the split
                     // may never arrive, or a resync may send data from after it first).
-                    let state = self.pairs.get(&f.via).map_or(PairState::Simplex, |p| p.state);
+                    let state = self
+                        .pairs
+                        .get(&f.via)
+                        .map_or(PairState::Simplex, |p| p.state);
                     if state != PairState::Pair {
                         f.done = true;
                         refused.get_or_insert(Refusal::State {
@@ -2449,7 +2468,10 @@ mod tests {
             },
         );
         out.extend(w.settle(false));
-        assert!(out.contains(&Output::Done(id)), "resync never done: {out:?}");
+        assert!(
+            out.contains(&Output::Done(id)),
+            "resync never done: {out:?}"
+        );
         out
     }
 
@@ -2462,7 +2484,10 @@ mod tests {
         let (id, out) = w.command(P, Command::Split { plan });
         assert!(out.contains(&Output::Done(id)), "{out:?}");
         w.settle(false);
-        assert_eq!((state(w, P), state(w, S)), (PairState::Split, PairState::Split));
+        assert_eq!(
+            (state(w, P), state(w, S)),
+            (PairState::Split, PairState::Split)
+        );
     }
 
     #[test]
@@ -2470,7 +2495,10 @@ mod tests {
         let mut w = world(opts(CopyMode::Sync));
         let (a, b) = vols();
         let (id, out) = w.write(a, 0, 4096);
-        assert!(!out.contains(&Output::AckWrite(id)), "acked before the SVOL has it");
+        assert!(
+            !out.contains(&Output::AckWrite(id)),
+            "acked before the SVOL has it"
+        );
         let out = w.deliver_link(P, S);
         assert_eq!(w.volume(b).block(0), Some(id), "the SVOL applies the write");
         assert!(!out.contains(&Output::AckWrite(id)));
@@ -2484,7 +2512,10 @@ mod tests {
         let mut w = world(opts(CopyMode::SemiSync));
         let (a, _) = vols();
         let (w1, out) = w.write(a, 0, 4096);
-        assert!(out.contains(&Output::AckWrite(w1)), "semi-sync acks at once");
+        assert!(
+            out.contains(&Output::AckWrite(w1)),
+            "semi-sync acks at once"
+        );
         let (w2, out) = w.write(a, 4096, 4096);
         assert!(out.is_empty(), "the second write waits: {out:?}");
         assert_eq!(w.system(P).held_writes(), 1);
@@ -2513,7 +2544,10 @@ mod tests {
         }
         assert_eq!(w.system(P).pair(r1()).unwrap().journal_bytes(), 8192);
         let (w3, out) = w.write(a, 2 * 4096, 4096);
-        assert!(!out.contains(&Output::AckWrite(w3)), "the journal is full: hold the host");
+        assert!(
+            !out.contains(&Output::AckWrite(w3)),
+            "the journal is full: hold the host"
+        );
         assert_eq!(w.system(P).held_writes(), 1);
         w.deliver_link(P, S);
         let out = w.deliver_link(S, P);
@@ -2534,14 +2568,25 @@ mod tests {
         w.write(a, 0, 4096);
         w.write(a, 4096, 4096);
         let (w3, out) = w.write(a, 5 * CHUNK, 4096);
-        assert!(out.contains(&Output::AckWrite(w3)), "never hold: suspend instead");
+        assert!(
+            out.contains(&Output::AckWrite(w3)),
+            "never hold: suspend instead"
+        );
         assert_eq!(state(&w, P), PairState::SuspendedError);
         let p = w.system(P).pair(r1()).unwrap();
         // The write that did not fit and the two in flight are all pending.
-        assert!(p.pending.contains(5) && p.pending.contains(0), "{:?}", p.pending);
+        assert!(
+            p.pending.contains(5) && p.pending.contains(0),
+            "{:?}",
+            p.pending
+        );
         assert_eq!(p.journal_bytes(), 0);
         w.settle(false);
-        assert_eq!(state(&w, S), PairState::SuspendedError, "the secondary is told");
+        assert_eq!(
+            state(&w, S),
+            PairState::SuspendedError,
+            "the secondary is told"
+        );
         assert!(!same(&w));
         resync(&mut w, false);
         assert!(same(&w));
@@ -2553,7 +2598,10 @@ mod tests {
         let (a, b) = vols();
         let m = r1();
         w.write(a, 0, 4096);
-        assert!(w.links.is_empty(), "periodic sends nothing until the cycle closes");
+        assert!(
+            w.links.is_empty(),
+            "periodic sends nothing until the cycle closes"
+        );
         w.fire(P, Timer::Cycle(m));
         w.settle(false);
         assert!(same(&w), "cycle 1 applied");
@@ -2564,10 +2612,18 @@ mod tests {
         assert_eq!(chunks_sent(&out), vec![3, 9]);
         // The first chunk of cycle 2 arrives; the link fails before the rest.
         w.deliver_link(P, S);
-        assert_eq!(w.volume(b).digest(), cycle1, "a partial cycle is not applied");
+        assert_eq!(
+            w.volume(b).digest(),
+            cycle1,
+            "a partial cycle is not applied"
+        );
         w.cut(P, Some(S));
         assert_eq!(state(&w, S), PairState::SuspendedError);
-        assert_eq!(w.volume(b).digest(), cycle1, "the SVOL stays at the last whole cycle");
+        assert_eq!(
+            w.volume(b).digest(),
+            cycle1,
+            "the SVOL stays at the last whole cycle"
+        );
         w.heal(P, Some(S));
         resync(&mut w, false);
         assert!(same(&w));
@@ -2619,7 +2675,11 @@ mod tests {
             },
         );
         assert_eq!(state(&w, P), PairState::Copy);
-        assert_eq!(chunks_sent(&out), vec![0, 1], "a window of chunks at a time");
+        assert_eq!(
+            chunks_sent(&out),
+            vec![0, 1],
+            "a window of chunks at a time"
+        );
         // Writes to a chunk already sent, to one not yet sent, and to the SVOL (refused).
         w.deliver_link(P, S);
         w.deliver_link(P, S);
@@ -2634,7 +2694,10 @@ mod tests {
         let mut all = w.settle(false);
         all.extend(out);
         assert!(all.contains(&Output::Done(id)), "{all:?}");
-        assert_eq!((state(&w, P), state(&w, S)), (PairState::Pair, PairState::Pair));
+        assert_eq!(
+            (state(&w, P), state(&w, S)),
+            (PairState::Pair, PairState::Pair)
+        );
         assert!(same(&w));
         assert_eq!(w.volume(a).digest(), w.volume(b).digest());
     }
@@ -2655,7 +2718,11 @@ mod tests {
         let out = resync(&mut w, false);
         let mut sent = chunks_sent(&out);
         sent.sort();
-        assert_eq!(sent, vec![1, 5, 9], "the union of both bitmaps, nothing more");
+        assert_eq!(
+            sent,
+            vec![1, 5, 9],
+            "the union of both bitmaps, nothing more"
+        );
         assert!(same(&w));
         for s in [P, S] {
             assert!(w.system(s).pair(r1()).unwrap().pending.is_empty());
@@ -2676,16 +2743,33 @@ mod tests {
                 restore: true,
             },
         );
-        assert!(!out.iter().any(|o| matches!(o, Output::Refused(..))), "{out:?}");
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Refused(..))),
+            "{out:?}"
+        );
         // The PVOL takes no host writes while it is being restored.
         let (_, out) = w.write(a, 0, 4096);
-        assert!(matches!(out[..], [Output::FailWrite(_, Refusal::Restoring(_))]), "{out:?}");
+        assert!(
+            matches!(out[..], [Output::FailWrite(_, Refusal::Restoring(_))]),
+            "{out:?}"
+        );
         let out = w.settle(false);
         assert!(out.contains(&Output::Done(id)), "{out:?}");
         assert!(same(&w));
-        assert_eq!(w.volume(a).block(2 * CB), Some(aux), "the SVOL's write came back");
-        assert_ne!(w.volume(a).block(4 * CB), Some(prod), "the PVOL-only write is undone");
-        assert_eq!((state(&w, P), state(&w, S)), (PairState::Pair, PairState::Pair));
+        assert_eq!(
+            w.volume(a).block(2 * CB),
+            Some(aux),
+            "the SVOL's write came back"
+        );
+        assert_ne!(
+            w.volume(a).block(4 * CB),
+            Some(prod),
+            "the PVOL-only write is undone"
+        );
+        assert_eq!(
+            (state(&w, P), state(&w, S)),
+            (PairState::Pair, PairState::Pair)
+        );
         // Back in PAIR in the normal direction.
         let (id, _) = w.write(a, 0, 4096);
         w.settle(false);
@@ -2698,11 +2782,17 @@ mod tests {
         let (a, _) = vols();
         w.write(a, 0, 4096);
         w.cut(P, Some(S));
-        assert_eq!((state(&w, P), state(&w, S)), (PairState::SuspendedError, PairState::SuspendedError));
+        assert_eq!(
+            (state(&w, P), state(&w, S)),
+            (PairState::SuspendedError, PairState::SuspendedError)
+        );
         let (id, out) = w.write(a, 3 * CHUNK, 4096);
         assert!(out.contains(&Output::AckWrite(id)));
         let pending = &w.system(P).pair(r1()).unwrap().pending;
-        assert!(pending.contains(0) && pending.contains(3), "lost in flight and new: {pending:?}");
+        assert!(
+            pending.contains(0) && pending.contains(3),
+            "lost in flight and new: {pending:?}"
+        );
         let (id, out) = w.command(
             P,
             Command::Resync {
@@ -2710,7 +2800,10 @@ mod tests {
                 restore: false,
             },
         );
-        assert!(out.contains(&Output::Refused(id, Refusal::Unreachable(S))), "{out:?}");
+        assert!(
+            out.contains(&Output::Refused(id, Refusal::Unreachable(S))),
+            "{out:?}"
+        );
         w.heal(P, Some(S));
         resync(&mut w, false);
         assert!(same(&w));
@@ -2733,7 +2826,10 @@ mod tests {
         assert_eq!(w.volume(b).block(0), None);
         assert!(out.is_empty(), "{out:?}");
         let out = w.settle(false);
-        assert!(out.contains(&Output::FailWrite(w1, Refusal::Fenced(a))), "{out:?}");
+        assert!(
+            out.contains(&Output::FailWrite(w1, Refusal::Fenced(a))),
+            "{out:?}"
+        );
         assert_eq!(state(&w, P), PairState::SuspendedError);
         resync(&mut w, false);
         assert!(same(&w));
@@ -2744,22 +2840,34 @@ mod tests {
         let mut w = world(opts(CopyMode::Async));
         let (_, b) = vols();
         let (_, out) = w.write(b, 0, 4096);
-        assert!(matches!(out[..], [Output::FailWrite(_, Refusal::SvolProtected(_))]));
+        assert!(matches!(
+            out[..],
+            [Output::FailWrite(_, Refusal::SvolProtected(_))]
+        ));
         // A fault alone does not hand the SVOL to the standby host.
         w.cut(P, Some(S));
         let (_, out) = w.write(b, 0, 4096);
-        assert!(matches!(out[..], [Output::FailWrite(_, Refusal::SvolProtected(_))]), "{out:?}");
+        assert!(
+            matches!(out[..], [Output::FailWrite(_, Refusal::SvolProtected(_))]),
+            "{out:?}"
+        );
         let (id, out) = w.command(S, Command::Takeover);
         assert!(out.contains(&Output::Done(id)));
         let (wid, out) = w.write(b, 0, 4096);
         assert!(out.contains(&Output::AckWrite(wid)), "{out:?}");
-        assert!(w.system(S).pair(r1()).unwrap().pending.contains(0), "tracked for resync");
+        assert!(
+            w.system(S).pair(r1()).unwrap().pending.contains(0),
+            "tracked for resync"
+        );
         // Failback: the primary's resync copies the standby's writes away again.
         w.heal(P, Some(S));
         resync(&mut w, false);
         assert!(same(&w));
         let (_, out) = w.write(b, 0, 4096);
-        assert!(matches!(out[..], [Output::FailWrite(_, Refusal::SvolProtected(_))]));
+        assert!(matches!(
+            out[..],
+            [Output::FailWrite(_, Refusal::SvolProtected(_))]
+        ));
     }
 
     #[test]
@@ -2775,8 +2883,14 @@ mod tests {
             let (w2, out2) = w.write(a, 4096, 4096);
             match fence {
                 Fence::Refuse => {
-                    assert!(out.contains(&Output::FailWrite(w1, Refusal::Fenced(a))), "{out:?}");
-                    assert!(out2.contains(&Output::FailWrite(w2, Refusal::Fenced(a))), "{out2:?}");
+                    assert!(
+                        out.contains(&Output::FailWrite(w1, Refusal::Fenced(a))),
+                        "{out:?}"
+                    );
+                    assert!(
+                        out2.contains(&Output::FailWrite(w2, Refusal::Fenced(a))),
+                        "{out2:?}"
+                    );
                 }
                 Fence::Continue => {
                     assert!(out.contains(&Output::AckWrite(w1)), "{out:?}");

@@ -385,15 +385,8 @@ fn write_fig6<W: Write>(w: &mut Walk<'_, W>) -> std::io::Result<()> {
     writeln!(
         w.out,
         "\nFig 6 copy management tables (one per volume per mirror):\n{:<8} {:<12} {:<11} {:<14} \
-         {:<17} {:<7} {:<8} {}",
-        "Mirror",
-        "Volume",
-        "Copy Type",
-        "Pair System ID",
-        "Mirror Volume ID",
-        "Primary",
-        "Status",
-        "Pending Bitmap"
+         {:<17} {:<7} {:<8} Pending Bitmap",
+        "Mirror", "Volume", "Copy Type", "Pair System ID", "Mirror Volume ID", "Primary", "Status"
     )?;
     let mut tables: Vec<CopyTable> = w.world.systems.values().flat_map(|s| s.tables()).collect();
     tables.sort_by_key(|t| (t.volume, t.mirror_volume));

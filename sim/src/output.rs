@@ -52,7 +52,6 @@ pub struct Summary {
     pub pairdisplay: Vec<PairRow>,
     pub skipped_trace_lines: u64,
     pub unmapped_trace_records: u64,
-    pub wrapped_trace_records: u64,
     pub invariants: Invariants,
 }
 

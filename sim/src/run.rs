@@ -1504,12 +1504,6 @@ impl Finished {
             .filter_map(|h| h.workload.as_ref())
             .map(Workload::unmapped_records)
             .sum();
-        let wrapped = self
-            .hosts
-            .iter()
-            .filter_map(|h| h.workload.as_ref())
-            .map(Workload::wrapped_records)
-            .sum();
         let summary = Summary {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
@@ -1527,7 +1521,6 @@ impl Finished {
             pairdisplay: pairdisplay(&self.topology, self.slots.iter().map(|s| &s.sys)),
             skipped_trace_lines: skipped,
             unmapped_trace_records: unmapped,
-            wrapped_trace_records: wrapped,
             invariants: Invariants {
                 ok: failures.is_empty(),
                 failures,

@@ -65,10 +65,11 @@ impl Workload {
         }
     }
 
-    /// Trace lines skipped as unparseable (`skip_bad_lines = true`).
+    /// Trace lines skipped as unparseable or past the end of their volume
+    /// (`skip_bad_lines = true`).
     pub fn skipped_lines(&self) -> u64 {
         match self {
-            Workload::Trace(t) => t.reader.skipped(),
+            Workload::Trace(t) => t.reader.skipped() + t.past_end,
             Workload::Poisson(_) => 0,
         }
     }
@@ -77,14 +78,6 @@ impl Workload {
     pub fn unmapped_records(&self) -> u64 {
         match self {
             Workload::Trace(t) => t.unmapped,
-            Workload::Poisson(_) => 0,
-        }
-    }
-
-    /// Trace records that reached past the end of their volume and were wrapped into it.
-    pub fn wrapped_records(&self) -> u64 {
-        match self {
-            Workload::Trace(t) => t.wrapped,
             Workload::Poisson(_) => 0,
         }
     }
@@ -262,7 +255,9 @@ pub struct TraceReplay {
     /// device -> (volume, size); `None` device key maps every device.
     map: Vec<(Option<u64>, VolumeId, u64)>,
     unmapped: u64,
-    wrapped: u64,
+    skip_bad_lines: bool,
+    /// Records past the end of their volume, skipped (`skip_bad_lines`).
+    past_end: u64,
 }
 
 impl TraceReplay {
@@ -281,7 +276,8 @@ impl TraceReplay {
             reader,
             map: def.map.clone(),
             unmapped: 0,
-            wrapped: 0,
+            skip_bad_lines: def.skip_bad_lines,
+            past_end: 0,
         })
     }
 
@@ -305,20 +301,29 @@ impl TraceReplay {
                 self.unmapped += 1;
                 continue;
             };
-            let len = record.len.min(size);
-            let mut offset = record.offset;
-            if offset.saturating_add(len) > size {
-                // Keep the trace's locality but stay on the volume: wrap, sector aligned.
-                self.wrapped += 1;
-                offset = (offset % size) / 512 * 512;
-                offset = offset.min(size - len);
+            // The reader checked `offset + len` does not overflow.
+            let end = record.offset + record.len;
+            if end > size {
+                if self.skip_bad_lines {
+                    self.past_end += 1;
+                    continue;
+                }
+                return Err(WorkloadError {
+                    path: self.path.clone(),
+                    error: TraceError::PastEnd {
+                        line: self.reader.line(),
+                        volume: volume.to_string(),
+                        size,
+                        end,
+                    },
+                });
             }
             return Ok(Some(Io {
                 time_ns: record.time_ns,
                 op: record.op,
                 volume,
-                offset,
-                len,
+                offset: record.offset,
+                len: record.len,
             }));
         }
     }

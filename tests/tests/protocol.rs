@@ -621,7 +621,8 @@ impl Run {
                     _ => {}
                 },
                 Output::Refused(id, r) => {
-                    if self.watching.remove(id) == Some(Watch::NocopyDiffering) {
+                    let watch = self.watching.remove(id);
+                    if matches!(watch, Some(Watch::NocopyDiffering | Watch::Nocopy)) {
                         self.refused_nocopy.push(r.clone());
                     }
                 }

@@ -183,6 +183,13 @@ pub enum TraceError {
     NotUtf8 { line: u64 },
     #[error("line {line}: expected a line of at most {max} bytes, found a longer one")]
     LineTooLong { line: u64, max: usize },
+    #[error("line {line}: expected an I/O within volume {volume} ({size} bytes), found one ending at byte {end}")]
+    PastEnd {
+        line: u64,
+        volume: String,
+        size: u64,
+        end: u64,
+    },
     #[error("trace is empty: no I/O records")]
     Empty,
     #[error("line {line}: cannot read the trace: {error}")]
@@ -205,6 +212,7 @@ impl TraceError {
             | TraceError::Header { line, .. }
             | TraceError::NotUtf8 { line }
             | TraceError::LineTooLong { line, .. }
+            | TraceError::PastEnd { line, .. }
             | TraceError::Io { line, .. } => Some(*line),
             TraceError::Empty
             | TraceError::Open { .. }
@@ -296,6 +304,11 @@ impl<R: BufRead> TraceReader<R> {
     /// Lines skipped as bad so far (only with `skip_bad_lines`).
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// The 1-based line of the record (or error) last yielded, for the caller's own checks.
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     /// Reads the next line into `buf` without its newline. `Ok(None)` at the end of input;
