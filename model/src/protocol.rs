@@ -1710,6 +1710,10 @@ impl StorageSystem {
         }
         if p.role == Role::Primary {
             self.reachable(mirror.svol.storage)?;
+            // Whatever is still unacknowledged from before (sent to a secondary that had
+            // suspended the pair, which never acknowledges it) goes back to the bitmap: the
+            // resync copies it, and a sync host still waiting gets its fence's answer.
+            self.drop_in_flight(mirror, out);
         }
         self.set_state(mirror, PairState::Copy, out);
         let p = self.pairs.get_mut(&mirror).expect("checked");

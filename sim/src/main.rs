@@ -38,6 +38,10 @@ enum Cmd {
         /// Copy mode for every remote mirror: sync, semi-sync, async, periodic, adaptive.
         #[arg(long)]
         mode: Option<mirrorlab_model::CopyMode>,
+        /// Skip trace lines that do not parse or reach past the end of their volume, and
+        /// count them in summary.json (`skipped_trace_lines`), instead of stopping (exit 2).
+        #[arg(long)]
+        skip_bad_lines: bool,
     },
     /// Run a grid of simulations in parallel (--vary KEY=V1,V2 ...): sweep.csv, charts and
     /// index.html.
@@ -86,12 +90,14 @@ fn main() -> ExitCode {
             seed,
             out,
             mode,
+            skip_bad_lines,
         }) => {
             let args = mirrorlab::run_cmd::RunArgs {
                 scenario,
                 seed,
                 out,
                 mode,
+                skip_bad_lines,
             };
             match mirrorlab::run_cmd::run(&args) {
                 Ok(mirrorlab::run_cmd::RunOutcome::Ok) => Ok(ExitCode::SUCCESS),

@@ -46,6 +46,8 @@ pub struct Summary {
     pub events: u64,
     pub splits: Vec<SplitReport>,
     pub resyncs: Vec<ResyncReport>,
+    /// One per `disaster` command: what the lost site's acknowledged writes cost.
+    pub disasters: Vec<DisasterReport>,
     /// Fig 5/12: the second remote mirror built with atomic split + no-copy versus a full copy.
     pub second_mirror: Option<SecondMirror>,
     pub commands: Vec<CommandReport>,
@@ -134,6 +136,36 @@ pub struct ResyncReport {
     /// Data bytes the mirror sent on its link until the resync completed (`None` for a local
     /// mirror, which copies in-system).
     pub data_bytes: Option<u64>,
+}
+
+/// A site lost for good (`disaster STORAGE`), measured at that moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct DisasterReport {
+    pub at_ns: u64,
+    pub storage: u32,
+    /// The worst over the DR copies (the mirrors below not in SPLIT): acknowledged writes
+    /// whose data is not on the SVOL (0 in sync mode), their bytes, and the RPO: the age of
+    /// the oldest of them (from its acknowledgement; from its arrival for sync).
+    pub acked_writes_lost: u64,
+    pub acked_bytes_lost: u64,
+    pub rpo_ns: u64,
+    pub mirrors: Vec<DisasterMirror>,
+}
+
+/// One remote mirror whose PVOL was on the lost system.
+#[derive(Clone, Debug, Serialize)]
+pub struct DisasterMirror {
+    pub group: String,
+    pub pvol: String,
+    pub svol: String,
+    pub mode: String,
+    /// The pair's state at the PVOL just before the disaster.
+    pub state: String,
+    pub acked_writes_lost: u64,
+    pub acked_bytes_lost: u64,
+    pub rpo_ns: u64,
+    /// Writes on the PVOL whose host was still waiting (never acknowledged, so not lost).
+    pub unacked_writes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -362,6 +394,17 @@ pub fn format_table(out: &RunOutput) -> String {
                 Some(false) => "NO",
                 None => "-",
             }
+        );
+    }
+    for d in &s.disasters {
+        let _ = writeln!(
+            t,
+            "\ndisaster at {} (storage {}): {} acknowledged writes lost ({}), RPO {}",
+            human_ns(d.at_ns),
+            d.storage,
+            d.acked_writes_lost,
+            human_bytes(d.acked_bytes_lost),
+            human_ns(d.rpo_ns)
         );
     }
     if let Some(m) = &s.second_mirror {

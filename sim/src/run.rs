@@ -13,8 +13,8 @@ use crate::engine::Engine;
 use crate::link::Channel;
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
-    CommandReport, CostReport, HostReport, Invariants, LinkReport, MirrorCost, MirrorReport,
-    ResyncReport, RunOutput, SecondMirror, SplitReport, Summary,
+    CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport, Invariants, LinkReport,
+    MirrorCost, MirrorReport, ResyncReport, RunOutput, SecondMirror, SplitReport, Summary,
 };
 use crate::scenario::{HostDef, HostRole, LinkDef, Scenario, When};
 use crate::trace::Op;
@@ -27,7 +27,8 @@ use mirrorlab_model::{
     PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, Volume,
     VolumeId, WriteId,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use mirrorlab_model::volume::blocks_of;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a caller may change about a scenario for one run.
@@ -96,7 +97,8 @@ fn second_mirror_command(s: &Scenario) -> Option<usize> {
 }
 
 /// Simulates the conventional alternative: the same run with the create doing a full copy,
-/// stopped when that copy completes (or a month of simulated time past the end).
+/// stopped when that copy completes (or two days of simulated time past the end: a copy that
+/// has not finished by then is reported as not completed, with the bytes it sent).
 fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<SecondMirror, SimError> {
     let mut cf = scenario.clone();
     let CommandLine::PairCreate {
@@ -115,7 +117,7 @@ fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<Secon
     }
     cf.duration_ns = scenario
         .duration_ns
-        .saturating_add(30 * 24 * 3_600_000_000_000);
+        .saturating_add(2 * 24 * 3_600_000_000_000);
     let conv = Sim::new(&cf, Some(k), false)?.run(&mut |_, _| {})?;
     let cost = |f: &Finished| {
         let c = &f.commands[k];
@@ -248,6 +250,7 @@ struct Pending {
     sys: u32,
     volume: VolumeId,
     arrival: u64,
+    offset: u64,
     len: u64,
     admitted: bool,
 }
@@ -258,8 +261,8 @@ struct Track {
     group: String,
     sync: bool,
     active: bool,
-    /// (write, time it counts from, bytes), in write order.
-    lag: VecDeque<(u64, u64, u64)>,
+    /// (write, time it counts from, bytes, offset), in write order.
+    lag: VecDeque<(u64, u64, u64, u64)>,
     lag_bytes: u64,
     max_lag_bytes: u64,
     replicated: u64,
@@ -338,6 +341,9 @@ struct Sim<'a> {
     last_sample: u64,
     /// A trace error met where it cannot be returned at once (a standby host's first I/O).
     deferred: Option<SimError>,
+    /// Writes the storage took (on the PVOL) and then failed to the host: never acknowledged.
+    failed_admitted: BTreeSet<u64>,
+    disasters: Vec<DisasterReport>,
 }
 
 /// What a finished run leaves for reporting.
@@ -352,6 +358,7 @@ struct Finished {
     commands: Vec<CmdRt>,
     topology: Topology,
     series: TimeSeries,
+    disasters: Vec<DisasterReport>,
 }
 
 /// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold the
@@ -481,6 +488,8 @@ impl<'a> Sim<'a> {
             },
             last_sample: 0,
             deferred: None,
+            failed_admitted: BTreeSet::new(),
+            disasters: Vec::new(),
         };
         let ids: Vec<MirrorId> = sim.topology.mirrors().map(|m| m.id).collect();
         for id in ids {
@@ -768,6 +777,7 @@ impl<'a> Sim<'a> {
                 sys: i as u32,
                 volume: io.volume,
                 arrival: now,
+                offset: io.offset,
                 len: io.len,
                 admitted: false,
             },
@@ -807,7 +817,7 @@ impl<'a> Sim<'a> {
             return;
         }
         p.admitted = true;
-        let (volume, arrival, len, host) = (p.volume, p.arrival, p.len, p.host);
+        let (volume, arrival, offset, len, host) = (p.volume, p.arrival, p.offset, p.len, p.host);
         self.hosts[host as usize].bytes_written += len;
         let now = self.engine.now();
         if let Some((_, feeds)) = self.feeds.iter().find(|(v, _)| *v == volume) {
@@ -815,11 +825,11 @@ impl<'a> Sim<'a> {
                 let tr = &mut self.tracks[t];
                 // Sync counts from the write's arrival, the others from its acknowledgement.
                 let from = if tr.sync { arrival } else { now };
-                if tr.lag.back().is_some_and(|&(w, _, _)| w > id) {
-                    let at = tr.lag.partition_point(|&(w, _, _)| w < id);
-                    tr.lag.insert(at, (id, from, len));
+                if tr.lag.back().is_some_and(|&(w, ..)| w > id) {
+                    let at = tr.lag.partition_point(|&(w, ..)| w < id);
+                    tr.lag.insert(at, (id, from, len, offset));
                 } else {
-                    tr.lag.push_back((id, from, len));
+                    tr.lag.push_back((id, from, len, offset));
                 }
                 tr.lag_bytes += len;
                 tr.max_lag_bytes = tr.max_lag_bytes.max(tr.lag_bytes);
@@ -841,6 +851,10 @@ impl<'a> Sim<'a> {
 
     fn failed(&mut self, w: WriteId, reason: String) {
         if let Some(p) = self.take_pending(w.0) {
+            if p.admitted {
+                // On the PVOL but never acknowledged (a sync fence): not an acked write.
+                self.failed_admitted.insert(w.0);
+            }
             self.fail_host(p.host as usize, reason);
         }
     }
@@ -916,7 +930,7 @@ impl<'a> Sim<'a> {
         };
         let now = self.engine.now();
         let tr = &mut self.tracks[t];
-        while let Some(&(w, from, len)) = tr.lag.front() {
+        while let Some(&(w, from, len, _)) = tr.lag.front() {
             if w > upto.0 {
                 break;
             }
@@ -987,6 +1001,71 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// What the loss of system `i` costs, measured from the protocol's state at this moment
+    /// (before its links drop what they carry): for each remote mirror whose PVOL is there,
+    /// the acknowledged writes whose data the SVOL does not hold. A write is on the SVOL when
+    /// every block it wrote holds that write's version or a newer one there; the candidates
+    /// are the writes not yet reported replicated (the lag), so nothing acknowledged escapes.
+    fn record_disaster(&mut self, i: usize) {
+        let now = self.now();
+        let serial = self.serials[i];
+        let mut mirrors = Vec::new();
+        for tr in &self.tracks {
+            if tr.id.is_local() || tr.id.pvol.storage != serial || !tr.active {
+                continue;
+            }
+            let Some(s) = self.idx(tr.id.svol.storage) else {
+                continue;
+            };
+            let Some(svol) = self.slots[s].sys.volume(tr.id.svol.serial) else {
+                continue;
+            };
+            let (mut writes, mut bytes, mut unacked) = (0u64, 0u64, 0u64);
+            let mut oldest: Option<u64> = None;
+            eprintln!("DEBUG now {} lag {:?} pending {} replicated {} unacked {:?} held {:?}", now, tr.lag.iter().take(5).collect::<Vec<_>>(), self.pending.len(), tr.replicated, self.slots[i].sys.pair(tr.id).map(|p| p.unacked()), self.next_write);
+            for &(w, from, len, offset) in &tr.lag {
+                let pending = self.pending.contains_key(&w)
+                    || self.current.as_ref().is_some_and(|(c, _)| *c == w);
+                if pending {
+                    unacked += 1;
+                    continue;
+                }
+                if self.failed_admitted.contains(&w) {
+                    continue;
+                }
+                let (first, count) = blocks_of(offset, len);
+                let on_svol = (first..first + count).all(|b| svol.block(b) >= Some(WriteId(w)));
+                if !on_svol {
+                    writes += 1;
+                    bytes += len;
+                    oldest = Some(oldest.map_or(from, |o| o.min(from)));
+                }
+            }
+            let options = self.topology.mirror(tr.id).map(|m| m.options);
+            mirrors.push(DisasterMirror {
+                group: tr.group.clone(),
+                pvol: tr.id.pvol.to_string(),
+                svol: tr.id.svol.to_string(),
+                mode: options.map_or("-".to_string(), |o| o.mode.to_string()),
+                state: self.slots[i].sys.state(tr.id).to_string(),
+                acked_writes_lost: writes,
+                acked_bytes_lost: bytes,
+                rpo_ns: oldest.map_or(0, |t| now.saturating_sub(t)),
+                unacked_writes: unacked,
+            });
+        }
+        // The DR copies are the mirrors not split on purpose; the worst of them.
+        let dr = || mirrors.iter().filter(|m| m.state != PairState::Split.to_string());
+        self.disasters.push(DisasterReport {
+            at_ns: now,
+            storage: serial.0,
+            acked_writes_lost: dr().map(|m| m.acked_writes_lost).max().unwrap_or(0),
+            acked_bytes_lost: dr().map(|m| m.acked_bytes_lost).max().unwrap_or(0),
+            rpo_ns: dr().map(|m| m.rpo_ns).max().unwrap_or(0),
+            mirrors,
+        });
+    }
+
     fn restart(&mut self, i: usize) -> Result<(), String> {
         if self.slots[i].lost {
             return Err(format!(
@@ -1045,7 +1124,11 @@ impl<'a> Sim<'a> {
             }
             CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
                 let i = fault(self, *storage);
-                self.crash(i, matches!(line, CommandLine::Disaster { .. }));
+                let disaster = matches!(line, CommandLine::Disaster { .. });
+                if disaster {
+                    self.record_disaster(i);
+                }
+                self.crash(i, disaster);
                 return self.complete(k);
             }
             CommandLine::Restart { storage } => {
@@ -1258,7 +1341,7 @@ impl<'a> Sim<'a> {
                 group: tr.group.clone(),
                 mirror: tr.id.to_string(),
                 lag_bytes: tr.lag_bytes,
-                lag_ns: tr.lag.front().map_or(0, |&(_, t, _)| now.saturating_sub(t)),
+                lag_ns: tr.lag.front().map_or(0, |&(_, t, ..)| now.saturating_sub(t)),
                 lag_writes: tr.lag.len() as u64,
             });
         }
@@ -1323,6 +1406,7 @@ impl<'a> Sim<'a> {
             commands: self.commands,
             topology: self.topology,
             series: self.series,
+            disasters: self.disasters,
         }
     }
 }
@@ -1516,6 +1600,7 @@ impl Finished {
             events: self.events,
             splits,
             resyncs,
+            disasters: self.disasters,
             second_mirror: second,
             commands,
             pairdisplay: pairdisplay(&self.topology, self.slots.iter().map(|s| &s.sys)),

@@ -20,6 +20,9 @@ pub struct RunArgs {
     /// Default: `reports/<scenario file stem>/`.
     pub out: Option<PathBuf>,
     pub mode: Option<CopyMode>,
+    /// Skip (and count in summary.json) trace lines that do not parse or reach past the end of
+    /// their volume, in every trace workload, instead of stopping at the first.
+    pub skip_bad_lines: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +48,10 @@ pub enum RunCmdError {
 /// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
 /// terminal.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
-    let s = scenario::load(&args.scenario)?;
+    let mut s = scenario::load(&args.scenario)?;
+    if args.skip_bad_lines {
+        s.skip_bad_trace_lines();
+    }
     let out_dir = args
         .out
         .clone()

@@ -316,6 +316,15 @@ impl Scenario {
         self.defaults.mode = mode;
     }
 
+    /// Makes every trace workload skip and count bad lines (`run --skip-bad-lines`).
+    pub fn skip_bad_trace_lines(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(WorkloadDef::Trace(t)) = &mut h.workload {
+                t.skip_bad_lines = true;
+            }
+        }
+    }
+
     pub fn link_between(&self, a: StorageSerial, b: StorageSerial) -> Option<&LinkDef> {
         self.links
             .iter()

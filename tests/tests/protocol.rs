@@ -135,12 +135,12 @@ const CMDS: [Cmd; 5] = [
 
 /// Drives mirror `name` of a fresh world into `state` with real inputs. Returns `None` for a
 /// state the mirror cannot reach (a local mirror has no link to lose: no SUSPENDED_ERROR).
-fn world_in(name: &str, state: PairState) -> Option<Lab> {
+fn world_in(name: &str, mode: CopyMode, state: PairState) -> Option<Lab> {
     let (_, m) = mirrors()
         .into_iter()
         .find(|(n, _)| *n == name)
         .expect("Fig 8 name");
-    let mut lab = Lab::new(options(CopyMode::Async), Transport::Interconnect);
+    let mut lab = Lab::new(options(mode), Transport::Interconnect);
     match state {
         PairState::Pair => {}
         PairState::Simplex => {
@@ -199,14 +199,19 @@ fn acceptance_table() {
         (SuspendedError, [No(Verb::Create),  No(Verb::Split),  Ok(Pair),         Ok(Pair),             Ok(Simplex)]),
     ];
     let mut checked = 0;
-    for name in ["ORA_R1", "ORA_L"] {
+    // The remote mirror in every copy mode; a local mirror has none.
+    let cases = CopyMode::ALL
+        .map(|mode| ("ORA_R1", mode))
+        .into_iter()
+        .chain([("ORA_L", CopyMode::Async)]);
+    for (name, mode) in cases {
         let (_, m) = mirrors()
             .into_iter()
             .find(|(n, _)| *n == name)
             .expect("Fig 8 name");
         for (state, row) in table {
             for (cmd, expect) in CMDS.into_iter().zip(row) {
-                let Some(mut lab) = world_in(name, state) else {
+                let Some(mut lab) = world_in(name, mode, state) else {
                     continue;
                 };
                 let line = match cmd {
@@ -217,7 +222,7 @@ fn acceptance_table() {
                     Cmd::Delete => format!("pairdelete {name}"),
                 };
                 let (id, mut out) = lab.issue1(&line);
-                let what = format!("{name} in {state}: {line}");
+                let what = format!("{name} ({mode}) in {state}: {line}");
                 match expect {
                     No(verb) => {
                         let want = Refusal::State { verb, state };
@@ -257,14 +262,14 @@ fn acceptance_table() {
             }
         }
     }
-    // 5 x 5 for the remote mirror, 4 x 5 for the local one.
-    assert_eq!(checked, 45);
+    // 5 x 5 for the remote mirror in each of 5 modes, 4 x 5 for the local one.
+    assert_eq!(checked, 5 * 25 + 20);
 }
 
 /// Resync while the link is still down is refused with the reason, not the matrix.
 #[test]
 fn resync_with_the_link_down_is_refused_as_unreachable() {
-    let mut lab = world_in("ORA_R1", PairState::Pair).expect("reachable");
+    let mut lab = world_in("ORA_R1", CopyMode::Sync, PairState::Pair).expect("reachable");
     lab.world.cut(P, Some(S));
     let (id, out) = lab.issue1("pairresync ORA_R1");
     assert!(
@@ -564,7 +569,7 @@ impl Run {
     /// The properties that hold after every step.
     fn observe(&mut self, out: &[Output]) -> Result<(), TestCaseError> {
         let [a105, a106, b105, b106] = fig8_volumes();
-        let [(_, r1), (_, l), (_, rl), _] = mirrors();
+        let [(_, r1), _, (_, rl), _] = mirrors();
         // A split of a local PAIR freezes its SVOL equal to its PVOL, and it is the first
         // thing the input that splits does (held host writes may be admitted after it). The
         // secondary's part of an atomic split is the split that answers with SplitDone.
@@ -584,7 +589,6 @@ impl Run {
         {
             self.frozen[1] = Some(self.before[1]);
         }
-        let _ = l;
         for o in out {
             match o {
                 Output::Done(id) | Output::Refused(id, _) => {

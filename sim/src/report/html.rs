@@ -235,6 +235,11 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
         "<h2>The answer: the cheapest bandwidth that keeps the RPO under {}</h2>",
         esc(&target)
     );
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">A run meets the target when its worst RPO and its p99 host write \
+         latency are both within it: writes queued at the host are at risk too.</p>"
+    );
     h.push_str("<div class=\"answer\">\n");
     let mut best_all: Option<(&str, &RunData)> = None;
     for ans in &answers {

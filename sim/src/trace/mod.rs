@@ -183,7 +183,7 @@ pub enum TraceError {
     NotUtf8 { line: u64 },
     #[error("line {line}: expected a line of at most {max} bytes, found a longer one")]
     LineTooLong { line: u64, max: usize },
-    #[error("line {line}: expected an I/O within volume {volume} ({size} bytes), found one ending at byte {end}")]
+    #[error("line {line}: expected an I/O within volume {volume} ({}), found one ending at byte {end}", crate::units::Bytes(*.size))]
     PastEnd {
         line: u64,
         volume: String,
