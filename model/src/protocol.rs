@@ -121,6 +121,12 @@ pub enum Command {
         nocopy: bool,
     },
     /// pairsplit (one mirror or `--atomic`), issued to the plan's root system.
+    ///
+    /// `Done` means every named mirror split at one point of the write stream. `Refused`
+    /// (a hop suspended, deleted or unreachable while the split travelled, a mirror on a
+    /// secondary not in PAIR) means no such guarantee: mirrors already split stay split (the
+    /// root splits its own at once and cannot wait for the secondaries' answer), so resync
+    /// them and split again.
     Split { plan: SplitPlan },
     /// pairresync, issued to the PVOL's system.
     Resync { mirror: MirrorId, restore: bool },

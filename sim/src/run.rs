@@ -1022,7 +1022,6 @@ impl<'a> Sim<'a> {
             };
             let (mut writes, mut bytes, mut unacked) = (0u64, 0u64, 0u64);
             let mut oldest: Option<u64> = None;
-            eprintln!("DEBUG now {} lag {:?} pending {} replicated {} unacked {:?} held {:?}", now, tr.lag.iter().take(5).collect::<Vec<_>>(), self.pending.len(), tr.replicated, self.slots[i].sys.pair(tr.id).map(|p| p.unacked()), self.next_write);
             for &(w, from, len, offset) in &tr.lag {
                 let pending = self.pending.contains_key(&w)
                     || self.current.as_ref().is_some_and(|(c, _)| *c == w);
