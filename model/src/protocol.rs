@@ -16,6 +16,7 @@
 //! sender never counts lost data as replicated.
 
 use crate::bitmap::PendingBitmap;
+use crate::flatmap::FlatMap;
 use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
 use crate::table::{
     refusal, AsyncResume, CopyMode, CopyTable, CopyType, Fence, OnFull, PairOptions, PairState,
@@ -573,6 +574,79 @@ impl Pair {
             ],
         }
     }
+
+    /// Sends an update as a sequenced message on the interconnect. (On the pair, not the
+    /// system: the caller holds the pair already, and this is on every write's path.)
+    fn send_update(
+        &mut self,
+        update: &Update,
+        sync_write: Option<WriteId>,
+        out: &mut Vec<Output>,
+    ) {
+        let chunks = self.chunks_of(update.blocks());
+        let seq = self.tx.next_seq + 1;
+        let (msg, is_write) = match update {
+            Update::Write {
+                first,
+                count,
+                version,
+                bytes,
+            } => (
+                Message::Write {
+                    mirror: self.mirror,
+                    seq,
+                    write: *version,
+                    first: *first,
+                    count: *count,
+                    bytes: *bytes,
+                },
+                true,
+            ),
+            Update::Replace { first, end, blocks } => (
+                Message::Chunk {
+                    mirror: self.mirror,
+                    seq,
+                    first: *first,
+                    end: *end,
+                    blocks: blocks.clone(),
+                    bytes: (end - first) * BLOCK_BYTES,
+                    cycle: false,
+                },
+                false,
+            ),
+        };
+        let data = msg.data_bytes();
+        if is_write {
+            self.tx.journal_bytes += data;
+        }
+        self.send_sequenced(msg, chunks, sync_write, is_write, out);
+    }
+
+    fn send_sequenced(
+        &mut self,
+        msg: Message,
+        chunks: (u64, u64),
+        sync_write: Option<WriteId>,
+        is_write: bool,
+        out: &mut Vec<Output>,
+    ) {
+        self.tx.next_seq += 1;
+        let data_bytes = msg.data_bytes();
+        self.tx.unacked_data += data_bytes;
+        self.tx.unacked.push_back(InFlight {
+            seq: self.tx.next_seq,
+            data_bytes,
+            chunks,
+            sync_write,
+            is_write,
+            cycle: None,
+        });
+        out.push(Output::Send {
+            to: self.peer(),
+            via: Transport::Interconnect,
+            msg,
+        });
+    }
 }
 
 /// An atomic split in progress on this system.
@@ -601,8 +675,8 @@ struct Forwarding {
 pub struct StorageSystem {
     serial: StorageSerial,
     config: ProtocolConfig,
-    volumes: BTreeMap<VolumeSerial, Volume>,
-    pairs: BTreeMap<MirrorId, Pair>,
+    volumes: FlatMap<VolumeSerial, Volume>,
+    pairs: FlatMap<MirrorId, Pair>,
     links_down: BTreeSet<StorageSerial>,
     /// Host writes waiting to be admitted (I/O inhibit, semi-sync, journal throttle), in order.
     held: VecDeque<HostWrite>,
@@ -620,8 +694,8 @@ impl StorageSystem {
         StorageSystem {
             serial,
             config,
-            volumes: BTreeMap::new(),
-            pairs: BTreeMap::new(),
+            volumes: FlatMap::new(),
+            pairs: FlatMap::new(),
             links_down: BTreeSet::new(),
             held: VecDeque::new(),
             inhibit: 0,
@@ -821,14 +895,15 @@ impl StorageSystem {
         }
     }
 
+    /// The pairs whose PVOL is `vol` here, in mirror order. A scan, not a B-tree range: a
+    /// system holds a handful of pairs, the range descent cost more than the scan on every
+    /// host write, and the callers scan every pair anyway.
     fn pairs_of_pvol(&self, vol: VolumeSerial) -> impl Iterator<Item = &Pair> {
         let pvol = VolumeId {
             storage: self.serial,
             serial: vol,
         };
-        let lo = MirrorId::new(pvol, VolumeId::new(0, 0));
-        let hi = MirrorId::new(pvol, VolumeId::new(u32::MAX, u32::MAX));
-        self.pairs.range(lo..=hi).map(|(_, p)| p)
+        self.pairs.values().filter(move |p| p.mirror.pvol == pvol)
     }
 
     /// Why a host may not write `w` at all, if so.
@@ -969,7 +1044,7 @@ impl StorageSystem {
                 CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async
             )
         {
-            self.send_update(m, update, None, out);
+            p.send_update(update, None, out);
             return 0;
         }
         if p.state != PairState::Pair || p.diverting {
@@ -1004,7 +1079,7 @@ impl StorageSystem {
                     return 0;
                 }
                 let w = host.unwrap_or(p.last_write);
-                self.send_update(m, update, sync.then_some(w), out);
+                p.send_update(update, sync.then_some(w), out);
                 u32::from(sync)
             }
         }
@@ -1019,43 +1094,7 @@ impl StorageSystem {
         out: &mut Vec<Output>,
     ) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
-        let chunks = p.chunks_of(update.blocks());
-        let seq = p.tx.next_seq + 1;
-        let (msg, is_write) = match update {
-            Update::Write {
-                first,
-                count,
-                version,
-                bytes,
-            } => (
-                Message::Write {
-                    mirror: m,
-                    seq,
-                    write: *version,
-                    first: *first,
-                    count: *count,
-                    bytes: *bytes,
-                },
-                true,
-            ),
-            Update::Replace { first, end, blocks } => (
-                Message::Chunk {
-                    mirror: m,
-                    seq,
-                    first: *first,
-                    end: *end,
-                    blocks: blocks.clone(),
-                    bytes: (end - first) * BLOCK_BYTES,
-                    cycle: false,
-                },
-                false,
-            ),
-        };
-        let data = msg.data_bytes();
-        if is_write {
-            p.tx.journal_bytes += data;
-        }
-        self.send_sequenced(m, msg, chunks, sync_write, is_write, out);
+        p.send_update(update, sync_write, out);
     }
 
     fn send_sequenced(
@@ -1068,22 +1107,7 @@ impl StorageSystem {
         out: &mut Vec<Output>,
     ) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
-        p.tx.next_seq += 1;
-        let data_bytes = msg.data_bytes();
-        p.tx.unacked_data += data_bytes;
-        p.tx.unacked.push_back(InFlight {
-            seq: p.tx.next_seq,
-            data_bytes,
-            chunks,
-            sync_write,
-            is_write,
-            cycle: None,
-        });
-        out.push(Output::Send {
-            to: p.peer(),
-            via: Transport::Interconnect,
-            msg,
-        });
+        p.send_sequenced(msg, chunks, sync_write, is_write, out);
     }
 
     fn next_seq(&self, m: MirrorId) -> u64 {
@@ -1838,6 +1862,11 @@ impl StorageSystem {
             return;
         };
         if !p.is_source() || p.role == Role::Local {
+            return;
+        }
+        if p.state == PairState::Pair && p.cursor.is_none() {
+            // No copier walk and no copy to complete: what follows would do nothing, and
+            // this is every acknowledgement of an ordered mirror in PAIR.
             return;
         }
         let was_copying = p.cursor.is_some();

@@ -65,6 +65,7 @@ mod tests {
             price_per_gb: 0.02,
             price_per_mbps_month: 30.0,
             outages: Vec::new(),
+            loss: 0.0,
         };
         // 100 GB in one day -> 3000 GB a month -> $60; 800 Mbit/s at $30 -> $24000.
         let c = link_cost(&link, 100_000_000_000, MONTH_NS / 30);

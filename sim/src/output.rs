@@ -65,7 +65,11 @@ pub struct LinkReport {
     /// Share of the run the busier direction spent serializing.
     pub busy_fraction: f64,
     pub messages: u64,
+    /// Messages dropped by a failure: lost ones and whatever a link failure or a crash
+    /// took with it.
     pub dropped_messages: u64,
+    /// Messages lost on the link (`loss`), each a link failure.
+    pub lost_messages: u64,
     pub bandwidth_bytes_per_s: u64,
     pub latency_ns: u64,
     /// Per month.

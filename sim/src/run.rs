@@ -9,7 +9,7 @@
 //! [`crate::output::write_outputs`].
 
 use crate::cost;
-use crate::engine::Engine;
+use crate::engine::{component_rng, Engine};
 use crate::link::Channel;
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
@@ -22,12 +22,14 @@ use crate::workload::{Io, Workload, WorkloadError};
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::display::pairdisplay;
 use mirrorlab_model::protocol::Role;
+use mirrorlab_model::volume::blocks_of;
 use mirrorlab_model::{
     Command, CommandId, CopyMode, HostWrite, Input, Message, MirrorId, Output, PairOptions,
     PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, Volume,
     VolumeId, WriteId,
 };
-use mirrorlab_model::volume::blocks_of;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -223,6 +225,9 @@ struct LinkRt {
     ends: [usize; 2],
     channels: [usize; 2],
     up: bool,
+    /// Draws message losses (`loss`), one stream per link.
+    rng: ChaCha8Rng,
+    lost: u64,
 }
 
 struct HostRt {
@@ -423,6 +428,8 @@ impl<'a> Sim<'a> {
                 ends: [a, b],
                 channels: chans,
                 up: true,
+                rng: component_rng(scenario.seed, &format!("link/{}", l.name)),
+                lost: 0,
             });
         }
         let mut hosts = Vec::new();
@@ -729,6 +736,9 @@ impl<'a> Sim<'a> {
         if let Some(t) = next {
             self.engine.at(t, Ev::Arrive(ch as u32, epoch));
         }
+        if self.lose(ch) {
+            return;
+        }
         let Some(j) = self.idx(m.to) else { return };
         if self.slots[j].up {
             self.input(
@@ -740,6 +750,24 @@ impl<'a> Sim<'a> {
                 },
             );
         }
+    }
+
+    /// Whether the message arriving on channel `ch` is lost (the link's `loss`): the link
+    /// layer then reports a link failure, which both ends take as the link going down (what is
+    /// in flight is gone, pairs suspend), and the link is back at once.
+    fn lose(&mut self, ch: usize) -> bool {
+        let Some(l) = self.links.iter().position(|x| x.channels.contains(&ch)) else {
+            return false;
+        };
+        let link = &mut self.links[l];
+        if link.def.loss <= 0.0 || link.rng.gen::<f64>() >= link.def.loss {
+            return false;
+        }
+        link.lost += 1;
+        self.channels[ch].dropped += 1;
+        self.link_down(l);
+        self.link_up(l);
+        true
     }
 
     // ----- hosts -----
@@ -1054,7 +1082,11 @@ impl<'a> Sim<'a> {
             });
         }
         // The DR copies are the mirrors not split on purpose; the worst of them.
-        let dr = || mirrors.iter().filter(|m| m.state != PairState::Split.to_string());
+        let dr = || {
+            mirrors
+                .iter()
+                .filter(|m| m.state != PairState::Split.to_string())
+        };
         self.disasters.push(DisasterReport {
             at_ns: now,
             storage: serial.0,
@@ -1340,7 +1372,10 @@ impl<'a> Sim<'a> {
                 group: tr.group.clone(),
                 mirror: tr.id.to_string(),
                 lag_bytes: tr.lag_bytes,
-                lag_ns: tr.lag.front().map_or(0, |&(_, t, ..)| now.saturating_sub(t)),
+                lag_ns: tr
+                    .lag
+                    .front()
+                    .map_or(0, |&(_, t, ..)| now.saturating_sub(t)),
                 lag_writes: tr.lag.len() as u64,
             });
         }
@@ -1471,6 +1506,7 @@ impl Finished {
                     busy_fraction: round(busy as f64 / end as f64, 6),
                     messages: c0.messages + c1.messages,
                     dropped_messages: c0.dropped + c1.dropped,
+                    lost_messages: l.lost,
                     bandwidth_bytes_per_s: l.def.bandwidth,
                     latency_ns: l.def.latency_ns,
                     cost,

@@ -93,6 +93,7 @@ struct LinkFile {
     price_per_mbps_month: Option<Spanned<f64>>,
     #[serde(default)]
     outages: Vec<Spanned<(Nanos, Nanos)>>,
+    loss: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +203,9 @@ pub struct LinkDef {
     pub price_per_mbps_month: f64,
     /// `[down, up)` windows.
     pub outages: Vec<(u64, u64)>,
+    /// Probability that a message on the link is lost; the link layer then reports a link
+    /// failure (both ends suspend their pairs) and comes straight back up.
+    pub loss: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -661,6 +665,20 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             }
         }
         outages.sort();
+        let loss = match &lf.loss {
+            Some(p) if !(0.0..1.0).contains(p.get_ref()) => {
+                ctx.err(
+                    p.span(),
+                    format!(
+                        "expected a message loss probability from 0 up to (not including) 1, found {}",
+                        p.get_ref()
+                    ),
+                );
+                0.0
+            }
+            Some(p) => *p.get_ref(),
+            None => 0.0,
+        };
         links.push(LinkDef {
             name,
             a,
@@ -670,6 +688,7 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             price_per_gb,
             price_per_mbps_month,
             outages,
+            loss,
         });
     }
     if !ctx.diagnostics.is_empty() {

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 const S: u64 = 1_000_000_000;
 const MS: u64 = 1_000_000;
-const GIB: u64 = 1 << 30;
 const CHUNK: u64 = 64 * 1024;
 
 /// One host write: (time ns, offset, length).
@@ -63,7 +62,7 @@ fn disksim(w: &[W]) -> String {
 /// Distinct chunks the writes in `[from, to)` touch.
 fn dirty_chunks(w: &[W], from: u64, to: u64) -> BTreeSet<u64> {
     let mut set = BTreeSet::new();
-    for &(t, offset, len) in w.iter().filter(|x| (from..to).contains(&x.0)) {
+    for &(_, offset, len) in w.iter().filter(|x| (from..to).contains(&x.0)) {
         set.extend(offset / CHUNK..(offset + len).div_ceil(CHUNK));
     }
     set
@@ -429,7 +428,7 @@ fn sync_fence_refuse_never_acknowledges_a_write_the_svol_lacks() {
         (m.final_state.as_str(), m.svol_state.as_str()),
         ("PAIR", "PAIR")
     );
-    println!("fence refuse: {failed} writes refused during a 5 s outage, 0 acknowledged lost");
+    println!("fence refuse: {failed} writes refused from linkdown to resync, 0 acknowledged lost");
 }
 
 #[test]
@@ -538,6 +537,43 @@ fn after_a_disaster_the_standby_serves_the_svol_and_the_loss_is_reported() {
     println!("disaster at 20 s, 48 MB/s of writes over a 40 MB/s link:\n{report}");
 }
 
+// ----- message loss -----
+
+/// A lost message is a link failure to the link layer (as in the checker): the pair suspends
+/// at both ends and tracks writes; with nothing more on the link, nothing more is lost.
+#[test]
+fn a_lost_message_suspends_the_pair_like_a_link_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = two_sites(
+        "loss",
+        "async",
+        "",
+        "loss = 0.0005",
+        &poisson_host(200, "16KiB", ""),
+    );
+    let out = run(&parse(&text, dir.path()), None);
+    let link = &out.summary.links[0];
+    assert_eq!(link.lost_messages, 1, "{link:?}");
+    assert!(link.dropped_messages >= 1, "{link:?}");
+    let m = mirror(&out, "R");
+    assert_eq!(
+        (m.final_state.as_str(), m.svol_state.as_str()),
+        ("SUSPENDED_ERROR", "SUSPENDED_ERROR")
+    );
+    assert!(pending(&out, "P") > 0);
+    assert_eq!(out.summary.hosts[0].failed, 0);
+    assert!(out.summary.invariants.ok, "{:?}", out.summary.invariants);
+
+    // Without loss the same run stays in PAIR.
+    let clean = run(&parse(&text.replace("loss = 0.0005", ""), dir.path()), None);
+    assert_eq!(mirror(&clean, "R").final_state, "PAIR");
+    assert_eq!(clean.summary.links[0].lost_messages, 0);
+    // A loss rate at or above 1 is refused before the run.
+    let err = scenario::parse(&text.replace("0.0005", "1.5"), &dir.path().join("x.toml"))
+        .expect_err("refused");
+    assert!(err.to_string().contains("loss probability"), "{err}");
+}
+
 // ----- (f) determinism -----
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -576,7 +612,7 @@ workload = { poisson = 50, size = "8KiB", volume = "2:1" }
         "every fault",
         "async",
         "journal = \"4MiB\"\non_full = \"suspend\"",
-        "outages = [[\"20s\", \"21s\"]]",
+        "outages = [[\"20s\", \"21s\"]]\nloss = 0.0002",
         &(poisson_host(500, "16KiB", "") + standby + &cmds),
     );
     parse(&text, dir)
@@ -601,7 +637,9 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
     }
     let summary =
         String::from_utf8(a.iter().find(|f| f.0 == "summary.json").unwrap().1.clone()).unwrap();
+    // Every fault happened, and was reported.
     assert!(summary.contains("\"disasters\""), "{summary}");
+    assert!(!summary.contains("\"lost_messages\": 0,"), "{summary}");
 
     let mut other = s.clone();
     other.seed += 1;

@@ -1,0 +1,128 @@
+//! A small ordered map kept as a sorted `Vec`, for the handful of pairs and volumes one storage
+//! system holds.
+//!
+//! Why not `BTreeMap`: the protocol looks a pair up several times per message and walks all of
+//! them on every host write. With a few entries, a B-tree lookup or walk costs several times a
+//! binary search or a slice walk, and that was a large share of the simulator's time. The
+//! interface is the subset of `BTreeMap` the protocol uses, with the same order (ascending
+//! keys), so iteration order, and with it every run, is unchanged. Insertion and removal are
+//! O(n), which is fine for maps that change only on paircreate / pairdelete.
+
+use std::fmt;
+use std::ops::Index;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FlatMap<K, V> {
+    /// Sorted by key, keys unique.
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for FlatMap<K, V> {
+    fn default() -> Self {
+        FlatMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord, V> FlatMap<K, V> {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        let i = self.find(key).ok()?;
+        Some(&self.entries[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let i = self.find(key).ok()?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.find(key).ok()?;
+        Some(self.entries.remove(i).1)
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: Ord, V> Index<&K> for FlatMap<K, V> {
+    type Output = V;
+
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("key in FlatMap")
+    }
+}
+
+/// Printed like a `BTreeMap`: `{key: value, ...}`.
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for FlatMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// Same answers, same order and same `Debug` as a `BTreeMap`.
+        #[test]
+        fn behaves_like_a_btree_map(ops in proptest::collection::vec((0u8..3, 0u8..12), 0..100)) {
+            let mut f = FlatMap::new();
+            let mut b = BTreeMap::new();
+            for (i, (op, k)) in ops.into_iter().enumerate() {
+                match op {
+                    0 => prop_assert_eq!(f.insert(k, i), b.insert(k, i)),
+                    1 => prop_assert_eq!(f.remove(&k), b.remove(&k)),
+                    _ => {
+                        if let (Some(x), Some(y)) = (f.get_mut(&k), b.get_mut(&k)) {
+                            *x += 100;
+                            *y += 100;
+                        }
+                    }
+                }
+                prop_assert_eq!(f.get(&k), b.get(&k));
+                prop_assert!(f.iter().eq(b.iter()));
+                prop_assert!(f.keys().eq(b.keys()));
+                prop_assert!(f.values().eq(b.values()));
+                prop_assert_eq!(format!("{f:?}"), format!("{b:?}"));
+            }
+        }
+    }
+}

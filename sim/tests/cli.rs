@@ -1,0 +1,149 @@
+//! The `mirrorlab run` binary on bad input (issue #7): exit code 2, one `error: FILE:LINE:COL:`
+//! message on stderr, and no output directory written or changed. The messages themselves are
+//! checked in-process against `tests/corpus/expected.txt` by `tests/tests/bad_input.rs`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus")
+}
+
+fn mirrorlab(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mirrorlab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether `rest` starts with `LINE:COL: ` (both numbers).
+fn line_col_prefix(rest: &str) -> bool {
+    let mut parts = rest.splitn(3, ':');
+    let (Some(l), Some(c), Some(m)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    number(l) && number(c) && m.starts_with(' ')
+}
+
+#[test]
+fn every_malformed_scenario_exits_2_with_one_located_message_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<PathBuf> = fs::read_dir(corpus().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(names.len() > 30);
+    for path in names {
+        let out = dir.path().join("out");
+        let o = mirrorlab(
+            &[
+                "run",
+                path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(o.stdout.is_empty(), "{}", path.display());
+        let rest = err
+            .strip_prefix(&format!("error: {}:", path.display()))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert!(line_col_prefix(rest), "{err}");
+        assert_eq!(err.lines().count(), 1, "one message: {err}");
+        assert!(!out.exists(), "{}", path.display());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+    }
+}
+
+#[test]
+fn a_bad_trace_line_exits_2_names_file_and_line_and_keeps_the_old_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.trace");
+    let mut text = String::new();
+    for i in 1..=30_000u64 {
+        if i == 25_000 {
+            text.push_str("25000000000 0 8 0 0\n");
+        } else {
+            text.push_str(&format!("{} 0 {} 8 0\n", i * 1_000_000, i * 8));
+        }
+    }
+    fs::write(&trace, text).unwrap();
+    let scenario = dir.path().join("s.toml");
+    fs::write(
+        &scenario,
+        r#"name = "cli"
+duration = "1min"
+
+[[storage]]
+serial = 1
+volumes = [{ id = "1", size = "1GiB" }]
+
+[[host]]
+name = "prod"
+role = "production"
+storage = 1
+workload = { trace = "t.trace", format = "disksim", volume = "1:1" }
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("summary.json"), "earlier\n").unwrap();
+
+    let o = mirrorlab(&["run", "s.toml", "--out", "out"], dir.path());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: t.trace: line 25000: expected a non-zero size"),
+        "{err}"
+    );
+    assert_eq!(fs::read(out.join("summary.json")).unwrap(), b"earlier\n");
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        3,
+        "no temporary left"
+    );
+
+    let o = mirrorlab(
+        &["run", "s.toml", "--out", "out", "--skip-bad-lines"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["skipped_trace_lines"], 1);
+    assert_eq!(summary["hosts"][0]["writes"], 29_999);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        3,
+        "no temporary left"
+    );
+}
+
+#[test]
+fn a_missing_scenario_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mirrorlab(&["run", "nowhere.toml", "--out", "out"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: cannot read scenario nowhere.toml"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("out").exists());
+}
