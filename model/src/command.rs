@@ -101,8 +101,16 @@ impl std::str::FromStr for CommandLine {
     fn from_str(line: &str) -> Result<Self, CommandError> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (&verb, rest) = words.split_first().ok_or(CommandError::Empty)?;
-        let flags: Vec<&str> = rest.iter().copied().filter(|w| w.starts_with("--")).collect();
-        let args: Vec<&str> = rest.iter().copied().filter(|w| !w.starts_with("--")).collect();
+        let flags: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|w| w.starts_with("--"))
+            .collect();
+        let args: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|w| !w.starts_with("--"))
+            .collect();
         let check_flags = |verb: &'static str, allowed: &[&str]| -> Result<(), CommandError> {
             match flags.iter().find(|f| !allowed.contains(f)) {
                 Some(f) => Err(usage(
@@ -129,7 +137,9 @@ impl std::str::FromStr for CommandLine {
                     match w {
                         "--nocopy" => nocopy = true,
                         "--mode" => {
-                            let m = it.next().ok_or_else(|| usage("paircreate", "--mode needs a value"))?;
+                            let m = it
+                                .next()
+                                .ok_or_else(|| usage("paircreate", "--mode needs a value"))?;
                             mode = Some(m.parse().map_err(|e: String| usage("paircreate", e))?);
                         }
                         f if f.starts_with("--") => {
@@ -146,8 +156,12 @@ impl std::str::FromStr for CommandLine {
                 };
                 Ok(CommandLine::PairCreate {
                     group: group.to_string(),
-                    pvol: pvol.parse().map_err(|e| usage("paircreate", format!("{e}")))?,
-                    svol: svol.parse().map_err(|e| usage("paircreate", format!("{e}")))?,
+                    pvol: pvol
+                        .parse()
+                        .map_err(|e| usage("paircreate", format!("{e}")))?,
+                    svol: svol
+                        .parse()
+                        .map_err(|e| usage("paircreate", format!("{e}")))?,
                     nocopy,
                     mode,
                 })
@@ -356,8 +370,14 @@ mod tests {
             ("pairsplit", "at least one group"),
             ("pairsplit --atomik ORA_L", "unknown option --atomik"),
             ("paircreate ORA_R2 64001:106a", "expected GROUP PVOL SVOL"),
-            ("paircreate ORA_R2 64001:106a 64002:zz", "expected a volume id"),
-            ("paircreate X 64001:1 64002:1 --mode fast", "expected a copy mode"),
+            (
+                "paircreate ORA_R2 64001:106a 64002:zz",
+                "expected a volume id",
+            ),
+            (
+                "paircreate X 64001:1 64002:1 --mode fast",
+                "expected a copy mode",
+            ),
             ("crash", "one storage serial"),
             ("pairsplit 64001:105a", "PVOL,SVOL"),
         ] {
@@ -375,9 +395,14 @@ mod tests {
             .unwrap();
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].0, StorageSerial(64001));
-        let cmds = resolve(&line, &mut t, PairOptions::default(), Some(Mutant::NoAtomic))
-            .unwrap()
-            .unwrap();
+        let cmds = resolve(
+            &line,
+            &mut t,
+            PairOptions::default(),
+            Some(Mutant::NoAtomic),
+        )
+        .unwrap()
+        .unwrap();
         let systems: Vec<u32> = cmds.iter().map(|(s, _)| s.0).collect();
         assert_eq!(systems, vec![64001, 64002]);
     }

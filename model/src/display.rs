@@ -33,10 +33,7 @@ pub fn pairdisplay<'a>(
     let mut rows = Vec::new();
     for sys in systems {
         for p in sys.pairs() {
-            let group = topology
-                .group_of(p.mirror)
-                .unwrap_or("-")
-                .to_string();
+            let group = topology.group_of(p.mirror).unwrap_or("-").to_string();
             let mode = if p.mirror.is_local() {
                 "local".to_string()
             } else {
@@ -56,10 +53,17 @@ pub fn pairdisplay<'a>(
                     "P",
                     p.pending.count() * chunk + p.journal_bytes(),
                 )],
-                Role::Secondary => vec![(p.mirror.svol, p.mirror.pvol, "S", p.pending.count() * chunk)],
+                Role::Secondary => {
+                    vec![(p.mirror.svol, p.mirror.pvol, "S", p.pending.count() * chunk)]
+                }
                 Role::Local => vec![
                     (p.mirror.pvol, p.mirror.svol, "P", p.pending.count() * chunk),
-                    (p.mirror.svol, p.mirror.pvol, "S", p.svol_pending.count() * chunk),
+                    (
+                        p.mirror.svol,
+                        p.mirror.pvol,
+                        "S",
+                        p.svol_pending.count() * chunk,
+                    ),
                 ],
             };
             for (volume, other, ps, pending) in ends {
@@ -82,9 +86,7 @@ pub fn pairdisplay<'a>(
             }
         }
     }
-    rows.sort_by(|a, b| {
-        (&a.group, a.ps, a.volume).cmp(&(&b.group, b.ps, b.volume))
-    });
+    rows.sort_by(|a, b| (&a.group, a.ps, a.volume).cmp(&(&b.group, b.ps, b.volume)));
     rows
 }
 

@@ -130,7 +130,9 @@ impl FromStr for VolumeSerial {
 impl FromStr for VolumeId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        let (st, vol) = s.split_once(':').ok_or_else(|| IdError::Volume(s.to_string()))?;
+        let (st, vol) = s
+            .split_once(':')
+            .ok_or_else(|| IdError::Volume(s.to_string()))?;
         Ok(VolumeId {
             storage: st.parse().map_err(|_| IdError::Volume(s.to_string()))?,
             serial: vol.parse().map_err(|_| IdError::Volume(s.to_string()))?,

@@ -18,6 +18,7 @@ pub mod walkthrough;
 pub mod world;
 
 pub use bitmap::PendingBitmap;
+pub use display::{format_pairdisplay, pairdisplay, PairRow};
 pub use ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
 pub use protocol::{
     Command, HostWrite, Input, Message, Mutant, Output, ProtocolConfig, StorageSystem, Timer,
@@ -26,5 +27,4 @@ pub use protocol::{
 pub use table::{CopyMode, CopyTable, CopyType, PairOptions, PairState, Refusal};
 pub use topology::{MirrorRef, SplitPlan, Topology};
 pub use volume::{Digest, Volume, BLOCK_BYTES};
-pub use display::{format_pairdisplay, pairdisplay, PairRow};
 pub use world::World;

@@ -196,7 +196,10 @@ pub enum Message {
         upto: WriteId,
     },
     /// Cumulative acknowledgement of every sequenced message up to `seq`.
-    Ack { mirror: MirrorId, seq: u64 },
+    Ack {
+        mirror: MirrorId,
+        seq: u64,
+    },
     /// An atomic split forwarded through remote mirror `mirror` (Fig 10 1140, Fig 11 1230).
     Forward {
         mirror: MirrorId,
@@ -248,8 +251,12 @@ pub enum Message {
     },
     /// One end suspended the pair (the primary's journal filled; the secondary restarted or
     /// its standby host took over): the other end suspends it too.
-    Suspend { mirror: MirrorId },
-    Delete { mirror: MirrorId },
+    Suspend {
+        mirror: MirrorId,
+    },
+    Delete {
+        mirror: MirrorId,
+    },
 }
 
 impl Message {
@@ -299,7 +306,10 @@ pub enum Input {
         via: Transport,
         msg: Message,
     },
-    Command { id: CommandId, command: Command },
+    Command {
+        id: CommandId,
+        command: Command,
+    },
     Timer(Timer),
     /// The replication link to a peer failed (or lost a message, which a link layer treats
     /// the same way); in-flight messages are gone.
@@ -322,14 +332,20 @@ pub enum Output {
     FailWrite(WriteId, Refusal),
     Done(CommandId),
     Refused(CommandId, Refusal),
-    SetTimer { timer: Timer, after_ns: u64 },
+    SetTimer {
+        timer: Timer,
+        after_ns: u64,
+    },
     StateChanged {
         mirror: MirrorId,
         from: PairState,
         to: PairState,
     },
     /// Every write to the mirror's PVOL up to `upto` is now on its SVOL.
-    Replicated { mirror: MirrorId, upto: WriteId },
+    Replicated {
+        mirror: MirrorId,
+        upto: WriteId,
+    },
 }
 
 /// Which end(s) of a mirror this system holds.
@@ -547,8 +563,8 @@ impl Pair {
         } else {
             CopyType::Remote
         };
-        let row = |volume: VolumeId, other: VolumeId, primary: bool, pending: &PendingBitmap| {
-            CopyTable {
+        let row =
+            |volume: VolumeId, other: VolumeId, primary: bool, pending: &PendingBitmap| CopyTable {
                 volume,
                 copy_type,
                 pair_system: if self.mirror.is_local() {
@@ -562,8 +578,7 @@ impl Pair {
                 pending: pending.clone(),
                 mode: (!self.mirror.is_local()).then_some(self.options.mode),
                 chunk_bytes: self.options.chunk_bytes,
-            }
-        };
+            };
         let (p, s) = (self.mirror.pvol, self.mirror.svol);
         match self.role {
             Role::Primary => vec![row(p, s, true, &self.pending)],
@@ -577,12 +592,7 @@ impl Pair {
 
     /// Sends an update as a sequenced message on the interconnect. (On the pair, not the
     /// system: the caller holds the pair already, and this is on every write's path.)
-    fn send_update(
-        &mut self,
-        update: &Update,
-        sync_write: Option<WriteId>,
-        out: &mut Vec<Output>,
-    ) {
+    fn send_update(&mut self, update: &Update, sync_write: Option<WriteId>, out: &mut Vec<Output>) {
         let chunks = self.chunks_of(update.blocks());
         let seq = self.tx.next_seq + 1;
         let (msg, is_write) = match update {
@@ -1116,7 +1126,13 @@ impl StorageSystem {
 
     // ----- messages -----
 
-    fn deliver(&mut self, from: StorageSerial, via: Transport, msg: Message, out: &mut Vec<Output>) {
+    fn deliver(
+        &mut self,
+        from: StorageSerial,
+        via: Transport,
+        msg: Message,
+        out: &mut Vec<Output>,
+    ) {
         let m = msg.mirror();
         let awaiting_create = self
             .pairs
@@ -1185,7 +1201,9 @@ impl StorageSystem {
                 }
                 self.ack(from, m, seq, out);
             }
-            Message::Mark { seq, kind, upto, .. } => {
+            Message::Mark {
+                seq, kind, upto, ..
+            } => {
                 if kind == MarkKind::CycleEnd && self.discard(m, (0, 0)) {
                     return;
                 }
@@ -1838,10 +1856,9 @@ impl StorageSystem {
     /// Takes the next pending chunk in address order, or `None` when the walk is over.
     fn next_chunk(p: &mut Pair) -> Option<u64> {
         let cursor = p.cursor?;
-        let next = p
-            .pending
-            .first_at_or_after(cursor)
-            .or_else(|| (p.wrap && !p.pending.is_empty()).then(|| p.pending.first_at_or_after(0))?);
+        let next = p.pending.first_at_or_after(cursor).or_else(|| {
+            (p.wrap && !p.pending.is_empty()).then(|| p.pending.first_at_or_after(0))?
+        });
         match next {
             Some(c) => {
                 p.pending.clear(c);
@@ -1925,7 +1942,11 @@ impl StorageSystem {
             && p.pending.is_empty()
             && !p.tx.unacked.iter().any(|f| !f.is_write);
         if !done {
-            if p.state == PairState::Copy && p.is_source() && p.cursor.is_none() && !p.pending.is_empty() {
+            if p.state == PairState::Copy
+                && p.is_source()
+                && p.cursor.is_none()
+                && !p.pending.is_empty()
+            {
                 // Writes during the copy dirtied chunks after the walk ended.
                 self.start_copier(m, true, out);
             }

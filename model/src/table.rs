@@ -329,7 +329,10 @@ mod tests {
                 }
             }
         }
-        assert!(refusal(Verb::Split, Copy).unwrap().to_string().contains("still copying"));
+        assert!(refusal(Verb::Split, Copy)
+            .unwrap()
+            .to_string()
+            .contains("still copying"));
     }
 
     #[test]
@@ -337,6 +340,9 @@ mod tests {
         for m in CopyMode::ALL {
             assert_eq!(m.to_string().parse::<CopyMode>().unwrap(), m);
         }
-        assert!("fast".parse::<CopyMode>().unwrap_err().contains("expected a copy mode"));
+        assert!("fast"
+            .parse::<CopyMode>()
+            .unwrap_err()
+            .contains("expected a copy mode"));
     }
 }

@@ -138,7 +138,9 @@ impl Topology {
     }
 
     pub fn volume(&self, id: VolumeId) -> Result<&VolumeSpec, TopologyError> {
-        self.volumes.get(&id).ok_or(TopologyError::UnknownVolume(id))
+        self.volumes
+            .get(&id)
+            .ok_or(TopologyError::UnknownVolume(id))
     }
 
     pub fn volumes(&self) -> impl Iterator<Item = &VolumeSpec> {
@@ -327,8 +329,12 @@ pub enum MirrorRef {
 pub fn fig2(size: u64, remote: PairOptions) -> Topology {
     let mut t = Topology::new();
     for id in fig8_volumes() {
-        t.add_volume(VolumeSpec { id, size, used: size })
-            .expect("distinct volumes");
+        t.add_volume(VolumeSpec {
+            id,
+            size,
+            used: size,
+        })
+        .expect("distinct volumes");
     }
     let [a105, _, b105, _] = fig8_volumes();
     t.add_mirror(MirrorSpec {
@@ -405,7 +411,12 @@ mod tests {
         let c = VolumeId::new(64003, 0x105c);
         let c2 = VolumeId::new(64003, 0x106c);
         for id in [c, c2] {
-            t.add_volume(VolumeSpec { id, size: 1 << 30, used: 0 }).unwrap();
+            t.add_volume(VolumeSpec {
+                id,
+                size: 1 << 30,
+                used: 0,
+            })
+            .unwrap();
         }
         let [a105, a106, b105, _] = fig8_volumes();
         for (g, p, s) in [("R3", b105, c), ("L3", c, c2)] {
@@ -455,7 +466,10 @@ mod tests {
         ));
         // Two unrelated local mirrors on different systems share no write stream.
         let e = t
-            .split_plan(&[MirrorId::new(a105, a106), MirrorId::new(VolumeId::new(64002, 1), b106)])
+            .split_plan(&[
+                MirrorId::new(a105, a106),
+                MirrorId::new(VolumeId::new(64002, 1), b106),
+            ])
             .unwrap_err();
         assert!(e.to_string().contains("cannot be split atomically"), "{e}");
     }

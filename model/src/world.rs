@@ -55,7 +55,10 @@ impl World {
             .collect();
         for v in topology.volumes() {
             let sys = systems.get_mut(&v.id.storage).expect("system of a volume");
-            sys.add_volume(v.id.serial, Volume::new(v.size, v.used, origin_of(topology, v.id)));
+            sys.add_volume(
+                v.id.serial,
+                Volume::new(v.size, v.used, origin_of(topology, v.id)),
+            );
         }
         for m in topology.mirrors() {
             for s in [m.id.pvol.storage, m.id.svol.storage] {
@@ -230,7 +233,11 @@ impl World {
 
     /// Delivers the oldest message on the interconnect from `from` to `to`.
     pub fn deliver_link(&mut self, from: StorageSerial, to: StorageSerial) -> Vec<Output> {
-        let Some(msg) = self.links.get_mut(&(from, to)).and_then(VecDeque::pop_front) else {
+        let Some(msg) = self
+            .links
+            .get_mut(&(from, to))
+            .and_then(VecDeque::pop_front)
+        else {
             return Vec::new();
         };
         if self.links.get(&(from, to)).is_some_and(VecDeque::is_empty) {
@@ -333,15 +340,30 @@ mod tests {
         let out = w
             .run_command(&mut t, "pairsplit --atomic ORA_L ORA_RL", defaults, None)
             .unwrap();
-        assert!(!out.iter().any(|o| matches!(o, Output::Refused(..))), "{out:?}");
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Refused(..))),
+            "{out:?}"
+        );
         // A write while the split travels, then everything settles.
         w.write(a105, 4096, 4096);
         let out = w.settle(true);
-        assert!(out.iter().any(|o| matches!(o, Output::Done(_))), "{mode:?} {transport:?}: split never completed: {out:?}");
-        assert_eq!(w.volume(a106).digest(), w.volume(b106).digest(), "{mode:?} {transport:?}");
+        assert!(
+            out.iter().any(|o| matches!(o, Output::Done(_))),
+            "{mode:?} {transport:?}: split never completed: {out:?}"
+        );
+        assert_eq!(
+            w.volume(a106).digest(),
+            w.volume(b106).digest(),
+            "{mode:?} {transport:?}"
+        );
         assert_eq!(w.volume(a105).digest(), w.volume(b105).digest());
         let out = w
-            .run_command(&mut t, "paircreate ORA_R2 64001:106a 64002:106b --nocopy", defaults, None)
+            .run_command(
+                &mut t,
+                "paircreate ORA_R2 64001:106a 64002:106b --nocopy",
+                defaults,
+                None,
+            )
             .unwrap();
         let mut all = out;
         all.extend(w.settle(false));

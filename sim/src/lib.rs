@@ -2,12 +2,10 @@
 //! (`run`, `sweep`, `bench`), checks it (`check`), and reports on it (`report`). Entry point for
 //! in-process callers: [`simulate`] on a [`Scenario`] from [`scenario::load`], then
 //! [`write_outputs`].
-pub mod units;
-pub mod trace;
-pub mod demo;
 pub mod bench;
 pub mod check_cmd;
 pub mod cost;
+pub mod demo;
 pub mod engine;
 pub mod link;
 pub mod metrics;
@@ -17,6 +15,8 @@ pub mod run;
 pub mod run_cmd;
 pub mod scenario;
 pub mod sweep;
+pub mod trace;
+pub mod units;
 pub mod workload;
 
 pub use output::{write_outputs, RunOutput, Summary};

@@ -176,19 +176,28 @@ fn link_total(c: &MirrorCost) -> u64 {
 
 // ----- the simulation -----
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 enum Ev {
     /// A host's next I/O is due.
     Io(u32),
     /// The head message of a channel arrives (channel, epoch).
     Arrive(u32, u32),
-    /// A protocol timer (system, timer, generation).
-    Timer(u32, Timer, u64),
+    /// A protocol timer. Boxed: it is the one large event and a rare one, and every event
+    /// is moved several times through the queue's heap, so events are kept at 16 bytes.
+    Timer(Box<TimerEv>),
     Command(u32),
     Sample,
     /// A link outage window starts (`false`) or ends (`true`).
     Link(u32, bool),
     End,
+}
+
+/// A protocol timer event: system, timer, and the generation that must still be current.
+#[derive(Clone, Copy, Debug)]
+struct TimerEv {
+    sys: u32,
+    timer: Timer,
+    gen: u64,
 }
 
 /// Write ids are sequential: hashing them is wasted work, a multiply spreads them enough.
@@ -524,7 +533,8 @@ impl<'a> Sim<'a> {
             match ev {
                 Ev::Io(h) => self.host_io(h as usize)?,
                 Ev::Arrive(ch, epoch) => self.arrive(ch as usize, epoch),
-                Ev::Timer(i, timer, gen) => {
+                Ev::Timer(t) => {
+                    let TimerEv { sys: i, timer, gen } = *t;
                     if self.slots[i as usize].up && self.timers.get(&(i, timer)) == Some(&gen) {
                         self.timers.remove(&(i, timer));
                         self.input(i as usize, Input::Timer(timer));
@@ -662,8 +672,12 @@ impl<'a> Sim<'a> {
                 Output::SetTimer { timer, after_ns } => {
                     self.timer_gen += 1;
                     self.timers.insert((i as u32, timer), self.timer_gen);
-                    self.engine
-                        .after(after_ns, Ev::Timer(i as u32, timer, self.timer_gen));
+                    let ev = TimerEv {
+                        sys: i as u32,
+                        timer,
+                        gen: self.timer_gen,
+                    };
+                    self.engine.after(after_ns, Ev::Timer(Box::new(ev)));
                 }
                 Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
                 Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
