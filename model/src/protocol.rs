@@ -205,7 +205,7 @@ pub enum Message {
         mirror: MirrorId,
         seq: u64,
         split: SplitId,
-        plan: SplitPlan,
+        plan: Box<SplitPlan>,
     },
     /// The secondary split its part (Fig 10 1150, Fig 11 1240).
     SplitDone {
@@ -215,7 +215,10 @@ pub enum Message {
     },
     Create {
         mirror: MirrorId,
-        options: PairOptions,
+        /// Boxed, as `Forward`'s plan: messages are moved through queues many times per
+        /// simulated write, and these two rare fields would make every message half again
+        /// as large.
+        options: Box<PairOptions>,
         size: u64,
         origin: u64,
         /// No-copy (Fig 12): the PVOL's digest when the command ran.
@@ -1021,7 +1024,9 @@ impl StorageSystem {
             }
         }
         let mut waits = 0;
-        for m in fed.into_iter().flatten().chain(more) {
+        // By reference: moving the array into an iterator copied it just after it was
+        // written, a store-forwarding stall on every write.
+        for &m in fed.iter().flatten().chain(&more) {
             waits += self.carry(m, update, host, out);
         }
         waits
@@ -1157,15 +1162,18 @@ impl StorageSystem {
                 if self.discard(m, (first, first + count)) {
                     return;
                 }
-                if self.receiving(m) {
+                // Past `discard`, a pair here is in PAIR or COPY, so it is receiving unless it
+                // is the copy's source: what `receiving` says, with the one lookup.
+                let target = (self.pairs.get(&m))
+                    .filter(|p| !p.is_source())
+                    .map(|p| (p.my_volume(), p.state == PairState::Pair));
+                if let Some((vol, in_pair)) = target {
                     let update = Update::Write {
                         first,
                         count,
                         version: write,
                         bytes,
                     };
-                    let vol = self.pairs[&m].my_volume();
-                    let in_pair = self.state(m) == PairState::Pair;
                     self.write_volume(vol, &update, None, Some(m), out);
                     // In COPY, earlier writes may still be only in the bitmap: the prefix is
                     // whole at CopyComplete, which reports it.
@@ -1256,7 +1264,7 @@ impl StorageSystem {
                     });
                     return;
                 }
-                self.start_split(split, Some((from, via, m)), plan, out);
+                self.start_split(split, Some((from, via, m)), *plan, out);
             }
             Message::SplitDone { split, refused, .. } => {
                 if let Some(op) = self.splits.iter_mut().find(|o| o.id == split) {
@@ -1275,7 +1283,7 @@ impl StorageSystem {
                 nocopy,
                 epoch,
                 ..
-            } => self.on_create(from, m, options, size, origin, nocopy, epoch, out),
+            } => self.on_create(from, m, *options, size, origin, nocopy, epoch, out),
             Message::CreateReply { epoch, .. }
                 if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) =>
             {
@@ -1650,7 +1658,7 @@ impl StorageSystem {
                     via: Transport::Interconnect,
                     msg: Message::Create {
                         mirror,
-                        options,
+                        options: Box::new(options),
                         size,
                         origin,
                         nocopy: nocopy.then_some(digest),
@@ -2382,7 +2390,7 @@ impl StorageSystem {
                             mirror: via,
                             seq: self.next_seq(via),
                             split,
-                            plan,
+                            plan: Box::new(plan),
                         };
                         self.send_sequenced(via, msg, (0, 0), None, false, out);
                     }
@@ -2393,7 +2401,7 @@ impl StorageSystem {
                             mirror: via,
                             seq: 0,
                             split,
-                            plan,
+                            plan: Box::new(plan),
                         },
                     }),
                 }

@@ -176,28 +176,20 @@ fn link_total(c: &MirrorCost) -> u64 {
 
 // ----- the simulation -----
 
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Ev {
     /// A host's next I/O is due.
     Io(u32),
     /// The head message of a channel arrives (channel, epoch).
     Arrive(u32, u32),
-    /// A protocol timer. Boxed: it is the one large event and a rare one, and every event
-    /// is moved several times through the queue's heap, so events are kept at 16 bytes.
-    Timer(Box<TimerEv>),
+    /// A protocol timer, by its generation: which timer of which system waits in
+    /// `Sim::timer_events`, so events stay 16 bytes and `Copy` for the queue.
+    Timer(u64),
     Command(u32),
     Sample,
     /// A link outage window starts (`false`) or ends (`true`).
     Link(u32, bool),
     End,
-}
-
-/// A protocol timer event: system, timer, and the generation that must still be current.
-#[derive(Clone, Copy, Debug)]
-struct TimerEv {
-    sys: u32,
-    timer: Timer,
-    gen: u64,
 }
 
 /// Write ids are sequential: hashing them is wasted work, a multiply spreads them enough.
@@ -337,6 +329,8 @@ struct Sim<'a> {
     /// never touch `pending`.
     current: Option<(u64, Pending)>,
     timers: BTreeMap<(u32, Timer), u64>,
+    /// Timer events scheduled and not yet fired: generation -> (system, timer).
+    timer_events: BTreeMap<u64, (u32, Timer)>,
     timer_gen: u64,
     topology: Topology,
     defaults: PairOptions,
@@ -485,6 +479,7 @@ impl<'a> Sim<'a> {
             pending: IdMap::default(),
             current: None,
             timers: BTreeMap::new(),
+            timer_events: BTreeMap::new(),
             timer_gen: 0,
             topology,
             defaults: scenario.defaults,
@@ -533,8 +528,8 @@ impl<'a> Sim<'a> {
             match ev {
                 Ev::Io(h) => self.host_io(h as usize)?,
                 Ev::Arrive(ch, epoch) => self.arrive(ch as usize, epoch),
-                Ev::Timer(t) => {
-                    let TimerEv { sys: i, timer, gen } = *t;
+                Ev::Timer(gen) => {
+                    let (i, timer) = self.timer_events.remove(&gen).expect("scheduled");
                     if self.slots[i as usize].up && self.timers.get(&(i, timer)) == Some(&gen) {
                         self.timers.remove(&(i, timer));
                         self.input(i as usize, Input::Timer(timer));
@@ -672,12 +667,8 @@ impl<'a> Sim<'a> {
                 Output::SetTimer { timer, after_ns } => {
                     self.timer_gen += 1;
                     self.timers.insert((i as u32, timer), self.timer_gen);
-                    let ev = TimerEv {
-                        sys: i as u32,
-                        timer,
-                        gen: self.timer_gen,
-                    };
-                    self.engine.after(after_ns, Ev::Timer(Box::new(ev)));
+                    self.timer_events.insert(self.timer_gen, (i as u32, timer));
+                    self.engine.after(after_ns, Ev::Timer(self.timer_gen));
                 }
                 Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
                 Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
