@@ -435,6 +435,10 @@ pub struct Pair {
     /// Newest write id on this system's volume of the pair, for `Replicated` reports.
     last_write: WriteId,
     pass_upto: WriteId,
+    /// A copy that ends with a delta set ([`Pair::copy_ends_with_delta`]) has sent it: the
+    /// SVOL is whole as of this write once the delta is acknowledged, and writes since wait
+    /// in the bitmap for the first cycle or pass in PAIR.
+    closing: Option<WriteId>,
     /// Fig 11 step 1200 (seed variant): writes go to the bitmap during an atomic split.
     diverting: bool,
     /// Writes are journaled but held during an atomic split (ordered variant, host network).
@@ -477,6 +481,7 @@ impl Pair {
             wrap: false,
             last_write: WriteId(0),
             pass_upto: WriteId(0),
+            closing: None,
             diverting: false,
             paused: false,
             backlog: VecDeque::new(),
@@ -489,7 +494,7 @@ impl Pair {
         }
     }
 
-    fn chunk_blocks(&self) -> u64 {
+    pub fn chunk_blocks(&self) -> u64 {
         self.options.chunk_bytes / BLOCK_BYTES
     }
 
@@ -512,6 +517,20 @@ impl Pair {
             Role::Secondary => self.mirror.svol.serial,
             Role::Primary | Role::Local => self.mirror.pvol.serial,
         }
+    }
+
+    /// True when a copy (initial copy, resync) of this pair ends with one delta set rather
+    /// than by walking the bitmap until it is empty: a remote periodic or adaptive pair copying
+    /// forwards. Those modes hold writes made during the copy in the bitmap (they are not
+    /// carried in order, as the ordered modes carry them), so under a steady write stream the
+    /// bitmap is never empty at the instant the walk ends, and a copy that waited for that
+    /// never reached PAIR. Instead the walk goes over the volume once, and the chunks written
+    /// meanwhile close as a cycle (a snapshot applied whole at the secondary) just ahead of
+    /// `CopyComplete`: the SVOL then equals the PVOL as of that close.
+    fn copy_ends_with_delta(&self) -> bool {
+        self.role == Role::Primary
+            && !self.restore
+            && matches!(self.options.mode, CopyMode::Periodic | CopyMode::Adaptive)
     }
 
     /// True when the copier sends from here: normally the PVOL end, the SVOL end in restore.
@@ -1853,7 +1872,7 @@ impl StorageSystem {
         if p.cursor.is_none() {
             p.cursor = Some(0);
         }
-        p.wrap |= wrap;
+        p.wrap |= wrap && !(p.state == PairState::Copy && p.copy_ends_with_delta());
         if p.role == Role::Local {
             self.local_copy_step(m, out);
         } else {
@@ -1943,24 +1962,26 @@ impl StorageSystem {
         let Some(p) = self.pairs.get(&m) else {
             return;
         };
-        let done = p.state == PairState::Copy
-            && p.awaiting_peer.is_none()
-            && p.is_source()
-            && p.cursor.is_none()
-            && p.pending.is_empty()
-            && !p.tx.unacked.iter().any(|f| !f.is_write);
-        if !done {
-            if p.state == PairState::Copy
-                && p.is_source()
-                && p.cursor.is_none()
-                && !p.pending.is_empty()
-            {
-                // Writes during the copy dirtied chunks after the walk ended.
-                self.start_copier(m, true, out);
-            }
+        if p.state != PairState::Copy || !p.is_source() || p.cursor.is_some() {
             return;
         }
-        let (role, upto) = (p.role, p.last_write);
+        if p.closing.is_none() && !p.pending.is_empty() && !p.copy_ends_with_delta() {
+            // Writes during the copy dirtied chunks after the walk ended.
+            self.start_copier(m, true, out);
+            return;
+        }
+        if p.awaiting_peer.is_some() || p.tx.unacked.iter().any(|f| !f.is_write) {
+            return;
+        }
+        if p.closing.is_none() && !p.pending.is_empty() {
+            let upto = p.last_write;
+            self.close_cycle(m, out);
+            self.pairs.get_mut(&m).expect("pair exists").closing = Some(upto);
+            return;
+        }
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        let upto = p.closing.take().unwrap_or(p.last_write);
+        let role = p.role;
         if role != Role::Local {
             out.push(Output::Send {
                 to: p.peer(),
@@ -2157,6 +2178,7 @@ impl StorageSystem {
         }
         p.cursor = None;
         p.wrap = false;
+        p.closing = None;
         let fence = p.options.fence;
         for w in sync_writes {
             match fence {

@@ -657,3 +657,42 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
         "another seed, another run: {differ:?}"
     );
 }
+
+// ----- (g) a resync under a steady write stream -----
+
+/// 1,000 writes/s of 4 KiB, uniform over 16,384 chunks, never stop; the link is out from 10 s
+/// to 20 s and the pair is resynced at 25 s. The chunks written while the resync runs are
+/// never all copied at one instant, so a copy that waited for an empty bitmap would stay in
+/// COPY for ever: every mode must still reach PAIR, and the bitmap modes (periodic,
+/// adaptive) by ending the copy with one delta set.
+#[test]
+fn a_resync_under_steady_writes_reaches_pair_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in ["sync", "semi-sync", "async", "periodic", "adaptive"] {
+        let mirror_extra = match mode {
+            "sync" => "fence = \"continue\"",
+            "periodic" => "cycle = \"2s\"",
+            _ => "",
+        };
+        let extra = poisson_host(1000, "4KiB", "")
+            + &command("10s", "linkdown wan")
+            + &command("20s", "linkup wan")
+            + &command("25s", "pairresync R");
+        let text = two_sites("steady", mode, mirror_extra, "", &extra)
+            .replace("duration = \"40s\"", "duration = \"60s\"");
+        let out = run(&parse(&text, dir.path()), None);
+        assert_ok(&out);
+        let r = &out.summary.resyncs[0];
+        let done = r.completed_ns.unwrap_or_else(|| panic!("{mode}: {r:?}"));
+        assert!(done < 60 * S, "{mode}: {r:?}");
+        assert!(r.dirty_chunks > 5_000, "{mode}: {r:?}");
+        let m = mirror(&out, "R");
+        assert_eq!(
+            (m.final_state.as_str(), m.svol_state.as_str()),
+            ("PAIR", "PAIR"),
+            "{mode}"
+        );
+        // The host never stopped writing.
+        assert!(out.summary.hosts[0].writes > 55_000, "{mode}");
+    }
+}
