@@ -1009,38 +1009,30 @@ impl StorageSystem {
                 }
             }
         }
-        // `carry` needs `&mut self`, so the mirrors are gathered first: on the stack for the
-        // usual few, since a heap Vec here cost an allocation on every simulated write.
-        let mut fed = [None; 4];
-        let mut more = Vec::new();
-        let mirrors = self
-            .pairs_of_pvol(vol)
-            .filter(|p| Some(p.mirror) != from && p.role != Role::Secondary)
-            .map(|p| p.mirror);
-        for (i, m) in mirrors.enumerate() {
-            match fed.get_mut(i) {
-                Some(slot) => *slot = Some(m),
-                None => more.push(m),
-            }
-        }
+        // The mirrors fed, walked by position since `carry` needs `&mut self`: neither it nor
+        // anything it calls adds or removes a pair, so positions hold. (Gathering their ids
+        // first cost every simulated write as much again as the walk.)
         let mut waits = 0;
-        // By reference: moving the array into an iterator copied it just after it was
-        // written, a store-forwarding stall on every write.
-        for &m in fed.iter().flatten().chain(&more) {
-            waits += self.carry(m, update, host, out);
+        for i in 0..self.pairs.len() {
+            let p = self.pairs.value_at(i);
+            if p.mirror.pvol == id && Some(p.mirror) != from && p.role != Role::Secondary {
+                waits += self.carry(i, update, host, out);
+            }
         }
         waits
     }
 
-    /// Carries an update of a PVOL into one of its mirrors, by state and copy mode.
+    /// Carries an update of a PVOL into one of its mirrors (the `i`th pair), by state and
+    /// copy mode.
     fn carry(
         &mut self,
-        m: MirrorId,
+        i: usize,
         update: &Update,
         host: Option<WriteId>,
         out: &mut Vec<Output>,
     ) -> u32 {
-        let p = self.pairs.get_mut(&m).expect("caller found the pair");
+        let p = self.pairs.value_at_mut(i);
+        let m = p.mirror;
         if let Update::Write { version, .. } = update {
             p.last_write = p.last_write.max(*version);
         }
