@@ -1036,7 +1036,6 @@ impl StorageSystem {
         if let Update::Write { version, .. } = update {
             p.last_write = p.last_write.max(*version);
         }
-        let chunks = p.chunks_of(update.blocks());
         // A remote COPY (initial copy, resync) whose secondary has agreed carries writes in
         // order, like PAIR, rather than back into the bitmap: under a steady write stream the
         // bitmap would be re-dirtied faster than chunks are acknowledged and the copy would
@@ -1054,8 +1053,14 @@ impl StorageSystem {
             p.send_update(update, None, out);
             return 0;
         }
-        if p.state != PairState::Pair || p.diverting {
+        // The chunks it dirties, only where they go to the bitmap: two divisions the ordered
+        // modes, which send the write itself, need not wait for.
+        let to_bitmap = |p: &mut Pair| {
+            let chunks = p.chunks_of(update.blocks());
             p.pending.set_range(chunks.0, chunks.1);
+        };
+        if p.state != PairState::Pair || p.diverting {
+            to_bitmap(p);
             return 0;
         }
         if p.role == Role::Local {
@@ -1065,7 +1070,7 @@ impl StorageSystem {
         }
         match p.options.mode {
             CopyMode::Periodic | CopyMode::Adaptive => {
-                p.pending.set_range(chunks.0, chunks.1);
+                to_bitmap(p);
                 0
             }
             CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async => {
@@ -1075,7 +1080,7 @@ impl StorageSystem {
                     && p.options.on_full == OnFull::Suspend
                     && p.tx.journal_bytes + bytes > p.options.journal_bytes
                 {
-                    p.pending.set_range(chunks.0, chunks.1);
+                    to_bitmap(p);
                     self.suspend(m, out);
                     return 0;
                 }
@@ -1481,10 +1486,15 @@ impl StorageSystem {
             }
             acked_writes.extend(f.sync_write);
         }
+        // As `pump` would find, with the pair at hand: an ordered mirror in PAIR with no
+        // copier walk has nothing to pump, and that is nearly every acknowledgement.
+        let idle = p.state == PairState::Pair && p.cursor.is_none();
         for w in acked_writes {
             self.sync_acked(w, out);
         }
-        self.pump(m, out);
+        if !idle {
+            self.pump(m, out);
+        }
     }
 
     fn sync_acked(&mut self, w: WriteId, out: &mut Vec<Output>) {
