@@ -5,8 +5,9 @@
 //! them on every host write. With a few entries, a B-tree lookup or walk costs several times a
 //! binary search or a slice walk, and that was a large share of the simulator's time. The
 //! interface is the subset of `BTreeMap` the protocol uses, with the same order (ascending
-//! keys), so iteration order, and with it every run, is unchanged. Insertion and removal are
-//! O(n), which is fine for maps that change only on paircreate / pairdelete.
+//! keys), so iteration order, and with it every run, is unchanged. Lookups, insertion and
+//! removal are O(n), which is fine for a handful of entries that change only on paircreate /
+//! pairdelete.
 
 use std::fmt;
 use std::ops::Index;
@@ -34,13 +35,21 @@ impl<K: Ord, V> FlatMap<K, V> {
         self.entries.binary_search_by(|(k, _)| k.cmp(key))
     }
 
+    /// Where `key` is, by a scan for equality rather than a binary search: with the usual one
+    /// or two entries, the scan is a compare or two, where the search's chain of three-way
+    /// comparisons of every key field cost a pair lookup several times as much, and lookups
+    /// are several per simulated message.
+    fn position(&self, key: &K) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == key)
+    }
+
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        let i = self.find(key).ok()?;
+        let i = self.position(key)?;
         Some(&self.entries[i].1)
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let i = self.find(key).ok()?;
+        let i = self.position(key)?;
         Some(&mut self.entries[i].1)
     }
 
@@ -56,8 +65,22 @@ impl<K: Ord, V> FlatMap<K, V> {
     }
 
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        let i = self.find(key).ok()?;
+        let i = self.position(key)?;
         Some(self.entries.remove(i).1)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The value of entry `i` in key order, for walks that need the map's owner mutably
+    /// between entries.
+    pub(crate) fn value_at(&self, i: usize) -> &V {
+        &self.entries[i].1
+    }
+
+    pub(crate) fn value_at_mut(&mut self, i: usize) -> &mut V {
+        &mut self.entries[i].1
     }
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {

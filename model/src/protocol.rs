@@ -1028,42 +1028,33 @@ impl StorageSystem {
                 }
             }
         }
-        // `carry` needs `&mut self`, so the mirrors are gathered first: on the stack for the
-        // usual few, since a heap Vec here cost an allocation on every simulated write.
-        let mut fed = [None; 4];
-        let mut more = Vec::new();
-        let mirrors = self
-            .pairs_of_pvol(vol)
-            .filter(|p| Some(p.mirror) != from && p.role != Role::Secondary)
-            .map(|p| p.mirror);
-        for (i, m) in mirrors.enumerate() {
-            match fed.get_mut(i) {
-                Some(slot) => *slot = Some(m),
-                None => more.push(m),
-            }
-        }
+        // The mirrors fed, walked by position since `carry` needs `&mut self`: neither it nor
+        // anything it calls adds or removes a pair, so positions hold. (Gathering their ids
+        // first cost every simulated write as much again as the walk.)
         let mut waits = 0;
-        // By reference: moving the array into an iterator copied it just after it was
-        // written, a store-forwarding stall on every write.
-        for &m in fed.iter().flatten().chain(&more) {
-            waits += self.carry(m, update, host, out);
+        for i in 0..self.pairs.len() {
+            let p = self.pairs.value_at(i);
+            if p.mirror.pvol == id && Some(p.mirror) != from && p.role != Role::Secondary {
+                waits += self.carry(i, update, host, out);
+            }
         }
         waits
     }
 
-    /// Carries an update of a PVOL into one of its mirrors, by state and copy mode.
+    /// Carries an update of a PVOL into one of its mirrors (the `i`th pair), by state and
+    /// copy mode.
     fn carry(
         &mut self,
-        m: MirrorId,
+        i: usize,
         update: &Update,
         host: Option<WriteId>,
         out: &mut Vec<Output>,
     ) -> u32 {
-        let p = self.pairs.get_mut(&m).expect("caller found the pair");
+        let p = self.pairs.value_at_mut(i);
+        let m = p.mirror;
         if let Update::Write { version, .. } = update {
             p.last_write = p.last_write.max(*version);
         }
-        let chunks = p.chunks_of(update.blocks());
         // A remote COPY (initial copy, resync) whose secondary has agreed carries writes in
         // order, like PAIR, rather than back into the bitmap: under a steady write stream the
         // bitmap would be re-dirtied faster than chunks are acknowledged and the copy would
@@ -1081,8 +1072,14 @@ impl StorageSystem {
             p.send_update(update, None, out);
             return 0;
         }
-        if p.state != PairState::Pair || p.diverting {
+        // The chunks it dirties, only where they go to the bitmap: two divisions the ordered
+        // modes, which send the write itself, need not wait for.
+        let to_bitmap = |p: &mut Pair| {
+            let chunks = p.chunks_of(update.blocks());
             p.pending.set_range(chunks.0, chunks.1);
+        };
+        if p.state != PairState::Pair || p.diverting {
+            to_bitmap(p);
             return 0;
         }
         if p.role == Role::Local {
@@ -1092,7 +1089,7 @@ impl StorageSystem {
         }
         match p.options.mode {
             CopyMode::Periodic | CopyMode::Adaptive => {
-                p.pending.set_range(chunks.0, chunks.1);
+                to_bitmap(p);
                 0
             }
             CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async => {
@@ -1102,7 +1099,7 @@ impl StorageSystem {
                     && p.options.on_full == OnFull::Suspend
                     && p.tx.journal_bytes + bytes > p.options.journal_bytes
                 {
-                    p.pending.set_range(chunks.0, chunks.1);
+                    to_bitmap(p);
                     self.suspend(m, out);
                     return 0;
                 }
@@ -1508,10 +1505,15 @@ impl StorageSystem {
             }
             acked_writes.extend(f.sync_write);
         }
+        // As `pump` would find, with the pair at hand: an ordered mirror in PAIR with no
+        // copier walk has nothing to pump, and that is nearly every acknowledgement.
+        let idle = p.state == PairState::Pair && p.cursor.is_none();
         for w in acked_writes {
             self.sync_acked(w, out);
         }
-        self.pump(m, out);
+        if !idle {
+            self.pump(m, out);
+        }
     }
 
     fn sync_acked(&mut self, w: WriteId, out: &mut Vec<Output>) {

@@ -318,6 +318,9 @@ struct Sim<'a> {
     channels: Vec<Channel>,
     /// Interconnect channel from system i to j at `i * n + j`.
     inter: Vec<Option<usize>>,
+    /// The link of each channel (`None` on the host network): every message sent and
+    /// arriving asks, and a search of the links cost each about as much as its queueing.
+    link_of: Vec<Option<usize>>,
     host_net: Vec<Option<usize>>,
     links: Vec<LinkRt>,
     hosts: Vec<HostRt>,
@@ -411,6 +414,7 @@ impl<'a> Sim<'a> {
         }
         let mut channels = Vec::new();
         let mut inter = vec![None; n * n];
+        let mut link_of = Vec::new();
         let mut links = Vec::new();
         for l in &scenario.links {
             let (a, b) = (idx(l.a), idx(l.b));
@@ -418,6 +422,7 @@ impl<'a> Sim<'a> {
             for (k, (f, t)) in [(a, b), (b, a)].into_iter().enumerate() {
                 chans[k] = channels.len();
                 inter[f * n + t] = Some(channels.len());
+                link_of.push(Some(links.len()));
                 channels.push(Channel::new(
                     serials[f],
                     serials[t],
@@ -471,6 +476,7 @@ impl<'a> Sim<'a> {
             serials,
             channels,
             inter,
+            link_of,
             host_net: vec![None; n * n],
             links,
             hosts,
@@ -684,8 +690,7 @@ impl<'a> Sim<'a> {
             Transport::HostNetwork => Some(self.host_channel(from, j)),
         };
         let Some(ch) = ch else { return };
-        let link_up = via == Transport::HostNetwork
-            || self.links.iter().any(|l| l.channels.contains(&ch) && l.up);
+        let link_up = self.link_of[ch].is_none_or(|l| self.links[l].up);
         if !(self.slots[from].up && self.slots[j].up && link_up) {
             self.channels[ch].dropped += 1;
             return;
@@ -727,6 +732,7 @@ impl<'a> Sim<'a> {
             self.scenario.host_latency_ns,
             self.scenario.interval_ns,
         ));
+        self.link_of.push(None);
         self.host_net[from * n + to] = Some(c);
         c
     }
@@ -761,7 +767,7 @@ impl<'a> Sim<'a> {
     /// layer then reports a link failure, which both ends take as the link going down (what is
     /// in flight is gone, pairs suspend), and the link is back at once.
     fn lose(&mut self, ch: usize) -> bool {
-        let Some(l) = self.links.iter().position(|x| x.channels.contains(&ch)) else {
+        let Some(l) = self.link_of[ch] else {
             return false;
         };
         let link = &mut self.links[l];
