@@ -195,17 +195,20 @@ impl World {
         (a, s.next().unwrap_or(a))
     }
 
-    /// Fails the link between `a` and `b` (or every link of `a`): in-flight messages are lost
-    /// and both ends are told.
-    pub fn cut(&mut self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<Output> {
-        let peers: Vec<StorageSerial> = self
-            .systems
+    /// The systems a link fault at `a` reaches: `b`, or every other system when `b` is `None`.
+    fn peers(&self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<StorageSerial> {
+        self.systems
             .keys()
             .copied()
             .filter(|&p| p != a && b.is_none_or(|b| b == p))
-            .collect();
+            .collect()
+    }
+
+    /// Fails the link between `a` and `b` (or every link of `a`): in-flight messages are lost
+    /// and both ends are told.
+    pub fn cut(&mut self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<Output> {
         let mut out = Vec::new();
-        for p in peers {
+        for p in self.peers(a, b) {
             self.links.remove(&(a, p));
             self.links.remove(&(p, a));
             self.host_net
@@ -217,14 +220,8 @@ impl World {
     }
 
     pub fn heal(&mut self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<Output> {
-        let peers: Vec<StorageSerial> = self
-            .systems
-            .keys()
-            .copied()
-            .filter(|&p| p != a && b.is_none_or(|b| b == p))
-            .collect();
         let mut out = Vec::new();
-        for p in peers {
+        for p in self.peers(a, b) {
             out.extend(self.input(a, Input::LinkUp(p)));
             out.extend(self.input(p, Input::LinkUp(a)));
         }

@@ -9,6 +9,7 @@
 use crate::engine::Engine;
 use crate::run::{simulate, Overrides};
 use crate::scenario;
+use crate::scenario_text::{poisson, ScenarioText};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::Path;
@@ -104,40 +105,17 @@ pub struct WritesBench {
 fn writes_scenario(writes: u64) -> String {
     const RATE: u64 = 200_000;
     let duration_ms = (writes * 1000).div_ceil(RATE).max(1);
-    format!(
-        r#"
-name = "bench: {writes} writes through one async remote mirror"
-seed = 1
-duration = "{duration_ms}ms"
-output = {{ interval = "10s" }}
-
-[[storage]]
-serial = 1
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[storage]]
-serial = 2
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "10Gbit/s"
-latency = "2ms"
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = {{ poisson = {RATE}, size = "4KiB", volume = "1:1", addresses = "uniform" }}
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-mode = "async"
-"#
+    ScenarioText::new(
+        &format!("bench: {writes} writes through one async remote mirror"),
+        &format!("{duration_ms}ms"),
     )
+    .key("seed", 1)
+    .key("output", r#"{ interval = "10s" }"#)
+    .two_sites("10Gbit/s", "2ms")
+    .host("prod", "production", 1, &poisson(RATE, "4KiB", "1:1"))
+    .mirror("R", "1:1", "2:1")
+    .string("mode", "async")
+    .build()
 }
 
 /// Simulates about `writes` writes (Poisson, so within a fraction of a percent).

@@ -14,6 +14,7 @@ pub mod report;
 pub mod run;
 pub mod run_cmd;
 pub mod scenario;
+pub mod scenario_text;
 pub mod sweep;
 pub mod trace;
 pub mod units;

@@ -5,7 +5,7 @@
 //! types of `link_usage.csv`, `lag.csv` and `latency.csv`, so a report can read a
 //! [`TimeSeries`] in-process without parsing CSV.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Sub-buckets per power of two: 32 gives a relative bucket width of at most 1/32.
 const SUB_BITS: u32 = 5;
@@ -120,8 +120,10 @@ impl LogHistogram {
     }
 }
 
-/// Summary statistics in nanoseconds, as summary.json prints them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// Summary statistics in nanoseconds, as summary.json prints them; the report reads them back
+/// with this type too (leniently: a missing field is 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Percentiles {
     pub mean: u64,
     pub p50: u64,

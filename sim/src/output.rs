@@ -280,6 +280,13 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
 
 /// Writes `summary.json` and the CSVs into `dir`, replacing it whole: the files go into a
 /// temporary directory beside it first, so a crash never leaves a half-written report.
+///
+/// The old `dir` is not deleted before the new one is in place: it is renamed aside (into a
+/// fresh `.NAME.old-*` directory beside it), the new one is renamed in, and only then is the
+/// old one deleted. Between the two renames `dir` is missing for a moment, but both results
+/// are on disk (`.NAME.old-*/NAME` and `.NAME.tmp-*`), so a crash there loses nothing; if the
+/// second rename fails, the old one is moved back. (A single atomic exchange of two directories
+/// needs `renameat2(RENAME_EXCHANGE)`, which is Linux-only.)
 pub fn write_outputs(out: &RunOutput, dir: &Path) -> io::Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -296,13 +303,32 @@ pub fn write_outputs(out: &RunOutput, dir: &Path) -> io::Result<()> {
     json.push('\n');
     fs::write(tmp.path().join("summary.json"), json)?;
     write_csvs(&out.series, tmp.path())?;
-    if dir.exists() {
-        fs::remove_dir_all(dir)?;
-    }
+    let old = match fs::symlink_metadata(dir) {
+        Ok(_) => {
+            let holder = tempfile::Builder::new()
+                .prefix(&format!(".{name}.old-"))
+                .tempdir_in(&parent)?;
+            let aside = holder.path().join(&name);
+            fs::rename(dir, &aside)?;
+            Some((holder, aside))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
     let kept = tmp.keep();
-    fs::rename(&kept, dir).inspect_err(|_| {
+    if let Err(e) = fs::rename(&kept, dir) {
         let _ = fs::remove_dir_all(&kept);
-    })
+        if let Some((_, aside)) = &old {
+            let _ = fs::rename(aside, dir);
+        }
+        return Err(e);
+    }
+    // The new results are in place; an old directory that cannot be deleted is only disk
+    // space, not a reason to call the run failed.
+    if let Some((holder, _)) = old {
+        let _ = holder.close();
+    }
+    Ok(())
 }
 
 /// Nanoseconds as a short human duration ("1.2 ms", "3.4 s", "1.5 h").

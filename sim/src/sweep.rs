@@ -1327,34 +1327,22 @@ pub fn run_merge_cmd(args: &MergeArgs) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SCENARIO: &str = r#"
-name = "t"
-duration = "10s"
-[[storage]]
-serial = 1
-volumes = [{ id = "a", size = "1GiB" }]
-[[storage]]
-serial = 2
-volumes = [{ id = "b", size = "1GiB" }]
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "10MB/s"
-latency = "1ms"
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = { poisson = 10, volume = "1:a" }
-[[mirror]]
-group = "R"
-pvol = "1:a"
-svol = "2:b"
-"#;
+    use crate::scenario_text::ScenarioText;
 
     fn scenario() -> Scenario {
-        scenario::parse(SCENARIO, Path::new("t.toml")).unwrap()
+        let text = ScenarioText::new("t", "10s")
+            .storage(1, &[("a", "1GiB")])
+            .storage(2, &[("b", "1GiB")])
+            .link("wan", [1, 2], "10MB/s", "1ms")
+            .host(
+                "prod",
+                "production",
+                1,
+                r#"{ poisson = 10, volume = "1:a" }"#,
+            )
+            .mirror("R", "1:a", "2:b")
+            .build();
+        scenario::parse(&text, Path::new("t.toml")).unwrap()
     }
 
     #[test]

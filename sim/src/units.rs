@@ -4,7 +4,8 @@
 //! This module owns their parsing, their canonical printing (so a value written back into a
 //! report or a sweep label parses to the same value) and their serde forms. Arithmetic is exact:
 //! numbers are read as decimals, never through `f64`, so `"1.5GB"` is exactly 1,500,000,000
-//! bytes; a result that is not whole is rounded to the nearest unit (half up).
+//! bytes; a result that is not whole is rounded to the nearest unit (half up). A number without
+//! a unit is refused unless it is 0: there is no unit a reader could safely assume.
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -45,6 +46,15 @@ impl Quantity {
         }
     }
 
+    /// What a unit-less number should have looked like.
+    fn with_unit(self) -> &'static str {
+        match self {
+            Quantity::Size => "a size with a unit, e.g. \"4096B\" or \"8KiB\"",
+            Quantity::Rate => "a rate with a unit, e.g. \"100MB/s\" or \"1Gbit/s\"",
+            Quantity::Duration => "a duration with a unit, e.g. \"20min\" or \"500ms\"",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             Quantity::Size => "size",
@@ -69,6 +79,11 @@ pub enum UnitError {
     Invalid { quantity: Quantity, found: String },
     #[error("{} {found:?} is too large: at most {}", .quantity.noun(), .quantity.max())]
     Overflow { quantity: Quantity, found: String },
+    /// A number other than 0 without a unit: `duration = 20` once meant 20 ns and `journal = 8`
+    /// 8 bytes, silently, where the writer likely meant minutes or GiB. Zero is zero in every
+    /// unit, so it needs none. `found` is as written (quoted if it was a string).
+    #[error("expected {}, found {found}", .quantity.with_unit())]
+    NoUnit { quantity: Quantity, found: String },
 }
 
 /// A unit suffix and its value as the fraction `num / den` of the base unit.
@@ -90,8 +105,6 @@ struct Table {
     /// Further spellings that parse but never print.
     aliases: &'static [Unit],
     zero: &'static str,
-    /// Serde also accepts a plain integer, counted in this base unit.
-    integers: Option<&'static str>,
 }
 
 const K: u128 = 1_000;
@@ -115,9 +128,8 @@ const SIZES: Table = Table {
         unit("PB", K * K * K * K * K, 1),
         unit("EB", K * K * K * K * K * K, 1),
     ],
-    aliases: &[unit("", 1, 1), unit("KB", K, 1)],
+    aliases: &[unit("KB", K, 1)],
     zero: "0B",
-    integers: Some("bytes"),
 };
 
 /// Rates print in byte units only, so every rate has one printed form; bit rates parse as a
@@ -153,7 +165,6 @@ const RATES: Table = Table {
         unit("Tbps", K * K * K * K, 8),
     ],
     zero: "0B/s",
-    integers: None,
 };
 
 const DURATIONS: Table = Table {
@@ -168,7 +179,6 @@ const DURATIONS: Table = Table {
     ],
     aliases: &[unit("µs", K, 1), unit("μs", K, 1)],
     zero: "0s",
-    integers: Some("nanoseconds"),
 };
 
 /// At most this many decimals are read; more precision than that is never meaningful here and
@@ -225,7 +235,7 @@ pub(crate) fn scale_decimal(number: &str, num: u128, den: u128) -> Result<u128, 
 }
 
 impl Table {
-    /// Parses `"<decimal><spaces><unit>"` exactly.
+    /// Parses `"<decimal><spaces><unit>"` exactly; the unit may be left out of a zero only.
     fn parse(&self, s: &str) -> Result<u64, UnitError> {
         let quantity = self.quantity;
         let invalid = || UnitError::Invalid {
@@ -242,6 +252,16 @@ impl Table {
             .unwrap_or(text.len());
         let (number, suffix) = text.split_at(number_len);
         let suffix = suffix.trim_start();
+        if suffix.is_empty() && !number.is_empty() {
+            return match scale_decimal(number, 1, 1) {
+                Ok(0) => Ok(0),
+                Ok(_) | Err(DecimalError::Overflow) => Err(UnitError::NoUnit {
+                    quantity,
+                    found: format!("{s:?}"),
+                }),
+                Err(DecimalError::Invalid) => Err(invalid()),
+            };
+        }
         let unit = self
             .display
             .iter()
@@ -329,17 +349,13 @@ quantity_impls!(Bytes, SIZES);
 quantity_impls!(Rate, RATES);
 quantity_impls!(Nanos, DURATIONS);
 
-/// Reads a quantity from a string or, where the table allows, a non-negative integer (TOML
-/// integers arrive as `i64`).
+/// Reads a quantity from a string; a bare number (TOML integers arrive as `i64`, floats as
+/// `f64`) only when it is 0, as [`Table::parse`] does for a unit-less string.
 impl Visitor<'_> for &Table {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.quantity.example())?;
-        match self.integers {
-            Some(base) => write!(f, " or a whole number of {base}"),
-            None => Ok(()),
-        }
+        f.write_str(self.quantity.example())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
@@ -347,17 +363,27 @@ impl Visitor<'_> for &Table {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        match self.integers {
-            Some(_) => Ok(v),
-            None => Err(E::invalid_type(de::Unexpected::Unsigned(v), &self)),
-        }
+        self.bare_number(v == 0, v)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-        match (self.integers, u64::try_from(v)) {
-            (Some(_), Ok(v)) => Ok(v),
-            (Some(_), Err(_)) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
-            (None, _) => Err(E::invalid_type(de::Unexpected::Signed(v), &self)),
+        self.bare_number(v == 0, v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        self.bare_number(v == 0.0, v)
+    }
+}
+
+impl Table {
+    fn bare_number<E: de::Error>(&self, zero: bool, v: impl fmt::Display) -> Result<u64, E> {
+        if zero {
+            Ok(0)
+        } else {
+            Err(E::custom(UnitError::NoUnit {
+                quantity: self.quantity,
+                found: v.to_string(),
+            }))
         }
     }
 }
@@ -411,16 +437,17 @@ mod tests {
             ("100MB", 100_000_000),
             ("1.5GB", 1_500_000_000),
             ("512B", 512),
-            ("4096", 4096),
             ("8kB", 8_000),
             ("8KB", 8_000),
             ("1TB", 1_000_000_000_000),
             ("0.5KiB", 512),
             ("1.5B", 2),
             ("0.4B", 0),
-            (" 7 ", 7),
+            (" 7B ", 7),
             ("15EiB", 15 << 60),
-            ("18446744073709551615", u64::MAX),
+            ("18446744073709551615B", u64::MAX),
+            ("0", 0),
+            ("0.0", 0),
         ];
         for &(text, want) in cases {
             assert_eq!(text.parse::<Bytes>(), Ok(Bytes(want)), "{text}");
@@ -490,13 +517,13 @@ mod tests {
         );
         assert_eq!(
             rate("100"),
-            r#"expected a rate like "100MB/s" or "1Gbit/s", found "100""#
+            r#"expected a rate with a unit, e.g. "100MB/s" or "1Gbit/s", found "100""#
         );
         assert_eq!(
             rate("8Mb/s"),
             r#"expected a rate like "100MB/s" or "1Gbit/s", found "8Mb/s""#
         );
-        for bad in ["", "-5s", "5", "5 sec", "5m", "1.s", "5S"] {
+        for bad in ["", "-5s", "5 sec", "5m", "1.s", "5S"] {
             assert_eq!(
                 time(bad),
                 format!(r#"expected a duration like "5ms" or "2h", found {bad:?}"#)
@@ -509,16 +536,39 @@ mod tests {
     }
 
     #[test]
+    fn a_number_without_a_unit_is_refused_unless_it_is_zero() {
+        assert_eq!(
+            "20".parse::<Duration>().unwrap_err().to_string(),
+            r#"expected a duration with a unit, e.g. "20min" or "500ms", found "20""#
+        );
+        assert_eq!(
+            " 4096 ".parse::<Bytes>().unwrap_err().to_string(),
+            r#"expected a size with a unit, e.g. "4096B" or "8KiB", found " 4096 ""#
+        );
+        assert_eq!(
+            "99999999999999999999999999999999999999999"
+                .parse::<Bytes>()
+                .unwrap_err()
+                .to_string(),
+            r#"expected a size with a unit, e.g. "4096B" or "8KiB", found "99999999999999999999999999999999999999999""#
+        );
+        assert_eq!("0".parse::<Duration>(), Ok(Nanos(0)));
+        assert_eq!("0".parse::<Rate>(), Ok(Rate(0)));
+        assert_eq!(" 0.00 ".parse::<Bytes>(), Ok(Bytes(0)));
+    }
+
+    #[test]
     fn overflow_is_an_error() {
         let size = |s: &str| s.parse::<Bytes>().unwrap_err().to_string();
         assert_eq!(size("16EiB"), r#"size "16EiB" is too large: at most 16EiB"#);
         assert_eq!(
-            size("18446744073709551616"),
-            r#"size "18446744073709551616" is too large: at most 16EiB"#
+            size("18446744073709551616B"),
+            r#"size "18446744073709551616B" is too large: at most 16EiB"#
         );
+        let huge = format!("{}B", "9".repeat(60));
         assert_eq!(
-            size(&"9".repeat(60)),
-            format!("size {:?} is too large: at most 16EiB", "9".repeat(60))
+            size(&huge),
+            format!("size {huge:?} is too large: at most 16EiB")
         );
         assert_eq!(
             "99999999999999999999Tbit/s"
@@ -600,7 +650,7 @@ mod tests {
     }
 
     #[test]
-    fn serde_reads_strings_and_integers_and_writes_strings() {
+    fn serde_reads_strings_and_zero_and_writes_strings() {
         let from_toml: Scenario =
             toml::from_str("size = \"512GiB\"\nbandwidth = \"100MB/s\"\nlatency = \"5ms\"")
                 .expect("valid scenario");
@@ -610,11 +660,16 @@ mod tests {
             latency: Nanos(5 * MS),
         };
         assert_eq!(from_toml, want);
-        let from_integers: Scenario =
-            toml::from_str("size = 4096\nbandwidth = \"1Gbit/s\"\nlatency = 250")
-                .expect("valid scenario");
-        assert_eq!(from_integers.size, Bytes(4096));
-        assert_eq!(from_integers.latency, Nanos(250));
+        let zeros: Scenario =
+            toml::from_str("size = 0\nbandwidth = 0\nlatency = 0.0").expect("valid scenario");
+        assert_eq!(
+            zeros,
+            Scenario {
+                size: Bytes(0),
+                bandwidth: Rate(0),
+                latency: Nanos(0),
+            }
+        );
 
         let json = serde_json::to_string(&want).expect("serializable");
         assert_eq!(
@@ -624,10 +679,6 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Scenario>(&json).expect("round trip"),
             want
-        );
-        assert_eq!(
-            serde_json::from_str::<Bytes>("18446744073709551615").ok(),
-            Some(Bytes(u64::MAX))
         );
     }
 
@@ -644,22 +695,29 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"size":-1,"bandwidth":"1MB/s","latency":"1s"}"#),
-            r#"invalid value: integer `-1`, expected a size like "8KiB" or "512GiB" or a whole number of bytes at line 1 column 10"#
+            r#"expected a size with a unit, e.g. "4096B" or "8KiB", found -1 at line 1 column 10"#
         );
         assert_eq!(
-            err(r#"{"size":1,"bandwidth":100,"latency":"1s"}"#),
-            r#"invalid type: integer `100`, expected a rate like "100MB/s" or "1Gbit/s" at line 1 column 25"#
+            err(r#"{"size":"1B","bandwidth":100,"latency":"1s"}"#),
+            r#"expected a rate with a unit, e.g. "100MB/s" or "1Gbit/s", found 100 at line 1 column 28"#
         );
         assert_eq!(
-            err(r#"{"size":1,"bandwidth":"1MB/s","latency":1.5}"#),
-            r#"invalid type: floating point `1.5`, expected a duration like "5ms" or "2h" or a whole number of nanoseconds at line 1 column 43"#
+            err(r#"{"size":"1B","bandwidth":"1MB/s","latency":1.5}"#),
+            r#"expected a duration with a unit, e.g. "20min" or "500ms", found 1.5 at line 1 column 46"#
+        );
+        assert_eq!(
+            err(r#"{"size":"1B","bandwidth":"1MB/s","latency":true}"#),
+            r#"invalid type: boolean `true`, expected a duration like "5ms" or "2h" at line 1 column 47"#
         );
         let toml_err =
             toml::from_str::<Scenario>("size = -4096\nbandwidth = \"1MB/s\"\nlatency = \"1s\"")
                 .unwrap_err()
                 .to_string();
         assert!(toml_err.contains("line 1, column 8"), "{toml_err}");
-        assert!(toml_err.contains("expected a size like"), "{toml_err}");
+        assert!(
+            toml_err.contains("expected a size with a unit"),
+            "{toml_err}"
+        );
     }
 
     #[test]

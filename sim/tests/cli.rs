@@ -2,6 +2,7 @@
 //! message on stderr, and no output directory written or changed. The messages themselves are
 //! checked in-process against `tests/corpus/expected.txt` by `tests/tests/bad_input.rs`.
 
+use mirrorlab::scenario_text::{self, ScenarioText};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -83,23 +84,16 @@ fn a_bad_trace_line_exits_2_names_file_and_line_and_keeps_the_old_report() {
     }
     fs::write(&trace, text).unwrap();
     let scenario = dir.path().join("s.toml");
-    fs::write(
-        &scenario,
-        r#"name = "cli"
-duration = "1min"
-
-[[storage]]
-serial = 1
-volumes = [{ id = "1", size = "1GiB" }]
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = { trace = "t.trace", format = "disksim", volume = "1:1" }
-"#,
-    )
-    .unwrap();
+    let text = ScenarioText::new("cli", "1min")
+        .storage(1, &[("1", "1GiB")])
+        .host(
+            "prod",
+            "production",
+            1,
+            &scenario_text::trace(Path::new("t.trace"), "disksim", "1:1"),
+        )
+        .build();
+    fs::write(&scenario, text).unwrap();
     let out = dir.path().join("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("summary.json"), "earlier\n").unwrap();

@@ -4,6 +4,7 @@
 //! directory as it was. The binary's exit codes are tested in `sim/tests/cli.rs`.
 
 use mirrorlab::run_cmd::{run, RunArgs, RunCmdError};
+use mirrorlab::scenario_text::{trace, ScenarioText};
 use mirrorlab::{scenario, simulate, Overrides, Scenario, SimError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -147,26 +148,14 @@ fn each_malformed_scenario_gets_one_message_with_file_line_and_column() {
     assert!(failures.is_empty(), "\n{failures}");
 }
 
-/// A host replaying `trace` (format from the file name) onto a 1 GiB volume.
-fn replay(trace: &Path) -> Scenario {
-    let name = trace.file_name().unwrap().to_string_lossy();
+/// A host replaying `trace_path` (format from the file name) onto a 1 GiB volume.
+fn replay(trace_path: &Path) -> Scenario {
+    let name = trace_path.file_name().unwrap().to_string_lossy();
     let format = name.split('-').next().unwrap();
-    let text = format!(
-        r#"name = "replay {name}"
-duration = "1min"
-
-[[storage]]
-serial = 1
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = {{ trace = "{}", format = "{format}", volume = "1:1" }}
-"#,
-        trace.display()
-    );
+    let text = ScenarioText::new(&format!("replay {name}"), "1min")
+        .storage(1, &[("1", "1GiB")])
+        .host("prod", "production", 1, &trace(trace_path, format, "1:1"))
+        .build();
     scenario::parse(&text, &corpus().join("replay.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -232,39 +221,18 @@ fn long_trace(n: u64, bad: u64, bad_line: &str) -> String {
     t
 }
 
-fn scenario_file(dir: &Path, trace: &Path) -> PathBuf {
+fn scenario_file(dir: &Path, trace_path: &Path) -> PathBuf {
     let path = dir.join("long.toml");
-    let text = format!(
-        r#"name = "long trace"
-duration = "2min"
-
-[[storage]]
-serial = 1
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[storage]]
-serial = 2
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "100MB/s"
-latency = "5ms"
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = {{ trace = "{}", format = "disksim", volume = "1:1" }}
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-"#,
-        trace.display()
-    );
+    let text = ScenarioText::new("long trace", "2min")
+        .two_sites("100MB/s", "5ms")
+        .host(
+            "prod",
+            "production",
+            1,
+            &trace(trace_path, "disksim", "1:1"),
+        )
+        .mirror("R", "1:1", "2:1")
+        .build();
     fs::write(&path, text).unwrap();
     path
 }

@@ -6,6 +6,7 @@
 //! every write's time and address and computes, on its own, which chunks a fault leaves dirty.
 
 use mirrorlab::output::{DisasterReport, MirrorReport};
+use mirrorlab::scenario_text::{poisson, trace, ScenarioText};
 use mirrorlab::{scenario, simulate, write_outputs, Overrides, RunOutput, Scenario};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -75,73 +76,44 @@ fn bytes_of(w: &[W], from: u64, to: u64) -> u64 {
         .sum()
 }
 
-/// Two systems, one 1 GiB volume each, one WAN link, mirror `R` (1:1 -> 2:1) in `mode`,
-/// and `extra` appended (hosts, commands, more keys for the link via `link_extra`).
-fn two_sites(name: &str, mode: &str, mirror_extra: &str, link_extra: &str, extra: &str) -> String {
-    format!(
-        r#"name = "{name}"
-seed = 7
-duration = "40s"
+/// The link as most tests have it: bandwidth and one-way latency.
+const WAN: (&str, &str) = ("100MB/s", "5ms");
 
-[defaults]
-chunk = "64KiB"
-
-[[storage]]
-serial = 1
-site = "primary"
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[storage]]
-serial = 2
-site = "secondary"
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "100MB/s"
-latency = "5ms"
-{link_extra}
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-mode = "{mode}"
-chunk = "64KiB"
-{mirror_extra}
-
-{extra}
-"#
-    )
+/// Two systems (1 primary, 2 secondary), one 1 GiB volume each, joined by `wan` (with
+/// `link_keys` added as they are), and mirror `R` (1:1 -> 2:1) in `mode` with 64 KiB chunks;
+/// keys added next go to the mirror.
+fn two_sites(
+    name: &str,
+    mode: &str,
+    (bandwidth, latency): (&str, &str),
+    link_keys: &[(&str, &str)],
+) -> ScenarioText {
+    let mut s = ScenarioText::new(name, "40s")
+        .key("seed", 7)
+        .table("defaults")
+        .string("chunk", "64KiB")
+        .storage(1, &[("1", "1GiB")])
+        .string("site", "primary")
+        .storage(2, &[("1", "1GiB")])
+        .string("site", "secondary")
+        .link("wan", [1, 2], bandwidth, latency);
+    for (key, value) in link_keys {
+        s = s.key(key, value);
+    }
+    s.mirror("R", "1:1", "2:1")
+        .string("mode", mode)
+        .string("chunk", "64KiB")
 }
 
-fn trace_host(path: &Path) -> String {
-    format!(
-        r#"[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = {{ trace = "{}", format = "disksim", volume = "1:1" }}
-"#,
-        path.display()
-    )
+/// The production host replaying `w` from a DiskSim trace written into `dir`.
+fn trace_host(s: ScenarioText, dir: &Path, w: &[W]) -> ScenarioText {
+    let path = dir.join("w.trace");
+    std::fs::write(&path, disksim(w)).unwrap();
+    s.host("prod", "production", 1, &trace(&path, "disksim", "1:1"))
 }
 
-fn poisson_host(rate: u32, size: &str, stop: &str) -> String {
-    format!(
-        r#"[[host]]
-name = "prod"
-role = "production"
-storage = 1
-{stop}
-workload = {{ poisson = {rate}, size = "{size}", volume = "1:1" }}
-"#
-    )
-}
-
-fn command(at: &str, run: &str) -> String {
-    format!("[[command]]\nat = \"{at}\"\nrun = \"{run}\"\n\n")
+fn poisson_host(s: ScenarioText, rate: u64, size: &str) -> ScenarioText {
+    s.host("prod", "production", 1, &poisson(rate, size, "1:1"))
 }
 
 fn mirror<'a>(out: &'a RunOutput, group: &str) -> &'a MirrorReport {
@@ -190,23 +162,14 @@ fn assert_ok(out: &RunOutput) {
 fn link_outage_suspends_tracks_and_resyncs_exactly_the_dirty_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let w = writes(25 * S, 100 * MS);
-    let trace = dir.path().join("w.trace");
-    std::fs::write(&trace, disksim(&w)).unwrap();
     for mode in ["sync", "semi-sync", "async"] {
+        let mut text = two_sites("outage", mode, WAN, &[("outages", r#"[["10s", "20s"]]"#)]);
         // Sync refuses writes it cannot copy unless told to go on (tested apart below).
-        let fence = if mode == "sync" {
-            "fence = \"continue\""
-        } else {
-            ""
-        };
-        let text = two_sites(
-            "outage",
-            mode,
-            fence,
-            "outages = [[\"10s\", \"20s\"]]",
-            &(trace_host(&trace) + &command("26s", "pairresync R")),
-        );
-        let s = parse(&text, dir.path());
+        if mode == "sync" {
+            text = text.string("fence", "continue");
+        }
+        let text = trace_host(text, dir.path(), &w).command("26s", "pairresync R");
+        let s = parse(&text.build(), dir.path());
         let dirty = dirty_chunks(&w, 10 * S, 26 * S);
 
         // During the outage: suspended by the fault at both ends, writes tracked in the bitmap.
@@ -259,24 +222,17 @@ fn link_outage_suspends_tracks_and_resyncs_exactly_the_dirty_chunks() {
 fn secondary_crash_suspends_and_resync_makes_the_volumes_equal() {
     let dir = tempfile::tempdir().unwrap();
     let w = writes(25 * S, 50 * MS);
-    let trace = dir.path().join("w.trace");
-    std::fs::write(&trace, disksim(&w)).unwrap();
     for mode in ["sync", "async", "periodic", "adaptive"] {
-        let mirror_extra = match mode {
-            "sync" => "fence = \"continue\"",
-            "periodic" => "cycle = \"2s\"",
-            _ => "",
+        let text = match mode {
+            "sync" => two_sites("crash", mode, WAN, &[]).string("fence", "continue"),
+            "periodic" => two_sites("crash", mode, WAN, &[]).string("cycle", "2s"),
+            _ => two_sites("crash", mode, WAN, &[]),
         };
-        let cmds = command("8s", "crash 2") + &command("18s", "restart 2");
-        let resync = command("27s", "pairresync R");
-        let text = two_sites(
-            "crash",
-            mode,
-            mirror_extra,
-            "",
-            &(trace_host(&trace) + &cmds + &resync),
-        );
-        let s = parse(&text, dir.path());
+        let text = trace_host(text, dir.path(), &w)
+            .command("8s", "crash 2")
+            .command("18s", "restart 2")
+            .command("27s", "pairresync R");
+        let s = parse(&text.build(), dir.path());
         let mid = run(&s, Some(12 * S));
         assert_eq!(mirror(&mid, "R").final_state, "SUSPENDED_ERROR", "{mode}");
         assert!(
@@ -321,15 +277,10 @@ fn secondary_crash_suspends_and_resync_makes_the_volumes_equal() {
 
 /// 32 MB/s of writes into a 10 MB/s link with a 16 MiB journal.
 fn journal_scenario(on_full: &str, dir: &Path) -> Scenario {
-    let text = two_sites(
-        "journal full",
-        "async",
-        &format!("journal = \"16MiB\"\non_full = \"{on_full}\""),
-        "",
-        &poisson_host(2000, "16KiB", ""),
-    )
-    .replace("\"100MB/s\"", "\"10MB/s\"");
-    parse(&text, dir)
+    let text = two_sites("journal full", "async", ("10MB/s", WAN.1), &[])
+        .string("journal", "16MiB")
+        .string("on_full", on_full);
+    parse(&poisson_host(text, 2000, "16KiB").build(), dir)
 }
 
 #[test]
@@ -378,21 +329,17 @@ fn a_full_journal_throttles_the_host_or_suspends_the_pair() {
 
 /// Sync at 200 writes/s; the link goes down at 10 s; the primary site is lost at 12 s.
 fn fence_scenario(fence: &str, dir: &Path, disaster: bool) -> Scenario {
-    let mut cmds = command("10s", "linkdown wan");
-    if disaster {
-        cmds += &command("12s", "disaster 1");
+    let text = two_sites("fence", "sync", WAN, &[]).string("fence", fence);
+    let text = poisson_host(text, 200, "8KiB")
+        .string("stop", "30s")
+        .command("10s", "linkdown wan");
+    let text = if disaster {
+        text.command("12s", "disaster 1")
     } else {
-        cmds += &command("15s", "linkup wan");
-        cmds += &command("16s", "pairresync R");
-    }
-    let text = two_sites(
-        "fence",
-        "sync",
-        &format!("fence = \"{fence}\""),
-        "",
-        &(poisson_host(200, "8KiB", "stop = \"30s\"") + &cmds),
-    );
-    parse(&text, dir)
+        text.command("15s", "linkup wan")
+            .command("16s", "pairresync R")
+    };
+    parse(&text.build(), dir)
 }
 
 #[test]
@@ -462,24 +409,15 @@ fn sync_fence_continue_acknowledges_suspends_and_can_lose_them() {
 // ----- (e) disaster and takeover -----
 
 fn takeover_scenario(mode: &str, dir: &Path) -> Scenario {
-    let standby = r#"[[host]]
-name = "standby"
-role = "standby"
-storage = 2
-workload = { poisson = 100, size = "8KiB", volume = "2:1" }
-"#;
-    let mut cmds = command("20s", "disaster 1");
-    cmds += "[[command]]\nafter = \"previous\"\ndelay = \"5s\"\nrun = \"takeover 2\"\n";
-    let text = two_sites(
-        "takeover",
-        mode,
-        "",
-        "",
-        &(poisson_host(3000, "16KiB", "") + standby + &cmds),
+    let text = poisson_host(
+        two_sites("takeover", mode, ("40MB/s", "20ms"), &[]),
+        3000,
+        "16KiB",
     )
-    .replace("\"100MB/s\"", "\"40MB/s\"")
-    .replace("\"5ms\"", "\"20ms\"");
-    parse(&text, dir)
+    .host("standby", "standby", 2, &poisson(100, "8KiB", "2:1"))
+    .command("20s", "disaster 1")
+    .command_after(Some("5s"), "takeover 2");
+    parse(&text.build(), dir)
 }
 
 #[test]
@@ -544,13 +482,12 @@ fn after_a_disaster_the_standby_serves_the_svol_and_the_loss_is_reported() {
 #[test]
 fn a_lost_message_suspends_the_pair_like_a_link_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let text = two_sites(
-        "loss",
-        "async",
-        "",
-        "loss = 0.0005",
-        &poisson_host(200, "16KiB", ""),
-    );
+    let text = poisson_host(
+        two_sites("loss", "async", WAN, &[("loss", "0.0005")]),
+        200,
+        "16KiB",
+    )
+    .build();
     let out = run(&parse(&text, dir.path()), None);
     let link = &out.summary.links[0];
     assert_eq!(link.lost_messages, 1, "{link:?}");
@@ -591,31 +528,25 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Every fault at once, on a Poisson workload (so the seed matters).
 fn everything(dir: &Path) -> Scenario {
-    let standby = r#"[[host]]
-name = "standby"
-role = "standby"
-storage = 2
-workload = { poisson = 50, size = "8KiB", volume = "2:1" }
-"#;
-    let cmds = [
-        command("4s", "linkdown wan"),
-        command("6s", "linkup wan"),
-        command("7s", "pairresync R"),
-        command("12s", "crash 2"),
-        command("14s", "restart 2"),
-        command("15s", "pairresync R"),
-        command("30s", "disaster 1"),
-        command("32s", "takeover 2"),
-    ]
-    .concat();
-    let text = two_sites(
-        "every fault",
-        "async",
-        "journal = \"4MiB\"\non_full = \"suspend\"",
-        "outages = [[\"20s\", \"21s\"]]\nloss = 0.0002",
-        &(poisson_host(500, "16KiB", "") + standby + &cmds),
-    );
-    parse(&text, dir)
+    let link_keys = [("outages", r#"[["20s", "21s"]]"#), ("loss", "0.0002")];
+    let text = two_sites("every fault", "async", WAN, &link_keys)
+        .string("journal", "4MiB")
+        .string("on_full", "suspend");
+    let mut text =
+        poisson_host(text, 500, "16KiB").host("standby", "standby", 2, &poisson(50, "8KiB", "2:1"));
+    for (at, run) in [
+        ("4s", "linkdown wan"),
+        ("6s", "linkup wan"),
+        ("7s", "pairresync R"),
+        ("12s", "crash 2"),
+        ("14s", "restart 2"),
+        ("15s", "pairresync R"),
+        ("30s", "disaster 1"),
+        ("32s", "takeover 2"),
+    ] {
+        text = text.command(at, run);
+    }
+    parse(&text.build(), dir)
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! changes it), a few seconds in release.
 
 use mirrorlab::scenario::{self, When, WorkloadDef};
+use mirrorlab::scenario_text::{quote, ScenarioText};
 use mirrorlab::trace::{TraceFormat, TraceOptions, TraceReader};
 use mirrorlab::{simulate, Overrides, Scenario};
 use proptest::prelude::*;
@@ -325,38 +326,18 @@ proptest! {
         } else {
             r#"volume = "1:1""#.to_string()
         };
-        let scenario = format!(
-            r#"name = "fuzz"
-duration = "10s"
-
-[[storage]]
-serial = 1
-volumes = [{{ id = "1", size = "64MiB" }}, {{ id = "2", size = "64MiB" }}]
-
-[[storage]]
-serial = 2
-volumes = [{{ id = "1", size = "64MiB" }}]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "10MB/s"
-latency = "1ms"
-
-[[host]]
-name = "h"
-role = "production"
-storage = 1
-workload = {{ trace = "{}", format = "{format}", {mapping}, skip_bad_lines = {skip_bad_lines}, time_scale = 1e-6 }}
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-mode = "sync"
-"#,
-            trace.display()
+        let workload = format!(
+            "{{ trace = {}, format = \"{format}\", {mapping}, skip_bad_lines = {skip_bad_lines}, time_scale = 1e-6 }}",
+            quote(&trace.display().to_string())
         );
+        let scenario = ScenarioText::new("fuzz", "10s")
+            .storage(1, &[("1", "64MiB"), ("2", "64MiB")])
+            .storage(2, &[("1", "64MiB")])
+            .link("wan", [1, 2], "10MB/s", "1ms")
+            .host("h", "production", 1, &workload)
+            .mirror("R", "1:1", "2:1")
+            .string("mode", "sync")
+            .build();
         let s = scenario::parse(&scenario, &dir.path().join("s.toml")).unwrap();
         let shown = format!("{format}:\n{text}");
         let r = guarded(shown.clone(), move || simulate(&s, &Overrides::default()).map(|o| o.summary.invariants.ok).map_err(|e| e.to_string()))?;

@@ -54,6 +54,39 @@ fn two_runs_write_identical_bytes() {
     }
 }
 
+/// A second run into the same directory replaces the first whole (a file only the first
+/// wrote is gone) and leaves nothing beside it: the old directory, moved aside while the new
+/// one moved in, is deleted.
+#[test]
+fn a_second_run_replaces_the_first_and_leaves_nothing_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = load("fig1-basic.toml");
+    let out = tmp.path().join("out");
+    let short = Overrides {
+        duration_ns: Some(10_000_000_000),
+        ..Default::default()
+    };
+    write_outputs(&run(&s, short), &out).unwrap();
+    let first = files(&out);
+    fs::write(out.join("index.html"), "from the first run").unwrap();
+    let longer = Overrides {
+        duration_ns: Some(20_000_000_000),
+        ..Default::default()
+    };
+    write_outputs(&run(&s, longer), &out).unwrap();
+    let second = files(&out);
+    assert_eq!(
+        second.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["lag.csv", "latency.csv", "link_usage.csv", "summary.json"]
+    );
+    assert_ne!(first, second);
+    let beside: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(beside, ["out"]);
+}
+
 #[test]
 fn another_seed_changes_synthetic_results() {
     let s = load("data-mining.toml");

@@ -3,6 +3,7 @@
 
 mod sim_common;
 
+use mirrorlab::scenario_text::{poisson, trace, ScenarioText};
 use mirrorlab::Overrides;
 use mirrorlab_model::CopyMode;
 use sim_common::{load, parse, run};
@@ -82,67 +83,22 @@ fn resync_after_auxiliary_writes_sends_exactly_the_dirty_chunks() {
     let (a, b) = (dir.path().join("prod2.trace"), dir.path().join("aux.trace"));
     std::fs::write(&a, disksim(&prod2)).unwrap();
     std::fs::write(&b, disksim(&aux)).unwrap();
-    let text = format!(
-        r#"
-name = "resync test"
-seed = 5
-duration = "6min"
-
-[defaults]
-chunk = "16KiB"
-
-[[storage]]
-serial = 1
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[storage]]
-serial = 2
-volumes = [{{ id = "1", size = "1GiB" }}]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "100MB/s"
-latency = "2ms"
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-stop = "1min"
-workload = {{ poisson = 200, size = "8KiB", volume = "1:1" }}
-
-[[host]]
-name = "prod2"
-role = "production"
-storage = 1
-start = "150s"
-workload = {{ trace = "{}", format = "disksim", volume = "1:1" }}
-
-[[host]]
-name = "aux"
-role = "auxiliary"
-storage = 2
-start = "3min"
-workload = {{ trace = "{}", format = "disksim", volume = "2:1" }}
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-mode = "async"
-
-[[command]]
-at = "2min"
-run = "pairsplit R"
-
-[[command]]
-at = "5min"
-run = "pairresync R"
-"#,
-        a.display(),
-        b.display()
-    );
+    let text = ScenarioText::new("resync test", "6min")
+        .key("seed", 5)
+        .table("defaults")
+        .string("chunk", "16KiB")
+        .two_sites("100MB/s", "2ms")
+        .host("prod", "production", 1, &poisson(200, "8KiB", "1:1"))
+        .string("stop", "1min")
+        .host("prod2", "production", 1, &trace(&a, "disksim", "1:1"))
+        .string("start", "150s")
+        .host("aux", "auxiliary", 2, &trace(&b, "disksim", "2:1"))
+        .string("start", "3min")
+        .mirror("R", "1:1", "2:1")
+        .string("mode", "async")
+        .command("2min", "pairsplit R")
+        .command("5min", "pairresync R")
+        .build();
     let s = parse(&text).unwrap();
     let sum = run(&s, Overrides::default()).summary;
     assert!(sum.hosts.iter().all(|h| h.failed == 0), "{:?}", sum.hosts);
@@ -157,52 +113,16 @@ run = "pairresync R"
 
 #[test]
 fn standby_host_takes_over_after_a_disaster() {
-    let text = r#"
-name = "takeover"
-duration = "3min"
-
-[[storage]]
-serial = 1
-volumes = [{ id = "1", size = "1GiB" }]
-
-[[storage]]
-serial = 2
-volumes = [{ id = "1", size = "1GiB" }]
-
-[[link]]
-name = "wan"
-between = [1, 2]
-bandwidth = "100MB/s"
-latency = "2ms"
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 1
-workload = { poisson = 100, size = "8KiB", volume = "1:1" }
-
-[[host]]
-name = "standby"
-role = "standby"
-storage = 2
-workload = { poisson = 100, size = "8KiB", volume = "2:1" }
-
-[[mirror]]
-group = "R"
-pvol = "1:1"
-svol = "2:1"
-mode = "sync"
-
-[[command]]
-at = "1min"
-run = "disaster 1"
-
-[[command]]
-after = "previous"
-delay = "10s"
-run = "takeover 2"
-"#;
-    let s = parse(text).unwrap();
+    let text = ScenarioText::new("takeover", "3min")
+        .two_sites("100MB/s", "2ms")
+        .host("prod", "production", 1, &poisson(100, "8KiB", "1:1"))
+        .host("standby", "standby", 2, &poisson(100, "8KiB", "2:1"))
+        .mirror("R", "1:1", "2:1")
+        .string("mode", "sync")
+        .command("1min", "disaster 1")
+        .command_after(Some("10s"), "takeover 2")
+        .build();
+    let s = parse(&text).unwrap();
     let sum = run(&s, Overrides::default()).summary;
     let prod = &sum.hosts[0];
     let standby = &sum.hosts[1];

@@ -3,66 +3,41 @@
 
 mod sim_common;
 
+use mirrorlab::scenario_text::{poisson, ScenarioText};
 use sim_common::parse;
 
-const BASE: &str = r#"name = "validation base"
-seed = 1
-duration = "2h"
-
-[[storage]]
-serial = 64001
-volumes = [{ id = "105a", size = "512GiB" }, { id = "106a", size = "512GiB" }]
-
-[[storage]]
-serial = 64002
-volumes = [{ id = "105b", size = "512GiB" }, { id = "106b", size = "512GiB" }]
-
-[[link]]
-name = "wan"
-between = [64001, 64002]
-bandwidth = "100MB/s"
-latency = "5ms"
-
-[[host]]
-name = "prod"
-role = "production"
-storage = 64001
-workload = { poisson = 100, size = "8KiB", volume = "64001:105a" }
-
-[[mirror]]
-group = "ORA_R1"
-pvol = "64001:105a"
-svol = "64002:105b"
-mode = "async"
-
-[[mirror]]
-group = "ORA_L"
-pvol = "64001:105a"
-svol = "64001:106a"
-
-[[mirror]]
-group = "ORA_RL"
-pvol = "64002:105b"
-svol = "64002:106b"
-
-[[command]]
-at = "1h"
-run = "pairsplit --atomic ORA_L ORA_RL"
-
-[[command]]
-after = "previous"
-run = "paircreate ORA_R2 64001:106a 64002:106b --nocopy"
-"#;
+/// Fig 8 as DESIGN.md writes it, with a synthetic host; each test changes one thing of it.
+fn base() -> String {
+    ScenarioText::new("validation base", "2h")
+        .key("seed", 1)
+        .storage(64001, &[("105a", "512GiB"), ("106a", "512GiB")])
+        .storage(64002, &[("105b", "512GiB"), ("106b", "512GiB")])
+        .link("wan", [64001, 64002], "100MB/s", "5ms")
+        .host(
+            "prod",
+            "production",
+            64001,
+            &poisson(100, "8KiB", "64001:105a"),
+        )
+        .mirror("ORA_R1", "64001:105a", "64002:105b")
+        .string("mode", "async")
+        .mirror("ORA_L", "64001:105a", "64001:106a")
+        .mirror("ORA_RL", "64002:105b", "64002:106b")
+        .command("1h", "pairsplit --atomic ORA_L ORA_RL")
+        .command_after(None, "paircreate ORA_R2 64001:106a 64002:106b --nocopy")
+        .build()
+}
 
 /// Replaces `from` in the base (once) and checks the one diagnostic: on the line holding
 /// `at_line_of` in the new text, with `fragment` in its message.
 fn refused(from: &str, to: &str, at_line_of: &str, fragment: &str) {
+    let base = base();
     assert_eq!(
-        BASE.matches(from).count(),
+        base.matches(from).count(),
         1,
-        "{from:?} must occur once in BASE"
+        "{from:?} must occur once in the base"
     );
-    let text = BASE.replacen(from, to, 1);
+    let text = base.replacen(from, to, 1);
     let at = text
         .find(at_line_of)
         .unwrap_or_else(|| panic!("{at_line_of:?} not in the text"));
@@ -86,7 +61,7 @@ fn refused(from: &str, to: &str, at_line_of: &str, fragment: &str) {
 
 #[test]
 fn the_base_scenario_is_valid() {
-    let s = parse(BASE).unwrap();
+    let s = parse(&base()).unwrap();
     assert_eq!(s.commands.len(), 2);
     assert_eq!(s.mirrors.len(), 3);
 }
@@ -255,7 +230,7 @@ fn missing_trace_names_both_places_tried() {
 fn a_bad_scenario_leaves_no_output_directory() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("bad.toml");
-    std::fs::write(&scenario, BASE.replace("\"100MB/s\"", "\"0MB/s\"")).unwrap();
+    std::fs::write(&scenario, base().replace("\"100MB/s\"", "\"0MB/s\"")).unwrap();
     let out = dir.path().join("out");
     let args = mirrorlab::run_cmd::RunArgs {
         scenario,

@@ -9,6 +9,8 @@
 //! label goes through [`fmt_num`]). SVG text names a font family and needs no font at build
 //! time.
 
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::fmt;
@@ -111,6 +113,16 @@ pub struct BarGroup {
     pub color: usize,
     /// `None`: no bar in that category.
     pub values: Vec<Option<f64>>,
+}
+
+impl BarGroup {
+    pub fn new(label: impl Into<String>, color: usize, values: Vec<Option<f64>>) -> Self {
+        BarGroup {
+            label: label.into(),
+            color,
+            values,
+        }
+    }
 }
 
 /// Bars by category (x axis), one bar of each group per category.
@@ -292,15 +304,66 @@ fn with_legend<'a>(root: &Area<'a>, wanted: bool) -> (Area<'a>, Option<Area<'a>>
 }
 
 fn draw_no_data(area: &Area<'_>, title: &str) -> Result<(), ChartError> {
-    let (w, h) = area.dim_in_pixel();
+    let (_, h) = area.dim_in_pixel();
     area.draw(&Text::new(
         format!("{title}: no data"),
         (20, (h / 2) as i32),
         (FONT, 18).into_font().color(&AXIS),
     ))
     .map_err(|e| err(title, e))?;
-    let _ = w;
     Ok(())
+}
+
+/// The y axis's ticks: every decade of a log axis (its range is in powers of ten), at most
+/// twelve, else every `step` of a linear one; labelled so that ticks tell apart.
+struct YTicks {
+    log: bool,
+    /// k, M, G suffixes on a log axis.
+    si: bool,
+    count: usize,
+    decimals: usize,
+}
+
+impl YTicks {
+    fn new(log: bool, si: bool, range: std::ops::Range<f64>, step: f64) -> YTicks {
+        let count = if log {
+            ((range.end - range.start).round() as usize + 1).min(12)
+        } else {
+            ((range.end - range.start) / step).round() as usize + 1
+        };
+        YTicks {
+            log,
+            si,
+            count,
+            decimals: decimals_for(step),
+        }
+    }
+
+    fn label(&self, v: f64) -> String {
+        if self.log {
+            fmt_pow10(v.round() as i32, self.si)
+        } else {
+            fmt_num(v, self.decimals)
+        }
+    }
+}
+
+/// What every chart's mesh shares: the y axis (description and ticks) and the fonts, grid and
+/// axis colours; the caller has set the x axis, which differs between line and bar charts.
+fn house_style<'m, 'a, 'b, X: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, DB>,
+    y_label: &str,
+    ticks: &YTicks,
+    y_fmt: &'b dyn Fn(&f64) -> String,
+) -> &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, DB> {
+    mesh.y_desc(y_label)
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 13))
+        .y_labels(ticks.count)
+        .y_label_formatter(y_fmt)
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(AXIS)
 }
 
 /// Draws a line chart and returns the SVG.
@@ -391,7 +454,6 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
     };
     let x_step = (x1 - x0) / 8.0;
     let x_dec = decimals_for(x_step);
-    let y_dec = decimals_for(y_step);
     let mut chart = ChartBuilder::on(&plot)
         .caption(t, (FONT, 22).into_font())
         .margin(12)
@@ -399,34 +461,20 @@ fn draw_line_chart(root: &Area<'_>, c: &LineChart) -> Result<(), ChartError> {
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| err(t, e))?;
-    let si = false;
-    let y_fmt = |v: &f64| {
-        if c.log_y {
-            fmt_pow10(v.round() as i32, si)
-        } else {
-            fmt_num(*v, y_dec)
-        }
-    };
-    let y_labels = if c.log_y {
-        ((y1 - y0).round() as usize + 1).min(12)
-    } else {
-        ((y1 - y0) / y_step).round() as usize + 1
-    };
-    chart
-        .configure_mesh()
-        .x_desc(c.x_label.as_str())
-        .y_desc(c.y_label.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 13))
-        .x_labels(9)
-        .y_labels(y_labels)
-        .x_label_formatter(&|v| fmt_num(*v, x_dec))
-        .y_label_formatter(&y_fmt)
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .draw()
-        .map_err(|e| err(t, e))?;
+    let y_ticks = YTicks::new(c.log_y, false, y0..y1, y_step);
+    let y_fmt = |v: &f64| y_ticks.label(*v);
+    house_style(
+        chart
+            .configure_mesh()
+            .x_desc(c.x_label.as_str())
+            .x_labels(9)
+            .x_label_formatter(&|v| fmt_num(*v, x_dec)),
+        &c.y_label,
+        &y_ticks,
+        &y_fmt,
+    )
+    .draw()
+    .map_err(|e| err(t, e))?;
     if let Some(h) = &c.hline {
         if keep(h.y) {
             let y = ylog(h.y);
@@ -503,17 +551,10 @@ pub fn bar_stack(
     notes: &[String],
 ) -> Result<String, ChartError> {
     render(title, (SIZE.0, 2 * SIZE.1 - 80), |root| {
-        let (w, _) = root.dim_in_pixel();
         let root = root
             .titled(title, (FONT, 22).into_font())
             .map_err(|e| err(title, e))?;
-        let wants_legend = top.groups.len() > 1 || !notes.is_empty();
-        let (plots, legend) = if wants_legend {
-            let (p, l) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
-            (p, Some(l))
-        } else {
-            (root, None)
-        };
+        let (plots, legend) = with_legend(&root, top.groups.len() > 1 || !notes.is_empty());
         if let Some(l) = &legend {
             draw_legend(l, title, &bar_items(top), notes)?;
         }
@@ -598,7 +639,6 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
     };
     let ylog = |y: f64| if c.log_y { y.log10() } else { y };
     let n = c.categories.len();
-    let y_dec = decimals_for(y_step);
     let mut chart = ChartBuilder::on(plot)
         .caption(t, (FONT, 18).into_font())
         .margin(12)
@@ -606,33 +646,16 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
         .y_label_area_size(78)
         .build_cartesian_2d(-0.5..n as f64 - 0.5, y0..y1)
         .map_err(|e| err(t, e))?;
-    let si = c.si_ticks;
-    let y_fmt = |v: &f64| {
-        if c.log_y {
-            fmt_pow10(v.round() as i32, si)
-        } else {
-            fmt_num(*v, y_dec)
-        }
-    };
-    let y_labels = if c.log_y {
-        ((y1 - y0).round() as usize + 1).min(12)
-    } else {
-        ((y1 - y0) / y_step).round() as usize + 1
-    };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .y_desc(c.y_label.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 13))
-        .x_labels(0)
-        .y_labels(y_labels)
-        .y_label_formatter(&y_fmt)
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .draw()
-        .map_err(|e| err(t, e))?;
+    let y_ticks = YTicks::new(c.log_y, c.si_ticks, y0..y1, y_step);
+    let y_fmt = |v: &f64| y_ticks.label(*v);
+    house_style(
+        chart.configure_mesh().disable_x_mesh().x_labels(0),
+        &c.y_label,
+        &y_ticks,
+        &y_fmt,
+    )
+    .draw()
+    .map_err(|e| err(t, e))?;
     // Category names under the axis, centred on their bars (drawn on the whole area, in
     // pixels, since the plot area clips below the axis).
     let (bx, by) = plot.get_base_pixel();

@@ -6,6 +6,7 @@
 //! same code serves a run written a moment ago in-process ([`RunSummary::from_output`]) and
 //! one read back from disk: the numbers in a sweep row and in the report come from one place.
 
+use crate::metrics::Percentiles;
 use crate::output::RunOutput;
 use crate::sweep::{self, SweepMeta};
 use serde::Deserialize;
@@ -24,16 +25,6 @@ fn bad(path: &Path, message: impl Into<String>) -> DataError {
         path: path.to_path_buf(),
         message: message.into(),
     }
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Percentiles {
-    pub mean: u64,
-    pub p50: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

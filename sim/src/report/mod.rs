@@ -340,57 +340,54 @@ impl<'a> Analysis<'a> {
         let (t_div, t_unit) = time_scale(duration);
         let time_label = format!("simulated time ({t_unit})");
 
+        // One line a compared value, over simulated time; the caller adds a reference line
+        // or a fixed top where the chart has one.
+        let over_time =
+            |title: &str, y_label: String, points: &dyn Fn(&RunData) -> Vec<(f64, f64)>| {
+                LineChart {
+                    title: title.into(),
+                    x_label: time_label.clone(),
+                    y_label,
+                    series: refs
+                        .iter()
+                        .map(|(v, c, r)| Series::new(v.clone(), *c, points(r)))
+                        .collect(),
+                    log_y: false,
+                    hline: None,
+                    notes: at_note.clone(),
+                    y_top: None,
+                }
+            };
+
         // Link throughput, each compared value on the same axes.
-        let mut max_bw = 0u64;
-        let through: Vec<Series> = refs
+        let max_bw = refs
             .iter()
-            .map(|(v, c, r)| {
-                max_bw = max_bw.max(forward_bandwidth(r));
-                Series::new(v.clone(), *c, throughput(r, t_div))
-            })
-            .collect();
-        let mut tc = LineChart {
-            title: "Link throughput over time".into(),
-            x_label: time_label.clone(),
-            y_label: "link throughput (MB/s)".into(),
-            series: through,
-            log_y: false,
-            hline: (max_bw > 0).then(|| HLine {
-                y: max_bw as f64 / 1e6,
-                label: format!("bandwidth {}", fmt_rate(max_bw)),
-            }),
-            notes: at_note.clone(),
-            y_top: None,
-        };
+            .map(|(_, _, r)| forward_bandwidth(r))
+            .max()
+            .unwrap_or(0);
+        let mut tc = over_time(
+            "Link throughput over time",
+            "link throughput (MB/s)".into(),
+            &|r| throughput(r, t_div),
+        );
+        tc.hline = (max_bw > 0).then(|| HLine {
+            y: max_bw as f64 / 1e6,
+            label: format!("bandwidth {}", fmt_rate(max_bw)),
+        });
         if refs.len() > 1 && !tc.series.is_empty() {
             tc.notes.insert(0, format!("by {}", self.series_title()));
         }
         tc.notes.push("data + control bytes,".into());
         tc.notes.push("primary -> secondary".into());
-        out.push((
-            "throughput.svg".into(),
-            tc.title.clone(),
-            charts::line_chart(&tc)?,
-        ));
+        out.push(line("throughput.svg", &tc)?);
 
-        let util = LineChart {
-            title: "Link utilisation over time".into(),
-            x_label: time_label.clone(),
-            y_label: "busy time of the link (%)".into(),
-            series: refs
-                .iter()
-                .map(|(v, c, r)| Series::new(v.clone(), *c, utilisation(r, t_div)))
-                .collect(),
-            log_y: false,
-            hline: None,
-            notes: at_note.clone(),
-            y_top: Some(100.0),
-        };
-        out.push((
-            "utilisation.svg".into(),
-            util.title.clone(),
-            charts::line_chart(&util)?,
-        ));
+        let mut util = over_time(
+            "Link utilisation over time",
+            "busy time of the link (%)".into(),
+            &|r| utilisation(r, t_div),
+        );
+        util.y_top = Some(100.0);
+        out.push(line("utilisation.svg", &util)?);
 
         // Lag in bytes and RPO in seconds.
         let lag_max = refs
@@ -399,24 +396,12 @@ impl<'a> Analysis<'a> {
             .map(|p| p.1)
             .fold(0.0, f64::max);
         let (b_div, b_unit) = bytes_scale(lag_max);
-        let lag = LineChart {
-            title: "Replication lag over time".into(),
-            x_label: time_label.clone(),
-            y_label: format!("bytes written, not yet on the SVOL ({b_unit})"),
-            series: refs
-                .iter()
-                .map(|(v, c, r)| Series::new(v.clone(), *c, lag_sum(r, t_div, b_div)))
-                .collect(),
-            log_y: false,
-            hline: None,
-            notes: at_note.clone(),
-            y_top: None,
-        };
-        out.push((
-            "lag_bytes.svg".into(),
-            lag.title.clone(),
-            charts::line_chart(&lag)?,
-        ));
+        let lag = over_time(
+            "Replication lag over time",
+            format!("bytes written, not yet on the SVOL ({b_unit})"),
+            &|r| lag_sum(r, t_div, b_div),
+        );
+        out.push(line("lag_bytes.svg", &lag)?);
         let rpo_max = refs
             .iter()
             .flat_map(|(_, _, r)| rpo(r, 1.0, 1.0))
@@ -424,22 +409,16 @@ impl<'a> Analysis<'a> {
             .fold(self.study.rpo_target_ns as f64 / 1e9, f64::max);
         let (s_div, s_unit) = seconds_scale(rpo_max);
         let target = self.study.rpo_target_ns as f64 / 1e9 / s_div;
-        let rpo_chart = LineChart {
-            title: "RPO over time (age of the oldest write not yet on the SVOL)".into(),
-            x_label: time_label.clone(),
-            y_label: format!("RPO ({s_unit})"),
-            series: refs
-                .iter()
-                .map(|(v, c, r)| Series::new(v.clone(), *c, rpo(r, t_div, s_div)))
-                .collect(),
-            log_y: false,
-            hline: Some(HLine {
-                y: target,
-                label: format!("target {}", human_ns(self.study.rpo_target_ns)),
-            }),
-            notes: at_note.clone(),
-            y_top: None,
-        };
+        let mut rpo_chart = over_time(
+            "RPO over time (age of the oldest write not yet on the SVOL)",
+            format!("RPO ({s_unit})"),
+            &|r| rpo(r, t_div, s_div),
+        );
+        rpo_chart.hline = Some(HLine {
+            y: target,
+            label: format!("target {}", human_ns(self.study.rpo_target_ns)),
+        });
+        // A shorter alt text than the title.
         out.push((
             "rpo.svg".into(),
             "RPO over time".into(),
@@ -467,21 +446,9 @@ impl<'a> Analysis<'a> {
             y_label: format!("write latency ({l_unit}, log scale)"),
             categories: refs.iter().map(|(v, _, _)| v.clone()).collect(),
             groups: vec![
-                BarGroup {
-                    label: "p50".into(),
-                    color: 5,
-                    values: pct(|r| r.result.write_p50_ns),
-                },
-                BarGroup {
-                    label: "p99".into(),
-                    color: 0,
-                    values: pct(|r| r.result.write_p99_ns),
-                },
-                BarGroup {
-                    label: "p99.9".into(),
-                    color: 7,
-                    values: pct(|r| r.result.write_p999_ns),
-                },
+                BarGroup::new("p50", 5, pct(|r| r.result.write_p50_ns)),
+                BarGroup::new("p99", 0, pct(|r| r.result.write_p99_ns)),
+                BarGroup::new("p99.9", 7, pct(|r| r.result.write_p999_ns)),
             ],
             log_y: true,
             value_labels: ValueLabels::Sig,
@@ -493,11 +460,7 @@ impl<'a> Analysis<'a> {
                 n
             },
         };
-        out.push((
-            "latency.svg".into(),
-            lat.title.clone(),
-            charts::bar_chart(&lat)?,
-        ));
+        out.push(bar("latency.svg", &lat)?);
 
         // Cost and RPO against bandwidth.
         let answers = self.answers();
@@ -522,7 +485,7 @@ impl<'a> Analysis<'a> {
         }
         let colors: BTreeMap<String, usize> = self.series_values().into_iter().collect();
         if distinct_bw >= 2 {
-            let line = |f: &dyn Fn(&RunData) -> f64| -> Vec<Series> {
+            let by_bandwidth = |f: &dyn Fn(&RunData) -> f64| -> Vec<Series> {
                 answers
                     .iter()
                     .map(|a| Series {
@@ -541,22 +504,18 @@ impl<'a> Analysis<'a> {
                 title: "Monthly link cost by bandwidth".into(),
                 x_label: "provisioned bandwidth (MB/s)".into(),
                 y_label: "cost ($ per month)".into(),
-                series: line(&|r| r.result.cost_total),
+                series: by_bandwidth(&|r| r.result.cost_total),
                 log_y: false,
                 hline: None,
                 notes: legend_notes.clone(),
                 y_top: None,
             };
-            out.push((
-                "cost.svg".into(),
-                cost.title.clone(),
-                charts::line_chart(&cost)?,
-            ));
+            out.push(line("cost.svg", &cost)?);
             let rb = LineChart {
                 title: "Worst RPO by bandwidth".into(),
                 x_label: "provisioned bandwidth (MB/s)".into(),
                 y_label: "max RPO (s, log scale)".into(),
-                series: line(&|r| r.result.max_rpo_ns as f64 / 1e9),
+                series: by_bandwidth(&|r| r.result.max_rpo_ns as f64 / 1e9),
                 log_y: true,
                 hline: Some(HLine {
                     y: self.study.rpo_target_ns as f64 / 1e9,
@@ -565,11 +524,7 @@ impl<'a> Analysis<'a> {
                 notes: legend_notes,
                 y_top: None,
             };
-            out.push((
-                "rpo_bandwidth.svg".into(),
-                rb.title.clone(),
-                charts::line_chart(&rb)?,
-            ));
+            out.push(line("rpo_bandwidth.svg", &rb)?);
         } else {
             let money = |f: fn(&RunData) -> f64| -> Vec<Option<f64>> {
                 refs.iter().map(|(_, _, r)| Some(f(r))).collect()
@@ -579,32 +534,16 @@ impl<'a> Analysis<'a> {
                 y_label: "cost ($ per month)".into(),
                 categories: refs.iter().map(|(v, _, _)| v.clone()).collect(),
                 groups: vec![
-                    BarGroup {
-                        label: "transfer".into(),
-                        color: 5,
-                        values: money(|r| r.result.cost_transfer),
-                    },
-                    BarGroup {
-                        label: "provisioned".into(),
-                        color: 0,
-                        values: money(|r| r.result.cost_provisioned),
-                    },
-                    BarGroup {
-                        label: "total".into(),
-                        color: 7,
-                        values: money(|r| r.result.cost_total),
-                    },
+                    BarGroup::new("transfer", 5, money(|r| r.result.cost_transfer)),
+                    BarGroup::new("provisioned", 0, money(|r| r.result.cost_provisioned)),
+                    BarGroup::new("total", 7, money(|r| r.result.cost_total)),
                 ],
                 log_y: false,
                 value_labels: ValueLabels::Sig,
                 si_ticks: false,
                 notes: at_note.clone(),
             };
-            out.push((
-                "cost.svg".into(),
-                cost.title.clone(),
-                charts::bar_chart(&cost)?,
-            ));
+            out.push(bar("cost.svg", &cost)?);
         }
 
         // The second remote mirror: conventional full copy versus atomic split + no-copy.
@@ -617,16 +556,12 @@ impl<'a> Analysis<'a> {
             let both = |f: &dyn Fn(&RunData) -> (f64, f64)| -> Vec<BarGroup> {
                 let (conv, nocopy): (Vec<_>, Vec<_>) = seconds.iter().map(|(_, _, r)| f(r)).unzip();
                 vec![
-                    BarGroup {
-                        label: "full copy".into(),
-                        color: 0,
-                        values: conv.into_iter().map(Some).collect(),
-                    },
-                    BarGroup {
-                        label: "atomic split + no-copy".into(),
-                        color: 1,
-                        values: nocopy.into_iter().map(Some).collect(),
-                    },
+                    BarGroup::new("full copy", 0, conv.into_iter().map(Some).collect()),
+                    BarGroup::new(
+                        "atomic split + no-copy",
+                        1,
+                        nocopy.into_iter().map(Some).collect(),
+                    ),
                 ]
             };
             let top = BarChart {
@@ -688,21 +623,9 @@ impl<'a> Analysis<'a> {
                         .map(|r| format!("chunk {}", r.params[ck]))
                         .collect(),
                     groups: vec![
-                        BarGroup {
-                            label: "written by hosts".into(),
-                            color: 2,
-                            values: val(|r| r.result.written_bytes),
-                        },
-                        BarGroup {
-                            label: "pending in bitmap".into(),
-                            color: 1,
-                            values: val(|r| r.result.resync_dirty_bytes),
-                        },
-                        BarGroup {
-                            label: "sent by resync".into(),
-                            color: 4,
-                            values: val(|r| r.result.resync_bytes),
-                        },
+                        BarGroup::new("written by hosts", 2, val(|r| r.result.written_bytes)),
+                        BarGroup::new("pending in bitmap", 1, val(|r| r.result.resync_dirty_bytes)),
+                        BarGroup::new("sent by resync", 4, val(|r| r.result.resync_bytes)),
                     ],
                     log_y: true,
                     value_labels: ValueLabels::Bytes,
@@ -713,11 +636,21 @@ impl<'a> Analysis<'a> {
                         wrap(&format!("at {note}"), 30)
                     },
                 };
-                out.push(("bitmap.svg".into(), c.title.clone(), charts::bar_chart(&c)?));
+                out.push(bar("bitmap.svg", &c)?);
             }
         }
         Ok(out)
     }
+}
+
+/// A chart's entry in [`Analysis::charts`], its title as the alt text.
+fn line(file: &str, chart: &LineChart) -> Result<(String, String, String), ChartError> {
+    Ok((file.into(), chart.title.clone(), charts::line_chart(chart)?))
+}
+
+/// As [`line`], for a bar chart.
+fn bar(file: &str, chart: &BarChart) -> Result<(String, String, String), ChartError> {
+    Ok((file.into(), chart.title.clone(), charts::bar_chart(chart)?))
 }
 
 impl RunData {

@@ -1,7 +1,7 @@
 //! Alibaba block traces (2020): CSV `device_id,opcode,offset,length,timestamp` without a
 //! header, opcode `R`/`W`, offset and length in bytes, timestamp in microseconds.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+use super::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["device_id", "opcode", "offset", "length", "timestamp"],
@@ -18,11 +18,7 @@ const NS_PER_US: u128 = 1_000;
 fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
     Ok(Some(RawRecord {
         device: f.number(0, "a device id")?,
-        op: match f.get(1) {
-            "R" | "r" => Op::Read,
-            "W" | "w" => Op::Write,
-            _ => return Err(f.error(1, "\"R\" or \"W\"")),
-        },
+        op: f.op(1, "R", "W", "\"R\" or \"W\"")?,
         offset: f.number(2, "an offset in bytes")?,
         len: f.size(3, 1, "a length in bytes")?,
         time_ns: f.time(4, NS_PER_US, "a time in microseconds")?,

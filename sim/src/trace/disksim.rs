@@ -1,7 +1,7 @@
 //! DiskSim ASCII traces as MQSim reads them: `arrival_time_ns device start_sector
 //! size_in_sectors type`, separated by spaces, type 0 = write and 1 = read.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator, SECTOR};
+use super::{FieldError, Fields, Layout, RawRecord, Separator, SECTOR};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &[
@@ -25,10 +25,6 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         device: f.number(1, "a device number")?,
         offset: f.sector(2)?,
         len: f.size(3, SECTOR, "a size in 512-byte sectors")?,
-        op: match f.get(4) {
-            "0" => Op::Write,
-            "1" => Op::Read,
-            _ => return Err(f.error(4, "0 (write) or 1 (read)")),
-        },
+        op: f.op(4, "1", "0", "0 (write) or 1 (read)")?,
     }))
 }

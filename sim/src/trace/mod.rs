@@ -625,6 +625,22 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The operation, by the format's own spelling of a read and a write, in any letter case
+    /// (traces differ in case even within one format family).
+    fn op(
+        &self,
+        i: usize,
+        read: &str,
+        write: &str,
+        expected: &'static str,
+    ) -> Result<Op, FieldError> {
+        match self.get(i) {
+            t if t.eq_ignore_ascii_case(read) => Ok(Op::Read),
+            t if t.eq_ignore_ascii_case(write) => Ok(Op::Write),
+            _ => Err(self.error(i, expected)),
+        }
+    }
+
     /// A 512-byte sector number, as a byte offset.
     fn sector(&self, i: usize) -> Result<u64, FieldError> {
         self.number(i, "a sector number")?

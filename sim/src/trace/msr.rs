@@ -3,7 +3,7 @@
 //! `Read`/`Write`, offset and size in bytes. Device is the DiskNumber; the hostname and
 //! response time are not used.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+use super::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &[
@@ -29,11 +29,7 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
     Ok(Some(RawRecord {
         time_ns: f.time(0, NS_PER_TICK, "a time in FILETIME ticks (100 ns)")?,
         device: f.number(2, "a disk number")?,
-        op: match f.get(3) {
-            t if t.eq_ignore_ascii_case("read") => Op::Read,
-            t if t.eq_ignore_ascii_case("write") => Op::Write,
-            _ => return Err(f.error(3, "\"Read\" or \"Write\"")),
-        },
+        op: f.op(3, "Read", "Write", "\"Read\" or \"Write\"")?,
         offset: f.number(4, "an offset in bytes")?,
         len: f.size(5, 1, "a size in bytes")?,
     }))

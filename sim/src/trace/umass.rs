@@ -2,7 +2,7 @@
 //! 512-byte sectors, size in bytes, opcode `r`/`w`, timestamp in seconds. The SPC format allows
 //! optional fields after these, which are ignored; device is the ASU.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+use super::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["ASU", "LBA", "Size", "Opcode", "Timestamp"],
@@ -21,11 +21,7 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         device: f.number(0, "an ASU number")?,
         offset: f.sector(1)?,
         len: f.size(2, 1, "a size in bytes")?,
-        op: match f.get(3) {
-            "r" | "R" => Op::Read,
-            "w" | "W" => Op::Write,
-            _ => return Err(f.error(3, "\"r\" or \"w\"")),
-        },
+        op: f.op(3, "r", "w", "\"r\" or \"w\"")?,
         time_ns: f.time(4, NS_PER_S, "a time in seconds")?,
     }))
 }
