@@ -600,18 +600,16 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
 fn a_resync_under_steady_writes_reaches_pair_in_every_mode() {
     let dir = tempfile::tempdir().unwrap();
     for mode in ["sync", "semi-sync", "async", "periodic", "adaptive"] {
-        let mirror_extra = match mode {
-            "sync" => "fence = \"continue\"",
-            "periodic" => "cycle = \"2s\"",
-            _ => "",
+        let text = match mode {
+            "sync" => two_sites("steady", mode, WAN, &[]).string("fence", "continue"),
+            "periodic" => two_sites("steady", mode, WAN, &[]).string("cycle", "2s"),
+            _ => two_sites("steady", mode, WAN, &[]),
         };
-        let extra = poisson_host(1000, "4KiB", "")
-            + &command("10s", "linkdown wan")
-            + &command("20s", "linkup wan")
-            + &command("25s", "pairresync R");
-        let text = two_sites("steady", mode, mirror_extra, "", &extra)
-            .replace("duration = \"40s\"", "duration = \"60s\"");
-        let out = run(&parse(&text, dir.path()), None);
+        let text = poisson_host(text, 1000, "4KiB")
+            .command("10s", "linkdown wan")
+            .command("20s", "linkup wan")
+            .command("25s", "pairresync R");
+        let out = run(&parse(&text.build(), dir.path()), Some(60 * S));
         assert_ok(&out);
         let r = &out.summary.resyncs[0];
         let done = r.completed_ns.unwrap_or_else(|| panic!("{mode}: {r:?}"));
