@@ -222,7 +222,12 @@ fn answer_lines(a: &Analysis<'_>) -> String {
                 crate::output::human_ns(r.result.max_rpo_ns),
                 crate::output::human_ns(r.result.write_p99_ns)
             ),
-            None => writeln!(s, "  {:<10} none of the bandwidths tried", ans.label),
+            None => writeln!(
+                s,
+                "  {:<10} {}",
+                ans.label,
+                ans.why_not(a.study.rpo_target_ns)
+            ),
         };
     }
     s

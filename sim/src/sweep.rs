@@ -544,9 +544,55 @@ pub struct RunResult {
     /// `GROUP=STATE` for every mirror, by group.
     pub final_states: String,
     pub invariants_ok: bool,
+    /// Every remote mirror keeps a consistent SVOL: a prefix of the writes, or the PVOL as of
+    /// a whole cycle. All modes but adaptive, whose SVOL is not a consistent image while a
+    /// pass runs (DESIGN.md, copy modes), so its RPO is not a point a database restarts from.
+    pub consistent_copy: bool,
+}
+
+/// Whether a run answers "is this link enough for this RPO target?", and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Meets,
+    MissesRpo,
+    /// Host writes waited longer than the target before the array took them (p99): a write
+    /// queued at the host is as much at risk as one acknowledged and not copied, and an
+    /// open-loop workload that queues without bound is not a configuration to buy.
+    HostWritesWait,
+    /// The RPO may be met, but there is no consistent copy to recover to (adaptive).
+    NoConsistentCopy,
+    InvariantFailed,
+}
+
+impl Verdict {
+    /// Short words for tables.
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Meets => "meets RPO target",
+            Verdict::MissesRpo => "misses RPO target",
+            Verdict::HostWritesWait => "host writes wait longer than the RPO target",
+            Verdict::NoConsistentCopy => "no consistent copy (adaptive)",
+            Verdict::InvariantFailed => "INVARIANT FAILED",
+        }
+    }
 }
 
 impl RunResult {
+    /// The verdict against `rpo_target_ns`; the first reason that applies.
+    pub fn verdict(&self, rpo_target_ns: u64) -> Verdict {
+        if !self.invariants_ok {
+            Verdict::InvariantFailed
+        } else if !self.consistent_copy {
+            Verdict::NoConsistentCopy
+        } else if self.max_rpo_ns > rpo_target_ns {
+            Verdict::MissesRpo
+        } else if self.write_p99_ns > rpo_target_ns {
+            Verdict::HostWritesWait
+        } else {
+            Verdict::Meets
+        }
+    }
+
     /// The row of a run in memory.
     pub fn from_output(out: &RunOutput) -> RunResult {
         RunResult::from_summary(&RunSummary::from_output(out), data::max_lag_us(out))
@@ -626,6 +672,7 @@ impl RunResult {
                 .collect::<Vec<_>>()
                 .join(" "),
             invariants_ok: s.invariants.ok,
+            consistent_copy: remote.iter().all(|m| m.mode != "adaptive"),
         }
     }
 }
@@ -1216,13 +1263,7 @@ pub fn format_rows(grid: &Grid, rows: &[Row], rpo_target_ns: u64) -> String {
             let _ = write!(t, "  {:<w$}", p, w = widths[k]);
         }
         let x = &r.result;
-        let verdict = if !x.invariants_ok {
-            "INVARIANT FAILED"
-        } else if x.max_rpo_ns <= rpo_target_ns {
-            "meets RPO target"
-        } else {
-            "misses RPO target"
-        };
+        let verdict = x.verdict(rpo_target_ns).text();
         let _ = writeln!(
             t,
             "  {:>10} {:>12} {:>10} {:>12}  {verdict}",
@@ -1328,6 +1369,35 @@ pub fn run_merge_cmd(args: &MergeArgs) -> anyhow::Result<u8> {
 mod tests {
     use super::*;
     use crate::scenario_text::ScenarioText;
+
+    #[test]
+    fn a_verdict_gives_the_first_reason_that_applies() {
+        let s = 1_000_000_000;
+        let ok = RunResult {
+            max_rpo_ns: 2 * s,
+            write_p99_ns: s,
+            invariants_ok: true,
+            consistent_copy: true,
+            ..Default::default()
+        };
+        assert_eq!(ok.verdict(2 * s), Verdict::Meets);
+        assert_eq!(ok.verdict(s), Verdict::MissesRpo);
+        let slow = RunResult {
+            write_p99_ns: 3 * s,
+            ..ok.clone()
+        };
+        assert_eq!(slow.verdict(2 * s), Verdict::HostWritesWait);
+        let adaptive = RunResult {
+            consistent_copy: false,
+            ..slow.clone()
+        };
+        assert_eq!(adaptive.verdict(2 * s), Verdict::NoConsistentCopy);
+        let broken = RunResult {
+            invariants_ok: false,
+            ..adaptive
+        };
+        assert_eq!(broken.verdict(2 * s), Verdict::InvariantFailed);
+    }
 
     fn scenario() -> Scenario {
         let text = ScenarioText::new("t", "10s")

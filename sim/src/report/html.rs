@@ -238,7 +238,9 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
     let _ = writeln!(
         h,
         "<p class=\"note\">A run meets the target when its worst RPO and its p99 host write \
-         latency are both within it: writes queued at the host are at risk too.</p>"
+         latency are both within it (writes queued at the host are at risk too) and its remote \
+         copy is consistent: an adaptive SVOL is not a consistent image while a pass runs, so \
+         its RPO is no recovery point.</p>"
     );
     h.push_str("<div class=\"answer\">\n");
     let mut best_all: Option<(&str, &RunData)> = None;
@@ -309,17 +311,8 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                 );
             }
             None => {
-                let best = ans.runs.iter().min_by_key(|r| (r.result.max_rpo_ns, r.run));
-                let why = match best {
-                    Some(b) => format!(
-                        "none of the {} bandwidth{} tried; best {} at {}",
-                        ans.runs.len(),
-                        if ans.runs.len() == 1 { "" } else { "s" },
-                        human_ns(b.result.max_rpo_ns),
-                        rate_of(b)
-                    ),
-                    None => "no run".to_string(),
-                };
+                let best = ans.closest();
+                let why = ans.why_not(a.study.rpo_target_ns);
                 let _ = writeln!(
                     h,
                     "<tr class=\"miss\"><td class=\"l\">{}</td><td>-</td><td>-</td><td>-</td><td>-</td>\

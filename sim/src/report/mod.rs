@@ -18,7 +18,7 @@ mod html;
 
 use crate::output::human_ns;
 use crate::scenario;
-use crate::sweep::Param;
+use crate::sweep::{Param, Verdict};
 use crate::units::{human_bytes, Rate};
 use charts::{BarChart, BarGroup, ChartError, HLine, LineChart, Series, ValueLabels};
 use data::{DataError, RunData, Study};
@@ -183,6 +183,36 @@ pub struct Answer<'a> {
     pub best: Option<&'a RunData>,
 }
 
+impl Answer<'_> {
+    /// The run closest to the target: the lowest worst RPO.
+    pub fn closest(&self) -> Option<&RunData> {
+        self.runs
+            .iter()
+            .copied()
+            .min_by_key(|r| (r.result.max_rpo_ns, r.run))
+    }
+
+    /// Why no run of this series meets the target, in a few words.
+    pub fn why_not(&self, rpo_target_ns: u64) -> String {
+        let Some(b) = self.closest() else {
+            return "no run".to_string();
+        };
+        match b.result.verdict(rpo_target_ns) {
+            Verdict::NoConsistentCopy => "no consistent copy: an adaptive SVOL is not a \
+                                          consistent image while a pass runs"
+                .to_string(),
+            verdict => format!(
+                "none of the {} bandwidth{} tried; closest: {} at {} ({})",
+                self.runs.len(),
+                if self.runs.len() == 1 { "" } else { "s" },
+                human_ns(b.result.max_rpo_ns),
+                rate_of(b),
+                verdict.text()
+            ),
+        }
+    }
+}
+
 impl<'a> Analysis<'a> {
     pub fn new(study: &'a Study) -> Analysis<'a> {
         let mode_key = study.key("mode");
@@ -263,14 +293,10 @@ impl<'a> Analysis<'a> {
             .collect()
     }
 
-    /// A run meets the target when its worst RPO is within it *and* host writes keep up: a
-    /// write that waits longer than the target before the array accepts it (semi-sync on a
-    /// long link, a throttled journal) is as much at risk as one acknowledged and not copied,
-    /// and an open-loop workload that queues without bound is not a configuration to buy.
+    /// A run meets the target when its worst RPO is within it, host writes keep up and there
+    /// is a consistent copy to recover to ([`crate::sweep::Verdict`]).
     pub fn meets_target(&self, r: &RunData) -> bool {
-        r.result.max_rpo_ns <= self.study.rpo_target_ns
-            && r.result.write_p99_ns <= self.study.rpo_target_ns
-            && r.result.invariants_ok
+        r.result.verdict(self.study.rpo_target_ns) == Verdict::Meets
     }
 
     /// Per compared value: the runs over the bandwidths tried and the cheapest that meets the
