@@ -38,6 +38,12 @@ pub enum RunCmdError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Sim(#[from] SimError),
+    #[error(
+        "--mode: {} is a replay, whose steps are those of the copy mode it was written for; \
+         change the modes in the file instead",
+        .0.display()
+    )]
+    ModeOnReplay(PathBuf),
     #[error("cannot write {}: {error}", .path.display())]
     Write {
         path: PathBuf,
@@ -49,6 +55,9 @@ pub enum RunCmdError {
 /// terminal.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
     let mut s = scenario::load(&args.scenario)?;
+    if s.replay.is_some() && args.mode.is_some() {
+        return Err(RunCmdError::ModeOnReplay(args.scenario.clone()));
+    }
     if args.skip_bad_lines {
         s.skip_bad_trace_lines();
     }

@@ -14,11 +14,12 @@
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
 use mirrorlab_model::command::{resolve, CommandLine};
+use mirrorlab_model::replay::{MessageKey, Step};
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
-    CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology, Transport,
-    VolumeId, VolumeSerial, BLOCK_BYTES,
+    CopyMode, MirrorId, MirrorRef, Mutant, PairOptions, ProtocolConfig, StorageSerial, Timer,
+    Topology, Transport, VolumeId, VolumeSerial, WriteId, BLOCK_BYTES,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +35,8 @@ use toml::Spanned;
 struct ScenarioFile {
     name: String,
     seed: Option<u64>,
-    duration: Spanned<Nanos>,
+    /// Required, except in a replay (which lasts one `interval` per step).
+    duration: Option<Spanned<Nanos>>,
     output: Option<OutputFile>,
     protocol: Option<ProtocolFile>,
     defaults: Option<Spanned<PairFile>>,
@@ -48,6 +50,14 @@ struct ScenarioFile {
     mirror: Vec<Spanned<PairFile>>,
     #[serde(default)]
     command: Vec<Spanned<CommandFile>>,
+    replay: Option<Spanned<ReplayFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayFile {
+    interval: Option<Spanned<Nanos>>,
+    steps: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +192,8 @@ pub struct Scenario {
     /// Options for mirrors `paircreate` makes.
     pub defaults: PairOptions,
     pub commands: Vec<CommandDef>,
+    /// A scripted run (`[replay]`): its steps instead of the clock.
+    pub replay: Option<Replay>,
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +290,54 @@ pub enum When {
     /// When the previous command has completed, plus a delay.
     AfterPrevious {
         delay_ns: u64,
+    },
+    /// At the replay steps that run it (one per protocol command it becomes).
+    Replay,
+}
+
+/// A `[replay]` section: the run is these steps, step `k` (from 1) at `k * interval_ns` and
+/// the end one interval after the last, instead of workloads, timed deliveries and timers.
+/// The grammar of a step is [`mirrorlab_model::replay`]'s.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub interval_ns: u64,
+    pub steps: Vec<ReplayStep>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplayStep {
+    /// Where the step is written (1-based), for messages.
+    pub line: usize,
+    pub column: usize,
+    /// The step as written.
+    pub text: String,
+    pub action: ReplayAction,
+}
+
+/// A step resolved against its scenario: hosts by index, mirrors by id, command lines by their
+/// index in [`Scenario::commands`].
+#[derive(Clone, Debug)]
+pub enum ReplayAction {
+    Write {
+        host: usize,
+        write: WriteId,
+        volume: VolumeId,
+        block: u64,
+    },
+    /// The next protocol command of `commands[command]` (the first resolves the line, as a
+    /// `[[command]]` does when its time comes).
+    Run {
+        command: usize,
+    },
+    Deliver {
+        via: Transport,
+        from: StorageSerial,
+        to: StorageSerial,
+        message: MessageKey<MirrorId>,
+    },
+    Timer {
+        system: StorageSerial,
+        timer: Timer,
     },
 }
 
@@ -422,6 +482,17 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Reports a problem with replay step `n`; `None` for the step it leaves out.
+    fn step_err<T>(
+        &mut self,
+        span: Range<usize>,
+        n: usize,
+        message: impl fmt::Display,
+    ) -> Option<T> {
+        self.err(span, format!("step {n}: {message}"));
+        None
+    }
+
     fn err(&mut self, span: Range<usize>, message: impl fmt::Display) {
         let (line, column) = line_column(self.text, span.start);
         self.diagnostics.push(Diagnostic {
@@ -471,17 +542,45 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 }
 
 fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
-    let duration_ns = file.duration.get_ref().0;
-    if duration_ns == 0 {
-        ctx.err(file.duration.span(), "expected a duration above 0s");
-    }
+    let replaying = file.replay.is_some();
+    let duration_ns = match &file.duration {
+        Some(d) if replaying => {
+            ctx.err(
+                d.span(),
+                "a replay lasts one `interval` per step, plus one: remove `duration`",
+            );
+            0
+        }
+        Some(d) => {
+            if d.get_ref().0 == 0 {
+                ctx.err(d.span(), "expected a duration above 0s");
+            }
+            d.get_ref().0
+        }
+        // As serde says it of any other missing field.
+        None if !replaying => {
+            ctx.err(0..0, "missing field `duration`");
+            0
+        }
+        // Set from the steps below.
+        None => 0,
+    };
+    let step_ns = file.replay.as_ref().map(|r| match &r.get_ref().interval {
+        Some(i) if i.get_ref().0 == 0 => {
+            ctx.err(i.span(), "expected a step interval above 0s");
+            1
+        }
+        Some(i) => i.get_ref().0,
+        None => 1_000_000,
+    });
     let interval_ns = match file.output.and_then(|o| o.interval) {
         Some(i) if i.get_ref().0 == 0 => {
             ctx.err(i.span(), "expected a sampling interval above 0s");
             1
         }
         Some(i) => i.get_ref().0,
-        None => 1_000_000_000,
+        // A replay samples once per step.
+        None => step_ns.unwrap_or(1_000_000_000),
     };
     let (protocol, host_latency_ns) = protocol_config(file.protocol, ctx);
     let defaults = match &file.defaults {
@@ -679,6 +778,22 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             Some(p) => *p.get_ref(),
             None => 0.0,
         };
+        if replaying {
+            if let Some(o) = lf.outages.first() {
+                ctx.err(
+                    o.span(),
+                    "a replay takes links down at its own steps (`run linkdown NAME`, \
+                     `run linkup NAME`): remove `outages`",
+                );
+            }
+            if let Some(p) = &lf.loss {
+                ctx.err(
+                    p.span(),
+                    "a replay loses no message at random (it takes links down at its own \
+                     steps): remove `loss`",
+                );
+            }
+        }
         links.push(LinkDef {
             name,
             a,
@@ -789,8 +904,16 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             continue;
         }
         let workload = match &hf.workload {
+            Some(w) if replaying => {
+                ctx.err(
+                    w.span(),
+                    "in a replay, hosts write only at the steps that say so \
+                     (`HOST writes wN to VOLUME block B`): remove `workload`",
+                );
+                None
+            }
             Some(w) => workload(w, storage, path, &volume_size, ctx),
-            None if hf.role == HostRole::Standby => None,
+            None if hf.role == HostRole::Standby || replaying => None,
             None => {
                 ctx.err(
                     h.span(),
@@ -834,11 +957,28 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         mirrors,
         defaults,
         commands: Vec::new(),
+        replay: None,
     };
     // Commands are checked against the topology; after an error above they would only
     // repeat it (a refused mirror makes its group unknown), so they are parsed but not checked.
     let check = ctx.diagnostics.is_empty();
-    scenario.commands = commands(&file.command, &scenario, topology, check, ctx);
+    match (&file.replay, step_ns) {
+        (Some(r), Some(interval_ns)) => {
+            if let Some(c) = file.command.first() {
+                ctx.err(
+                    c.span(),
+                    "a replay runs its commands as steps (`run COMMAND`): move this \
+                     [[command]] into [replay] steps",
+                );
+            }
+            let (commands, steps) =
+                replay_steps(&r.get_ref().steps, &scenario, topology, check, ctx);
+            scenario.duration_ns = (steps.len() as u64 + 1).saturating_mul(interval_ns);
+            scenario.commands = commands;
+            scenario.replay = Some(Replay { interval_ns, steps });
+        }
+        _ => scenario.commands = commands(&file.command, &scenario, topology, check, ctx),
+    }
     scenario
 }
 
@@ -858,6 +998,7 @@ fn placeholder(path: &Path) -> Scenario {
         mirrors: Vec::new(),
         defaults: base_defaults(),
         commands: Vec::new(),
+        replay: None,
     }
 }
 
@@ -1320,8 +1461,8 @@ fn commands(
             }
         };
         if check {
-            let before = ctx.diagnostics.len();
-            check_command(
+            // Later commands meet the world this one would have made: stop checking them.
+            check = check_command(
                 &line,
                 scenario,
                 &mut topology,
@@ -1329,15 +1470,257 @@ fn commands(
                 earliest,
                 span,
                 ctx,
-            );
-            // Later commands meet the world this one would have made: stop checking them.
-            check = ctx.diagnostics.len() == before;
+            )
+            .is_some();
         }
         out.push(CommandDef { when, line, text });
     }
     out
 }
 
+/// Parses and checks the `[replay]` steps in order, against the topology each meets (a
+/// `run paircreate` extends it); returns the command lines the `run` steps issue, in order, and
+/// the resolved steps. What only the run can tell (is that message queued? is that timer
+/// set?) is checked when the step runs.
+fn replay_steps(
+    steps: &Spanned<Vec<Spanned<String>>>,
+    scenario: &Scenario,
+    mut topology: Topology,
+    mut check: bool,
+    ctx: &mut Ctx<'_>,
+) -> (Vec<CommandDef>, Vec<ReplayStep>) {
+    if steps.get_ref().is_empty() {
+        ctx.err(steps.span(), "expected at least one step in a replay");
+    }
+    let mut commands: Vec<CommandDef> = Vec::new();
+    let mut out = Vec::new();
+    let mut frozen: Vec<BTreeSet<VolumeId>> = Vec::new();
+    // Write versions given out so far, with the step that wrote each.
+    let mut writes: BTreeMap<WriteId, usize> = BTreeMap::new();
+    // Command lines issued in parts: (command, parts issued, parts).
+    let mut open: Vec<(usize, u32, u32)> = Vec::new();
+    for (i, spanned) in steps.get_ref().iter().enumerate() {
+        let n = i + 1;
+        let span = spanned.span();
+        let text = spanned.get_ref().trim().to_string();
+        let step: Step = match text.parse() {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.step_err::<()>(span.clone(), n, e);
+                check = false;
+                continue;
+            }
+        };
+        if !check {
+            continue;
+        }
+        let storage_known = |s: StorageSerial| scenario.storages.iter().any(|x| x.serial == s);
+        let mirror =
+            |r: &MirrorRef, ctx: &mut Ctx<'_>| match topology.resolve(std::slice::from_ref(r)) {
+                Ok(ms) if ms.len() == 1 => Some(ms[0]),
+                Ok(ms) => ctx.step_err(
+                    span.clone(),
+                    n,
+                    format!(
+                        "group {r} names {} mirrors; name one as PVOL,SVOL",
+                        ms.len()
+                    ),
+                ),
+                Err(e) => ctx.step_err(span.clone(), n, e.to_string()),
+            };
+        let action = match step {
+            Step::Write {
+                host,
+                write,
+                volume,
+                block,
+            } => {
+                let h = scenario.hosts.iter().position(|h| h.name == host);
+                let size = scenario.volume(volume).map(|v| v.size);
+                match (h, size) {
+                    (None, _) => {
+                        let known: Vec<&str> =
+                            scenario.hosts.iter().map(|h| h.name.as_str()).collect();
+                        ctx.step_err(
+                            span.clone(),
+                            n,
+                            format!("no host named {host:?} (defined: {})", known.join(", ")),
+                        )
+                    }
+                    (_, None) => ctx.step_err(
+                        span.clone(),
+                        n,
+                        format!("volume {volume} is not defined in any [[storage]]"),
+                    ),
+                    (Some(h), Some(_)) if scenario.hosts[h].storage != volume.storage => ctx
+                        .step_err(
+                            span.clone(),
+                            n,
+                            format!(
+                            "host {host:?} is attached to storage {}, so it cannot write {volume}",
+                            scenario.hosts[h].storage
+                        ),
+                        ),
+                    (Some(_), Some(size)) if block >= size / BLOCK_BYTES => ctx.step_err(
+                        span.clone(),
+                        n,
+                        format!(
+                            "expected a block of {volume} from 0 to {} (it holds {} blocks of \
+                             4KiB), found {block}",
+                            size / BLOCK_BYTES - 1,
+                            size / BLOCK_BYTES
+                        ),
+                    ),
+                    (Some(h), Some(_)) => match writes.insert(write, n) {
+                        Some(first) => ctx.step_err(
+                            span.clone(),
+                            n,
+                            format!(
+                                "{write} is written at step {first} already; each write needs \
+                                 its own version"
+                            ),
+                        ),
+                        None => Some(ReplayAction::Write {
+                            host: h,
+                            write,
+                            volume,
+                            block,
+                        }),
+                    },
+                }
+            }
+            Step::Run { line, part } => {
+                let continued = part.filter(|p| p.k > 1);
+                match continued {
+                    Some(p) => {
+                        let text = line.to_string();
+                        let at = open.iter().position(|&(c, issued, of)| {
+                            commands[c].text == text && issued + 1 == p.k && of == p.of
+                        });
+                        match at {
+                            None => ctx.step_err(
+                                span.clone(),
+                                n,
+                                format!(
+                                    "(part {} of {}) continues `run {text} (part {} of {})`, \
+                                     and no step before it ran that part",
+                                    p.k,
+                                    p.of,
+                                    p.k - 1,
+                                    p.of
+                                ),
+                            ),
+                            Some(at) => {
+                                let command = open[at].0;
+                                open[at].1 += 1;
+                                if open[at].1 == open[at].2 {
+                                    open.remove(at);
+                                }
+                                Some(ReplayAction::Run { command })
+                            }
+                        }
+                    }
+                    None => {
+                        let parts = check_command(
+                            &line,
+                            scenario,
+                            &mut topology,
+                            &mut frozen,
+                            0,
+                            span.clone(),
+                            ctx,
+                        );
+                        let of = part.map_or(1, |p| p.of as usize);
+                        match parts {
+                            None => None,
+                            Some(k) if k > 1 && k != of => ctx.step_err(
+                                span.clone(),
+                                n,
+                                format!(
+                                    "`{line}` is {k} protocol commands here (one per mirror): \
+                                     run each at its own step, `run {line} (part 1 of {k})` \
+                                     to `(part {k} of {k})`"
+                                ),
+                            ),
+                            Some(k) if k <= 1 && part.is_some() => ctx.step_err(
+                                span.clone(),
+                                n,
+                                format!("`{line}` is one command: remove the (part ...)"),
+                            ),
+                            Some(k) => {
+                                let command = commands.len();
+                                commands.push(CommandDef {
+                                    when: When::Replay,
+                                    text: line.to_string(),
+                                    line,
+                                });
+                                if k > 1 {
+                                    open.push((command, 1, k as u32));
+                                }
+                                Some(ReplayAction::Run { command })
+                            }
+                        }
+                    }
+                }
+            }
+            Step::Deliver {
+                via,
+                from,
+                to,
+                message,
+            } => {
+                if let Some(s) = [from, to].into_iter().find(|&s| !storage_known(s)) {
+                    ctx.step_err(span.clone(), n, format!("storage {s} is not defined"))
+                } else if via == Transport::Interconnect
+                    && scenario.link_between(from, to).is_none()
+                {
+                    ctx.step_err(
+                        span.clone(),
+                        n,
+                        format!("no [[link]] between {from} and {to}"),
+                    )
+                } else {
+                    mirror(&message.mirror, ctx).map(|m| ReplayAction::Deliver {
+                        via,
+                        from,
+                        to,
+                        message: message.map(|_| m),
+                    })
+                }
+            }
+            Step::Timer {
+                kind,
+                mirror: r,
+                system,
+            } => {
+                if storage_known(system) {
+                    mirror(&r, ctx).map(|m| ReplayAction::Timer {
+                        system,
+                        timer: kind.timer(m),
+                    })
+                } else {
+                    ctx.step_err(span.clone(), n, format!("storage {system} is not defined"))
+                }
+            }
+        };
+        let (line, column) = line_column(ctx.text, span.start);
+        match action {
+            Some(action) => out.push(ReplayStep {
+                line,
+                column,
+                text,
+                action,
+            }),
+            // Later steps meet the world this one would have made: stop checking them.
+            None => check = false,
+        }
+    }
+    (commands, out)
+}
+
+/// Checks one command line against the topology it will meet (which a `paircreate` extends);
+/// returns how many protocol commands it becomes (0 for a fault), or `None` after reporting
+/// why it cannot run.
 fn check_command(
     line: &CommandLine,
     scenario: &Scenario,
@@ -1346,7 +1729,8 @@ fn check_command(
     earliest: u64,
     span: Range<usize>,
     ctx: &mut Ctx<'_>,
-) {
+) -> Option<usize> {
+    let before = ctx.diagnostics.len();
     let storage_known = |s: StorageSerial| scenario.storages.iter().any(|x| x.serial == s);
     match line {
         CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
@@ -1356,17 +1740,22 @@ fn check_command(
                     span,
                     format!("no link named {link:?} (defined: {})", known.join(", ")),
                 );
+                return None;
             }
-            return;
+            return Some(0);
         }
         CommandLine::Crash { storage }
         | CommandLine::Restart { storage }
-        | CommandLine::Disaster { storage }
-        | CommandLine::Takeover { storage } => {
+        | CommandLine::Disaster { storage } => {
             if !storage_known(*storage) {
                 ctx.err(span, format!("storage {storage} is not defined"));
+                return None;
             }
-            return;
+            return Some(0);
+        }
+        CommandLine::Takeover { storage } if !storage_known(*storage) => {
+            ctx.err(span, format!("storage {storage} is not defined"));
+            return None;
         }
         CommandLine::PairCreate { pvol, svol, .. }
             if pvol.storage != svol.storage
@@ -1382,15 +1771,14 @@ fn check_command(
         }
         _ => {}
     }
-    let resolved = match resolve(line, topology, scenario.defaults, None) {
-        Ok(r) => r,
+    let resolved = match resolve(line, topology, scenario.defaults, scenario.protocol.mutant) {
+        Ok(r) => r.unwrap_or_default(),
         Err(e) => {
             ctx.err(span, e);
-            return;
+            return None;
         }
     };
     let mirrors: Vec<MirrorId> = resolved
-        .unwrap_or_default()
         .iter()
         .flat_map(|(_, c)| match c {
             mirrorlab_model::Command::Create { mirror, .. }
@@ -1422,7 +1810,7 @@ fn check_command(
                     "no-copy create of {pvol} -> {svol}: the volumes will not be identical; expected an earlier \
                      `pairsplit --atomic` of mirrors whose SVOLs are {pvol} and {svol} (or create with a full copy)"
                 ));
-                return;
+                return None;
             }
             for h in &scenario.hosts {
                 let Some(start) = h.start_ns else { continue };
@@ -1444,6 +1832,7 @@ fn check_command(
         }
         _ => {}
     }
+    (ctx.diagnostics.len() == before).then_some(resolved.len())
 }
 
 #[cfg(test)]
