@@ -221,8 +221,9 @@ pub struct CheckState {
 /// The model: configuration, topology and the resolved command script.
 pub struct CheckModel {
     pub config: CheckConfig,
-    /// The world before the script runs, and with what its `paircreate` adds (ORA_R2).
+    /// The topology before the script runs (without ORA_R2, which its `paircreate` makes).
     start: Topology,
+    /// Every mirror the world may hold, ORA_R2 included: the names of all of them.
     topology: Topology,
     init: World,
     script: Vec<ScriptStep>,

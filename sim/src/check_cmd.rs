@@ -1,7 +1,8 @@
 //! `mirrorlab check`, `mirrorlab explore` and `mirrorlab bench check`: the command-line face of
 //! the model checker in [`mirrorlab_model::check`]. This module owns the flags, the summary
 //! printed per configuration, the exit code (0 every property holds and every `sometimes`
-//! property was reached, 1 otherwise) and the JSON counterexample of `--trace-out`.
+//! property was reached, 1 otherwise) and the counterexample of `--trace-out`: JSON, and a
+//! scenario that `mirrorlab run` replays ([`crate::replay`]).
 
 use crate::replay;
 use anyhow::Context;
@@ -271,8 +272,8 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                         ),
                         Ok(()) => writeln!(
                             out,
-                            "counterexample written to {} and, as a scenario to replay with \
-                             `mirrorlab run {}`, to {}",
+                            "counterexample written to {} (JSON) and {} (replay it: \
+                             `mirrorlab run {}`)",
                             file.display(),
                             scenario.display(),
                             scenario.display()

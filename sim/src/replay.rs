@@ -10,8 +10,8 @@
 //! write one for each of many random paths and compare where both drivers end.
 
 use crate::units::{Bytes, Nanos};
-use mirrorlab_model::check::{Action, CheckModel, PROD_HOST};
-use mirrorlab_model::{CopyMode, PairOptions, Transport};
+use mirrorlab_model::check::{transport_name, Action, CheckModel, PROD_HOST};
+use mirrorlab_model::{CopyMode, PairOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -108,10 +108,7 @@ pub fn scenario_text(
     }
     let _ = writeln!(t, "name = {}", value(name)?);
     let _ = writeln!(t, "\n[protocol]");
-    let transport = match cfg.transport {
-        Transport::Interconnect => "interconnect",
-        Transport::HostNetwork => "host-network",
-    };
+    let transport = transport_name(cfg.transport);
     let _ = writeln!(t, "split_transport = {}", value(transport)?);
     if let Some(m) = cfg.mutant {
         let _ = writeln!(t, "mutant = {}", value(m.name())?);

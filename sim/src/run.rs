@@ -190,18 +190,6 @@ fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<Secon
     })
 }
 
-/// `a`, `b` as `` `a`, `b` ``, or "none".
-fn listing(items: Vec<String>) -> String {
-    if items.is_empty() {
-        return "none".to_string();
-    }
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Bytes a way of building the mirror put on the link.
 fn link_total(c: &MirrorCost) -> u64 {
     c.data_bytes + c.control_bytes
@@ -847,16 +835,23 @@ impl<'a> Sim<'a> {
                 }
                 Op::Write => {
                     self.next_write += 1;
-                    self.issue_write(h, WriteId(self.next_write), &io);
+                    self.issue_write(h, WriteId(self.next_write), io.volume, io.offset, io.len);
                 }
             }
         }
         self.schedule_host(h)
     }
 
-    /// Host `h` writes `io` as version `id` (numbered by the workload's order, or by the
-    /// replay step).
-    fn issue_write(&mut self, h: usize, WriteId(id): WriteId, io: &Io) {
+    /// Host `h` writes `len` bytes at `offset` of `volume` as version `id` (numbered in the
+    /// workloads' order, or by the replay step).
+    fn issue_write(
+        &mut self,
+        h: usize,
+        WriteId(id): WriteId,
+        volume: VolumeId,
+        offset: u64,
+        len: u64,
+    ) {
         let now = self.now();
         let host = &mut self.hosts[h];
         host.writes += 1;
@@ -870,18 +865,18 @@ impl<'a> Sim<'a> {
             Pending {
                 host: h as u32,
                 sys: i as u32,
-                volume: io.volume,
+                volume,
                 arrival: now,
-                offset: io.offset,
-                len: io.len,
+                offset,
+                len,
                 admitted: false,
             },
         ));
         let w = HostWrite {
             id: WriteId(id),
-            volume: io.volume.serial,
-            offset: io.offset,
-            len: io.len,
+            volume: volume.serial,
+            offset,
+            len,
         };
         self.input(i, Input::Write(w));
         if let Some((id, p)) = self.current.take() {
@@ -1466,7 +1461,26 @@ impl<'a> Sim<'a> {
         let Some(step) = scenario.replay.as_ref().and_then(|r| r.steps.get(n)) else {
             return Ok(());
         };
-        let fail = |message: String| {
+        let applied = match &step.action {
+            &ReplayAction::Write {
+                host,
+                write,
+                volume,
+                block,
+            } => {
+                self.issue_write(host, write, volume, block * BLOCK_BYTES, BLOCK_BYTES);
+                Ok(())
+            }
+            &ReplayAction::Run { command } => self.replay_run(command),
+            ReplayAction::Deliver {
+                via,
+                from,
+                to,
+                message,
+            } => self.replay_deliver(*via, *from, *to, message),
+            &ReplayAction::Timer { system, timer } => self.replay_timer(system, timer),
+        };
+        applied.map_err(|message| {
             SimError::Replay(Box::new(ReplayError {
                 path: scenario.path.clone(),
                 line: step.line,
@@ -1474,109 +1488,99 @@ impl<'a> Sim<'a> {
                 step: n + 1,
                 message,
             }))
-        };
-        match &step.action {
-            &ReplayAction::Write {
-                host,
-                write,
-                volume,
-                block,
-            } => {
-                let io = Io {
-                    time_ns: self.now(),
-                    op: Op::Write,
-                    volume,
-                    offset: block * BLOCK_BYTES,
-                    len: BLOCK_BYTES,
-                };
-                self.issue_write(host, write, &io);
-            }
-            &ReplayAction::Run { command: k } => {
-                let first = self.commands[k].issued.is_none();
-                if first {
-                    self.begin_command(k);
-                }
-                if !self.issue_part(k) && !first {
-                    let c = &self.commands[k];
-                    return Err(fail(format!(
-                        "`{}` has no part left to issue{}",
-                        scenario.commands[k].text,
-                        match c.refusals.is_empty() {
-                            true => String::new(),
-                            false => format!(" (refused: {})", c.refusals.join("; ")),
-                        }
-                    )));
-                }
-            }
-            ReplayAction::Deliver {
-                via,
-                from,
-                to,
-                message,
-            } => {
-                let (i, j) = (self.idx(*from), self.idx(*to));
-                let (Some(i), Some(j)) = (i, j) else {
-                    return Err(fail(format!("no storage {from} or {to}")));
-                };
-                let n = self.serials.len();
-                let ch = match via {
-                    Transport::Interconnect => self.inter[i * n + j],
-                    Transport::HostNetwork => self.host_net[i * n + j],
-                };
-                let queued: Vec<MessageKey<MirrorId>> = ch.map_or_else(Vec::new, |c| {
-                    self.channels[c]
-                        .queue()
-                        .map(|m| MessageKey::of(&m.msg))
-                        .collect()
-                });
-                let at = match via {
-                    Transport::Interconnect => queued.first().filter(|k| *k == message).map(|_| 0),
-                    Transport::HostNetwork => queued.iter().position(|k| k == message),
-                };
-                let Some((ch, at)) = ch.zip(at) else {
-                    let name = |k: &MessageKey<MirrorId>| self.key_text(k);
-                    return Err(fail(match (via, queued.first()) {
-                        (Transport::Interconnect, None) => {
-                            format!("no message is in flight on link {from}->{to}")
-                        }
-                        (Transport::Interconnect, Some(head)) => format!(
-                            "the oldest message on link {from}->{to} is `{}`, not `{}`",
-                            name(head),
-                            name(message)
-                        ),
-                        (Transport::HostNetwork, _) => format!(
-                            "no `{}` is in flight on the host network {from}->{to} (in flight \
-                             there: {})",
-                            name(message),
-                            listing(queued.iter().map(name).collect())
-                        ),
-                    }));
-                };
-                if let Some(m) = self.channels[ch].take(at) {
-                    if self.slots[j].up {
-                        let input = Input::Deliver {
-                            from: m.from,
-                            via: m.via,
-                            msg: m.msg,
-                        };
-                        self.input(j, input);
-                    }
-                }
-            }
-            ReplayAction::Timer { system, timer } => {
-                let Some(i) = self.idx(*system) else {
-                    return Err(fail(format!("no storage {system}")));
-                };
-                if self.timers.remove(&(i as u32, *timer)).is_none() {
-                    return Err(fail(format!(
-                        "`{}`: that timer is not set (set: {})",
-                        self.timer_text(i, *timer),
-                        listing(self.timers_set())
-                    )));
-                }
-                self.input(i, Input::Timer(*timer));
-            }
+        })
+    }
+
+    /// Issues the next protocol command of scenario command `k`, resolving it first if no
+    /// step has yet.
+    fn replay_run(&mut self, k: usize) -> Result<(), String> {
+        let first = self.commands[k].issued.is_none();
+        if first {
+            self.begin_command(k);
         }
+        if self.issue_part(k) || first {
+            return Ok(());
+        }
+        let c = &self.commands[k];
+        let why = if c.refusals.is_empty() {
+            String::new()
+        } else {
+            format!(" (refused: {})", c.refusals.join("; "))
+        };
+        let text = &self.scenario.commands[k].text;
+        Err(format!("`{text}` has no part left to issue{why}"))
+    }
+
+    /// Delivers `message` from `from` to `to`: on a link it must be the oldest in flight (FIFO),
+    /// on the host network the oldest that is `message` goes.
+    fn replay_deliver(
+        &mut self,
+        via: Transport,
+        from: StorageSerial,
+        to: StorageSerial,
+        message: &MessageKey<MirrorId>,
+    ) -> Result<(), String> {
+        let (Some(i), Some(j)) = (self.idx(from), self.idx(to)) else {
+            return Err(format!("no storage {from} or {to}"));
+        };
+        let n = self.serials.len();
+        let ch = match via {
+            Transport::Interconnect => self.inter[i * n + j],
+            Transport::HostNetwork => self.host_net[i * n + j],
+        };
+        let queued: Vec<MessageKey<MirrorId>> = ch.map_or_else(Vec::new, |c| {
+            self.channels[c]
+                .queue()
+                .map(|m| MessageKey::of(&m.msg))
+                .collect()
+        });
+        let at = match via {
+            Transport::Interconnect => queued.first().filter(|k| *k == message).map(|_| 0),
+            Transport::HostNetwork => queued.iter().position(|k| k == message),
+        };
+        let Some(m) = ch.zip(at).and_then(|(c, at)| self.channels[c].take(at)) else {
+            let name = |k: &MessageKey<MirrorId>| self.key_text(k);
+            return Err(match (via, queued.first()) {
+                (Transport::Interconnect, None) => {
+                    format!("no message is in flight on link {from}->{to}")
+                }
+                (Transport::Interconnect, Some(head)) => format!(
+                    "the oldest message on link {from}->{to} is `{}`, not `{}`",
+                    name(head),
+                    name(message)
+                ),
+                (Transport::HostNetwork, _) => format!(
+                    "no `{}` is in flight on the host network {from}->{to} (in flight there: \
+                     {})",
+                    name(message),
+                    listing(queued.iter().map(name).collect())
+                ),
+            });
+        };
+        if self.slots[j].up {
+            let input = Input::Deliver {
+                from: m.from,
+                via: m.via,
+                msg: m.msg,
+            };
+            self.input(j, input);
+        }
+        Ok(())
+    }
+
+    /// Fires `timer` on `system`, which the protocol must have set there.
+    fn replay_timer(&mut self, system: StorageSerial, timer: Timer) -> Result<(), String> {
+        let Some(i) = self.idx(system) else {
+            return Err(format!("no storage {system}"));
+        };
+        if self.timers.remove(&(i as u32, timer)).is_none() {
+            return Err(format!(
+                "`{}`: that timer is not set (set: {})",
+                self.timer_text(i, timer),
+                listing(self.timers_set())
+            ));
+        }
+        self.input(i, Input::Timer(timer));
         Ok(())
     }
 
@@ -1750,6 +1754,18 @@ impl<'a> Sim<'a> {
             disasters: self.disasters,
         }
     }
+}
+
+/// Items for a replay error message: `a`, `b` as `` `a`, `b` ``, or "none".
+fn listing(items: Vec<String>) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Finished {

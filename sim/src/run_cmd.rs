@@ -2,8 +2,9 @@
 //! write the report directory, print the table.
 //!
 //! This module owns the command's flow and its outcome; `main.rs` maps the outcome to exit
-//! codes (0 ok, 1 an invariant failed, 2 bad input). Validation happens before anything is
-//! written, and the output directory only ever appears complete.
+//! codes (0 ok, 1 an invariant failed — for a replay, the promise its `REPLAY:` lines name —,
+//! 2 bad input, or a replay step that cannot be applied). Validation happens before anything
+//! is written, and the output directory only ever appears complete.
 
 use crate::output::{format_table, write_outputs};
 use crate::run::{simulate_with_progress, Overrides, SimError};

@@ -10,11 +10,38 @@
 //!
 //! Defaults: seed 1, sampling interval 1 s, remote mirrors `async` unless `[defaults]` or the
 //! mirror says otherwise, other pair options as [`PairOptions::default`].
+//!
+//! A `[replay]` section (issue #4; what `mirrorlab check --trace-out` writes) makes the run a
+//! script of steps instead of a study driven by the clock, so it can follow the model checker's
+//! interleaving exactly, which timed links could not force:
+//!
+//! ```toml
+//! [replay]
+//! interval = "1ms"   # step k (from 1) at k * interval; the end one interval after the last
+//! steps = [
+//!     "prod writes w1 to 64001:105a block 1",
+//!     "run pairsplit --atomic ORA_L ORA_RL",
+//!     "host network 64001->64002 delivers forward of ORA_R1 split 64001/1",
+//!     "link 64001->64002 delivers write of ORA_R1 seq 1",
+//!     "timer local-copy of ORA_L fires at 64001",
+//!     "run linkdown wan",
+//! ]
+//! ```
+//!
+//! The grammar is [`mirrorlab_model::replay`]'s. In a replay, messages wait on their link or
+//! the host network until a step delivers them (a link delivers its oldest, which must be the
+//! one named), timers fire only at the step that names them, hosts write only at steps, and
+//! commands and link faults are `run` steps; so `duration`, `[[command]]`, workloads, link
+//! `outages` and `loss` are refused, and the sampling interval defaults to the step interval.
+//! Validation resolves every step's host, volume and block, mirror, link and command line
+//! (against the topology the steps before it make) and refuses a write version used twice; what
+//! only the run can tell (is the message in flight, is the timer set) is checked at the step,
+//! and a step that cannot be applied stops the run with `file:line:col: step N: ...`.
 
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
 use mirrorlab_model::command::{resolve, CommandLine};
-use mirrorlab_model::replay::{MessageKey, Step};
+use mirrorlab_model::replay::{MessageKey, Part, Step};
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
@@ -482,17 +509,6 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Reports a problem with replay step `n`; `None` for the step it leaves out.
-    fn step_err<T>(
-        &mut self,
-        span: Range<usize>,
-        n: usize,
-        message: impl fmt::Display,
-    ) -> Option<T> {
-        self.err(span, format!("step {n}: {message}"));
-        None
-    }
-
     fn err(&mut self, span: Range<usize>, message: impl fmt::Display) {
         let (line, column) = line_column(self.text, span.start);
         self.diagnostics.push(Diagnostic {
@@ -1478,209 +1494,112 @@ fn commands(
     out
 }
 
-/// Parses and checks the `[replay]` steps in order, against the topology each meets (a
-/// `run paircreate` extends it); returns the command lines the `run` steps issue, in order, and
-/// the resolved steps. What only the run can tell (is that message queued? is that timer
-/// set?) is checked when the step runs.
+/// Parses and checks the `[replay]` steps in order, each against the world the steps before it
+/// make (a `run paircreate` adds a mirror); returns the command lines the `run` steps issue,
+/// in order, and the resolved steps. What only the run can tell (is that message in flight? is
+/// that timer set?) is checked when the step runs.
 fn replay_steps(
     steps: &Spanned<Vec<Spanned<String>>>,
     scenario: &Scenario,
-    mut topology: Topology,
+    topology: Topology,
     mut check: bool,
     ctx: &mut Ctx<'_>,
 ) -> (Vec<CommandDef>, Vec<ReplayStep>) {
     if steps.get_ref().is_empty() {
         ctx.err(steps.span(), "expected at least one step in a replay");
     }
-    let mut commands: Vec<CommandDef> = Vec::new();
+    let mut checker = StepChecker {
+        scenario,
+        topology,
+        frozen: Vec::new(),
+        writes: BTreeMap::new(),
+        open: Vec::new(),
+        commands: Vec::new(),
+    };
     let mut out = Vec::new();
-    let mut frozen: Vec<BTreeSet<VolumeId>> = Vec::new();
-    // Write versions given out so far, with the step that wrote each.
-    let mut writes: BTreeMap<WriteId, usize> = BTreeMap::new();
-    // Command lines issued in parts: (command, parts issued, parts).
-    let mut open: Vec<(usize, u32, u32)> = Vec::new();
     for (i, spanned) in steps.get_ref().iter().enumerate() {
-        let n = i + 1;
-        let span = spanned.span();
-        let text = spanned.get_ref().trim().to_string();
-        let step: Step = match text.parse() {
-            Ok(s) => s,
-            Err(e) => {
-                ctx.step_err::<()>(span.clone(), n, e);
-                check = false;
-                continue;
-            }
+        let at = At {
+            span: spanned.span(),
+            n: i + 1,
         };
-        if !check {
-            continue;
+        let text = spanned.get_ref().trim().to_string();
+        let action = match text.parse::<Step>() {
+            Err(e) => at.err(ctx, e),
+            Ok(_) if !check => continue,
+            Ok(step) => checker.step(step, &at, ctx),
+        };
+        match action {
+            Some(action) => {
+                let (line, column) = line_column(ctx.text, at.span.start);
+                out.push(ReplayStep {
+                    line,
+                    column,
+                    text,
+                    action,
+                });
+            }
+            // Later steps meet the world this one would have made: stop checking them.
+            None => check = false,
         }
-        let storage_known = |s: StorageSerial| scenario.storages.iter().any(|x| x.serial == s);
-        let mirror =
-            |r: &MirrorRef, ctx: &mut Ctx<'_>| match topology.resolve(std::slice::from_ref(r)) {
-                Ok(ms) if ms.len() == 1 => Some(ms[0]),
-                Ok(ms) => ctx.step_err(
-                    span.clone(),
-                    n,
-                    format!(
-                        "group {r} names {} mirrors; name one as PVOL,SVOL",
-                        ms.len()
-                    ),
-                ),
-                Err(e) => ctx.step_err(span.clone(), n, e.to_string()),
-            };
-        let action = match step {
+    }
+    (checker.commands, out)
+}
+
+/// Which replay step is being checked, for its messages.
+struct At {
+    span: Range<usize>,
+    /// From 1.
+    n: usize,
+}
+
+impl At {
+    /// Reports a problem with the step; `None` for the step it leaves out.
+    fn err<T>(&self, ctx: &mut Ctx<'_>, message: impl fmt::Display) -> Option<T> {
+        ctx.err(self.span.clone(), format!("step {}: {message}", self.n));
+        None
+    }
+}
+
+/// What checking the replay steps in order keeps track of.
+struct StepChecker<'s> {
+    scenario: &'s Scenario,
+    /// The mirrors as the steps so far leave them.
+    topology: Topology,
+    /// SVOLs frozen together by an atomic split (see [`check_command`]).
+    frozen: Vec<BTreeSet<VolumeId>>,
+    /// Write versions given out so far, with the step that wrote each.
+    writes: BTreeMap<WriteId, usize>,
+    /// Command lines being issued in parts: (command, parts issued, parts).
+    open: Vec<(usize, u32, u32)>,
+    /// The command lines the `run` steps issue, in order.
+    commands: Vec<CommandDef>,
+}
+
+impl StepChecker<'_> {
+    fn step(&mut self, step: Step, at: &At, ctx: &mut Ctx<'_>) -> Option<ReplayAction> {
+        match step {
             Step::Write {
                 host,
                 write,
                 volume,
                 block,
-            } => {
-                let h = scenario.hosts.iter().position(|h| h.name == host);
-                let size = scenario.volume(volume).map(|v| v.size);
-                match (h, size) {
-                    (None, _) => {
-                        let known: Vec<&str> =
-                            scenario.hosts.iter().map(|h| h.name.as_str()).collect();
-                        ctx.step_err(
-                            span.clone(),
-                            n,
-                            format!("no host named {host:?} (defined: {})", known.join(", ")),
-                        )
-                    }
-                    (_, None) => ctx.step_err(
-                        span.clone(),
-                        n,
-                        format!("volume {volume} is not defined in any [[storage]]"),
-                    ),
-                    (Some(h), Some(_)) if scenario.hosts[h].storage != volume.storage => ctx
-                        .step_err(
-                            span.clone(),
-                            n,
-                            format!(
-                            "host {host:?} is attached to storage {}, so it cannot write {volume}",
-                            scenario.hosts[h].storage
-                        ),
-                        ),
-                    (Some(_), Some(size)) if block >= size / BLOCK_BYTES => ctx.step_err(
-                        span.clone(),
-                        n,
-                        format!(
-                            "expected a block of {volume} from 0 to {} (it holds {} blocks of \
-                             4KiB), found {block}",
-                            size / BLOCK_BYTES - 1,
-                            size / BLOCK_BYTES
-                        ),
-                    ),
-                    (Some(h), Some(_)) => match writes.insert(write, n) {
-                        Some(first) => ctx.step_err(
-                            span.clone(),
-                            n,
-                            format!(
-                                "{write} is written at step {first} already; each write needs \
-                                 its own version"
-                            ),
-                        ),
-                        None => Some(ReplayAction::Write {
-                            host: h,
-                            write,
-                            volume,
-                            block,
-                        }),
-                    },
-                }
-            }
-            Step::Run { line, part } => {
-                let continued = part.filter(|p| p.k > 1);
-                match continued {
-                    Some(p) => {
-                        let text = line.to_string();
-                        let at = open.iter().position(|&(c, issued, of)| {
-                            commands[c].text == text && issued + 1 == p.k && of == p.of
-                        });
-                        match at {
-                            None => ctx.step_err(
-                                span.clone(),
-                                n,
-                                format!(
-                                    "(part {} of {}) continues `run {text} (part {} of {})`, \
-                                     and no step before it ran that part",
-                                    p.k,
-                                    p.of,
-                                    p.k - 1,
-                                    p.of
-                                ),
-                            ),
-                            Some(at) => {
-                                let command = open[at].0;
-                                open[at].1 += 1;
-                                if open[at].1 == open[at].2 {
-                                    open.remove(at);
-                                }
-                                Some(ReplayAction::Run { command })
-                            }
-                        }
-                    }
-                    None => {
-                        let parts = check_command(
-                            &line,
-                            scenario,
-                            &mut topology,
-                            &mut frozen,
-                            0,
-                            span.clone(),
-                            ctx,
-                        );
-                        let of = part.map_or(1, |p| p.of as usize);
-                        match parts {
-                            None => None,
-                            Some(k) if k > 1 && k != of => ctx.step_err(
-                                span.clone(),
-                                n,
-                                format!(
-                                    "`{line}` is {k} protocol commands here (one per mirror): \
-                                     run each at its own step, `run {line} (part 1 of {k})` \
-                                     to `(part {k} of {k})`"
-                                ),
-                            ),
-                            Some(k) if k <= 1 && part.is_some() => ctx.step_err(
-                                span.clone(),
-                                n,
-                                format!("`{line}` is one command: remove the (part ...)"),
-                            ),
-                            Some(k) => {
-                                let command = commands.len();
-                                commands.push(CommandDef {
-                                    when: When::Replay,
-                                    text: line.to_string(),
-                                    line,
-                                });
-                                if k > 1 {
-                                    open.push((command, 1, k as u32));
-                                }
-                                Some(ReplayAction::Run { command })
-                            }
-                        }
-                    }
-                }
-            }
+            } => self.write(&host, write, volume, block, at, ctx),
+            Step::Run { line, part } => self.run(line, part, at, ctx),
             Step::Deliver {
                 via,
                 from,
                 to,
                 message,
             } => {
-                if let Some(s) = [from, to].into_iter().find(|&s| !storage_known(s)) {
-                    ctx.step_err(span.clone(), n, format!("storage {s} is not defined"))
+                if let Some(s) = [from, to].into_iter().find(|&s| !self.storage_known(s)) {
+                    at.err(ctx, format!("storage {s} is not defined"))
                 } else if via == Transport::Interconnect
-                    && scenario.link_between(from, to).is_none()
+                    && self.scenario.link_between(from, to).is_none()
                 {
-                    ctx.step_err(
-                        span.clone(),
-                        n,
-                        format!("no [[link]] between {from} and {to}"),
-                    )
+                    at.err(ctx, format!("no [[link]] between {from} and {to}"))
                 } else {
-                    mirror(&message.mirror, ctx).map(|m| ReplayAction::Deliver {
+                    let m = self.mirror(&message.mirror, at, ctx)?;
+                    Some(ReplayAction::Deliver {
                         via,
                         from,
                         to,
@@ -1690,32 +1609,172 @@ fn replay_steps(
             }
             Step::Timer {
                 kind,
-                mirror: r,
+                mirror,
                 system,
             } => {
-                if storage_known(system) {
-                    mirror(&r, ctx).map(|m| ReplayAction::Timer {
-                        system,
-                        timer: kind.timer(m),
-                    })
-                } else {
-                    ctx.step_err(span.clone(), n, format!("storage {system} is not defined"))
+                if !self.storage_known(system) {
+                    return at.err(ctx, format!("storage {system} is not defined"));
                 }
+                let m = self.mirror(&mirror, at, ctx)?;
+                Some(ReplayAction::Timer {
+                    system,
+                    timer: kind.timer(m),
+                })
             }
-        };
-        let (line, column) = line_column(ctx.text, span.start);
-        match action {
-            Some(action) => out.push(ReplayStep {
-                line,
-                column,
-                text,
-                action,
-            }),
-            // Later steps meet the world this one would have made: stop checking them.
-            None => check = false,
         }
     }
-    (commands, out)
+
+    fn storage_known(&self, s: StorageSerial) -> bool {
+        self.scenario.storages.iter().any(|x| x.serial == s)
+    }
+
+    /// The one mirror `r` names.
+    fn mirror(&self, r: &MirrorRef, at: &At, ctx: &mut Ctx<'_>) -> Option<MirrorId> {
+        match self.topology.resolve(std::slice::from_ref(r)) {
+            Ok(ms) if ms.len() == 1 => Some(ms[0]),
+            Ok(ms) => at.err(
+                ctx,
+                format!(
+                    "group {r} names {} mirrors; name one as PVOL,SVOL",
+                    ms.len()
+                ),
+            ),
+            Err(e) => at.err(ctx, e),
+        }
+    }
+
+    fn write(
+        &mut self,
+        host: &str,
+        write: WriteId,
+        volume: VolumeId,
+        block: u64,
+        at: &At,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<ReplayAction> {
+        let hosts = &self.scenario.hosts;
+        let Some(h) = hosts.iter().position(|h| h.name == host) else {
+            let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            return at.err(
+                ctx,
+                format!("no host named {host:?} (defined: {})", known.join(", ")),
+            );
+        };
+        let Some(size) = self.scenario.volume(volume).map(|v| v.size) else {
+            return at.err(
+                ctx,
+                format!("volume {volume} is not defined in any [[storage]]"),
+            );
+        };
+        if hosts[h].storage != volume.storage {
+            return at.err(
+                ctx,
+                format!(
+                    "host {host:?} is attached to storage {}, so it cannot write {volume}",
+                    hosts[h].storage
+                ),
+            );
+        }
+        let blocks = size / BLOCK_BYTES;
+        if block >= blocks {
+            return at.err(
+                ctx,
+                format!(
+                    "expected a block of {volume} from 0 to {} (it holds {blocks} blocks of \
+                     4KiB), found {block}",
+                    blocks - 1
+                ),
+            );
+        }
+        if let Some(first) = self.writes.insert(write, at.n) {
+            return at.err(
+                ctx,
+                format!(
+                    "{write} is written at step {first} already; each write needs its own version"
+                ),
+            );
+        }
+        Some(ReplayAction::Write {
+            host: h,
+            write,
+            volume,
+            block,
+        })
+    }
+
+    /// `run LINE`, or a part of it: the first part checks the line against the topology (as
+    /// a `[[command]]` is) and counts the protocol commands it becomes; a later part must
+    /// continue an earlier `run` of the same line.
+    fn run(
+        &mut self,
+        line: CommandLine,
+        part: Option<Part>,
+        at: &At,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<ReplayAction> {
+        if let Some(p) = part.filter(|p| p.k > 1) {
+            let text = line.to_string();
+            let Some(i) = self.open.iter().position(|&(c, issued, of)| {
+                self.commands[c].text == text && issued + 1 == p.k && of == p.of
+            }) else {
+                return at.err(
+                    ctx,
+                    format!(
+                        "(part {} of {}) continues `run {text} (part {} of {})`, and no step \
+                         before it ran that part",
+                        p.k,
+                        p.of,
+                        p.k - 1,
+                        p.of
+                    ),
+                );
+            };
+            let command = self.open[i].0;
+            self.open[i].1 += 1;
+            if self.open[i].1 == self.open[i].2 {
+                self.open.remove(i);
+            }
+            return Some(ReplayAction::Run { command });
+        }
+        let span = at.span.clone();
+        let parts = check_command(
+            &line,
+            self.scenario,
+            &mut self.topology,
+            &mut self.frozen,
+            0,
+            span,
+            ctx,
+        )?;
+        match (parts, part) {
+            (k, None) if k > 1 => at.err(
+                ctx,
+                format!(
+                    "`{line}` is {k} protocol commands here (one per mirror): run each at its \
+                     own step, `run {line} (part 1 of {k})` to `(part {k} of {k})`"
+                ),
+            ),
+            (k, Some(p)) if k != p.of as usize => at.err(
+                ctx,
+                match k {
+                    0 | 1 => format!("`{line}` is one command: remove the (part ...)"),
+                    _ => format!("`{line}` is {k} protocol commands here, not {}", p.of),
+                },
+            ),
+            (k, _) => {
+                let command = self.commands.len();
+                if k > 1 {
+                    self.open.push((command, 1, k as u32));
+                }
+                self.commands.push(CommandDef {
+                    when: When::Replay,
+                    text: line.to_string(),
+                    line,
+                });
+                Some(ReplayAction::Run { command })
+            }
+        }
+    }
 }
 
 /// Checks one command line against the topology it will meet (which a `paircreate` extends);
