@@ -13,14 +13,15 @@ use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, WriteId};
 use crate::protocol::{
     Command, HostWrite, Input, MarkKind, Message, Mutant, Output, ProtocolConfig, Timer, Transport,
 };
+use crate::replay::{MessageKey, Part, Step, TimerKind};
 use crate::table::{AsyncResume, CopyMode, PairOptions, PairState};
 use crate::topology::{fig8, fig8_volumes, MirrorSpec, Topology, VolumeSpec};
-use crate::volume::{Digest, Volume, BLOCK_BYTES};
+use crate::volume::{describe_blocks, Digest, Volume, BLOCK_BYTES};
 use crate::world::World;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Property};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,8 @@ pub enum StepKind {
 #[derive(Clone, Debug)]
 struct ScriptStep {
     kind: StepKind,
+    /// The command line as the administrator types it.
+    line: CommandLine,
     /// The protocol commands, each issued as its own action, and the command line of each.
     commands: Vec<(StorageSerial, Command, String)>,
 }
@@ -218,9 +221,14 @@ pub struct CheckState {
 /// The model: configuration, topology and the resolved command script.
 pub struct CheckModel {
     pub config: CheckConfig,
+    /// The topology before the script runs (without ORA_R2, which its `paircreate` makes).
+    start: Topology,
+    /// Every mirror the world may hold, ORA_R2 included: the names of all of them.
     topology: Topology,
     init: World,
     script: Vec<ScriptStep>,
+    /// Options `paircreate` gives a new mirror (ORA_R2): those of the remote mirrors.
+    defaults: PairOptions,
     pvol: VolumeId,
     aux_vol: VolumeId,
     r1: MirrorId,
@@ -233,6 +241,22 @@ pub struct CheckModel {
 }
 
 const AUX_WRITE_BASE: u64 = 100;
+
+/// How a replay of a checked path names the production host (it writes the PVOL 105a).
+pub const PROD_HOST: &str = "prod";
+/// How a replay names the auxiliary host (it writes the split SVOL 106a).
+pub const AUX_HOST: &str = "aux";
+/// How a replay names the replication link between the primary and the secondary: the one
+/// `--faults` takes down.
+pub const FAULT_LINK: &str = "wan";
+
+/// One step of a checked path as a replay scenario tells it, with the checker's own words
+/// for it (see [`crate::replay`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStep {
+    pub step: Step,
+    pub note: String,
+}
 
 impl CheckModel {
     pub fn new(config: CheckConfig) -> Result<Self, String> {
@@ -312,6 +336,7 @@ impl CheckModel {
             ..ProtocolConfig::default()
         };
         let init = World::new(&topology, protocol);
+        let start = topology.clone();
         let lines = [
             (
                 StepKind::Split,
@@ -348,13 +373,19 @@ impl CheckModel {
                     (s, c, label)
                 })
                 .collect();
-            script.push(ScriptStep { kind, commands });
+            script.push(ScriptStep {
+                kind,
+                line: parsed,
+                commands,
+            });
         }
         Ok(CheckModel {
             config,
+            start,
             topology,
             init,
             script,
+            defaults: remote,
             pvol: a105,
             aux_vol: a106,
             r1,
@@ -366,8 +397,14 @@ impl CheckModel {
         })
     }
 
+    /// Every mirror the world may hold, ORA_R2 (which the script creates) included.
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// The world before the script runs: the mirrors in PAIR at the start.
+    pub fn start_topology(&self) -> &Topology {
+        &self.start
     }
 
     /// The command lines of the script, in order.
@@ -378,9 +415,57 @@ impl CheckModel {
             .collect()
     }
 
+    /// Options `paircreate` gives a mirror it makes (ORA_R2): those of the remote mirrors.
+    pub fn pair_defaults(&self) -> PairOptions {
+        self.defaults
+    }
+
+    /// The hosts and the volume each writes, by the names a replay gives them.
+    pub fn hosts(&self) -> [(&'static str, VolumeId); 2] {
+        [(PROD_HOST, self.pvol), (AUX_HOST, self.aux_vol)]
+    }
+
+    /// The replication links (one per pair of systems a remote mirror joins), as a replay
+    /// names them: [`FAULT_LINK`] between the primary and the secondary, then `wan2`, `wan3`
+    /// in order of the systems they join (the cascade's 64002-64003).
+    pub fn links(&self) -> Vec<(String, StorageSerial, StorageSerial)> {
+        let (p, b) = (self.primary, self.secondary);
+        let others: BTreeSet<(StorageSerial, StorageSerial)> = self
+            .topology
+            .mirrors()
+            .filter(|m| !m.id.is_local())
+            .map(|m| {
+                let (x, y) = (m.id.pvol.storage, m.id.svol.storage);
+                (x.min(y), x.max(y))
+            })
+            .filter(|&ends| ends != (p.min(b), p.max(b)))
+            .collect();
+        let mut links = vec![(FAULT_LINK.to_string(), p, b)];
+        links.extend(
+            others
+                .into_iter()
+                .enumerate()
+                .map(|(i, (x, y))| (format!("wan{}", i + 2), x, y)),
+        );
+        links
+    }
+
     fn block_of(&self, k: u8) -> u64 {
         let c = u64::from(self.config.chunks);
         c - 1 - (u64::from(k) - 1) % c
+    }
+
+    /// The `k`-th production write (from 1): its version and block of 105a.
+    fn prod_write(&self, k: u8) -> (WriteId, u64) {
+        (WriteId(u64::from(k)), self.block_of(k))
+    }
+
+    /// The `k`-th auxiliary write (from 1): its version and block of 106a, block by block.
+    fn aux_write(&self, k: u8) -> (WriteId, u64) {
+        (
+            WriteId(AUX_WRITE_BASE + u64::from(k)),
+            u64::from(k - 1) % u64::from(self.config.chunks),
+        )
     }
 
     fn ordered(&self) -> bool {
@@ -415,10 +500,11 @@ impl CheckModel {
             Action::ProdWrite => {
                 n.issued += 1;
                 n.outstanding += 1;
+                let (id, block) = self.prod_write(n.issued);
                 let w = HostWrite {
-                    id: WriteId(u64::from(n.issued)),
+                    id,
                     volume: self.pvol.serial,
-                    offset: self.block_of(n.issued) * BLOCK_BYTES,
+                    offset: block * BLOCK_BYTES,
                     len: BLOCK_BYTES,
                 };
                 n.world.input(self.pvol.storage, Input::Write(w))
@@ -426,11 +512,11 @@ impl CheckModel {
             Action::AuxWrite => {
                 n.aux_issued += 1;
                 n.aux_outstanding = true;
+                let (id, block) = self.aux_write(n.aux_issued);
                 let w = HostWrite {
-                    id: WriteId(AUX_WRITE_BASE + u64::from(n.aux_issued)),
+                    id,
                     volume: self.aux_vol.serial,
-                    offset: u64::from(n.aux_issued - 1) % u64::from(self.config.chunks)
-                        * BLOCK_BYTES,
+                    offset: block * BLOCK_BYTES,
                     len: BLOCK_BYTES,
                 };
                 n.world.input(self.aux_vol.storage, Input::Write(w))
@@ -458,22 +544,20 @@ impl CheckModel {
             Action::LinkDown => {
                 n.faults_used += 1;
                 n.link_down = true;
-                n.world.cut(p, Some(b))
+                n.world.cut(p, b)
             }
             Action::LinkUp => {
                 n.link_down = false;
-                n.world.heal(p, Some(b))
+                n.world.heal(p, b)
             }
             Action::Crash => {
                 n.faults_used += 1;
                 n.crashed = true;
-                n.world.cut(b, None)
+                n.world.crash(b)
             }
             Action::Restart => {
                 n.crashed = false;
-                let mut out = n.world.input(b, Input::Restart);
-                out.extend(n.world.heal(b, None));
-                out
+                n.world.restart(b)
             }
         };
         // A dead link or system loses whatever is sent to it.
@@ -730,19 +814,17 @@ impl CheckModel {
         let (p, b) = (self.primary, self.secondary);
         match action {
             Action::ProdWrite => {
-                let k = s.issued + 1;
+                let (w, block) = self.prod_write(s.issued + 1);
+                format!("production host writes {w} to {} block {block}", self.pvol)
+            }
+            Action::AuxWrite => {
+                let (w, block) = self.aux_write(s.aux_issued + 1);
                 format!(
-                    "production host writes w{k} to {} block {}",
-                    self.pvol,
-                    self.block_of(k)
+                    "auxiliary host writes {} to split SVOL {} block {block}",
+                    short_write(w),
+                    self.aux_vol
                 )
             }
-            Action::AuxWrite => format!(
-                "auxiliary host writes a{} to split SVOL {} block {}",
-                s.aux_issued + 1,
-                self.aux_vol,
-                u64::from(s.aux_issued) % u64::from(self.config.chunks)
-            ),
             Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {
                 match self.script.get(usize::from(s.step)) {
                     Some(step) if s.step_cmds.len() < step.commands.len() => {
@@ -928,6 +1010,90 @@ impl CheckModel {
         }
     }
 
+    /// `actions` (a path of this model from its initial state) as replay steps, each with the
+    /// checker's words for it; `Err` names the first action that is not possible where it
+    /// stands. The messages a step delivers are named by content ([`MessageKey`]), as the
+    /// simulator finds them in its own queues.
+    pub fn replay_steps(&self, actions: &[Action]) -> Result<Vec<PathStep>, String> {
+        let mut s = self.init_state();
+        let mut steps = Vec::with_capacity(actions.len());
+        for (i, a) in actions.iter().enumerate() {
+            let step = self
+                .replay_step(&s, a)
+                .ok_or_else(|| format!("action {} ({a:?}) is not possible there", i + 1))?;
+            steps.push(PathStep {
+                step,
+                note: self.describe_action(&s, a),
+            });
+            s = self.apply(&s, a).0;
+        }
+        Ok(steps)
+    }
+
+    fn replay_step(&self, s: &CheckState, action: &Action) -> Option<Step> {
+        let run = |line| Step::Run { line, part: None };
+        let write = |host: &str, (write, block): (WriteId, u64), volume| Step::Write {
+            host: host.to_string(),
+            write,
+            volume,
+            block,
+        };
+        let deliver = |via, from, to, msg: &Message| Step::Deliver {
+            via,
+            from,
+            to,
+            message: MessageKey::of(msg).map(|m| self.topology.mirror_ref(m)),
+        };
+        Some(match action {
+            Action::ProdWrite => write(PROD_HOST, self.prod_write(s.issued + 1), self.pvol),
+            Action::AuxWrite => write(AUX_HOST, self.aux_write(s.aux_issued + 1), self.aux_vol),
+            Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {
+                let step = self.script.get(usize::from(s.step))?;
+                let (k, of) = (s.step_cmds.len(), step.commands.len());
+                Step::Run {
+                    line: step.line.clone(),
+                    // A handful of commands per line: the casts cannot truncate.
+                    part: (of > 1).then_some(Part {
+                        k: k as u32 + 1,
+                        of: of as u32,
+                    }),
+                }
+            }
+            Action::ResyncAfterFault(m) => run(CommandLine::PairResync {
+                restore: false,
+                targets: vec![self.topology.mirror_ref(*m)],
+            }),
+            Action::DeliverLink { from, to } => {
+                let head = s.world.links.get(&(*from, *to))?.front()?;
+                deliver(Transport::Interconnect, *from, *to, head)
+            }
+            Action::DeliverHostNet(i) => {
+                let e = s.world.host_net.get(*i)?;
+                deliver(Transport::HostNetwork, e.from, e.to, &e.msg)
+            }
+            Action::FireTimer { system, timer } => {
+                let (kind, m) = TimerKind::of(*timer);
+                Step::Timer {
+                    kind,
+                    mirror: self.topology.mirror_ref(m),
+                    system: *system,
+                }
+            }
+            Action::LinkDown => run(CommandLine::LinkDown {
+                link: FAULT_LINK.to_string(),
+            }),
+            Action::LinkUp => run(CommandLine::LinkUp {
+                link: FAULT_LINK.to_string(),
+            }),
+            Action::Crash => run(CommandLine::Crash {
+                storage: self.secondary,
+            }),
+            Action::Restart => run(CommandLine::Restart {
+                storage: self.secondary,
+            }),
+        })
+    }
+
     fn init_state(&self) -> CheckState {
         CheckState {
             world: self.init.clone(),
@@ -1015,14 +1181,7 @@ fn group_name(t: &Topology, m: MirrorId) -> String {
 }
 
 fn content(blocks: &[(u64, WriteId)]) -> String {
-    if blocks.is_empty() {
-        return "[original data]".to_string();
-    }
-    let parts: Vec<String> = blocks
-        .iter()
-        .map(|(b, w)| format!("b{b}={}", short_write(*w)))
-        .collect();
-    format!("[{}]", parts.join(" "))
+    describe_blocks(blocks, short_write)
 }
 
 fn short_write(w: WriteId) -> String {

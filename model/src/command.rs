@@ -6,7 +6,7 @@
 use crate::ids::{MirrorId, StorageSerial, VolumeId};
 use crate::protocol::{Command, Mutant};
 use crate::table::{CopyMode, PairOptions};
-use crate::topology::{MirrorRef, MirrorSpec, SplitPlan, Topology, TopologyError};
+use crate::topology::{MirrorRef, MirrorRefError, MirrorSpec, SplitPlan, Topology, TopologyError};
 use std::fmt;
 use thiserror::Error;
 
@@ -75,17 +75,8 @@ fn usage(verb: &'static str, what: impl Into<String>) -> CommandError {
 
 /// A mirror named on the command line: a group, or `PVOL,SVOL` (Fig 7).
 fn parse_target(verb: &'static str, s: &str) -> Result<MirrorRef, CommandError> {
-    match s.split_once(',') {
-        Some((p, v)) => Ok(MirrorRef::Ids(
-            p.parse().map_err(|e| usage(verb, format!("{e}")))?,
-            v.parse().map_err(|e| usage(verb, format!("{e}")))?,
-        )),
-        None if s.contains(':') => Err(usage(
-            verb,
-            format!("expected a group name or PVOL,SVOL (e.g. 64001:105a,64001:106a), found {s:?}"),
-        )),
-        None => Ok(MirrorRef::Group(s.to_string())),
-    }
+    s.parse()
+        .map_err(|e: MirrorRefError| usage(verb, e.to_string()))
 }
 
 fn storage(verb: &'static str, args: &[&str]) -> Result<StorageSerial, CommandError> {
@@ -218,10 +209,7 @@ impl fmt::Display for CommandLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let refs = |t: &[MirrorRef]| {
             t.iter()
-                .map(|r| match r {
-                    MirrorRef::Group(g) => g.clone(),
-                    MirrorRef::Ids(p, s) => format!("{p},{s}"),
-                })
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" ")
         };

@@ -11,6 +11,7 @@ pub mod display;
 mod flatmap;
 pub mod ids;
 pub mod protocol;
+pub mod replay;
 pub mod table;
 pub mod topology;
 pub mod volume;

@@ -2709,14 +2709,14 @@ mod tests {
             cycle1,
             "a partial cycle is not applied"
         );
-        w.cut(P, Some(S));
+        w.cut(P, S);
         assert_eq!(state(&w, S), PairState::SuspendedError);
         assert_eq!(
             w.volume(b).digest(),
             cycle1,
             "the SVOL stays at the last whole cycle"
         );
-        w.heal(P, Some(S));
+        w.heal(P, S);
         resync(&mut w, false);
         assert!(same(&w));
     }
@@ -2873,7 +2873,7 @@ mod tests {
         let mut w = world(opts(CopyMode::Async));
         let (a, _) = vols();
         w.write(a, 0, 4096);
-        w.cut(P, Some(S));
+        w.cut(P, S);
         assert_eq!(
             (state(&w, P), state(&w, S)),
             (PairState::SuspendedError, PairState::SuspendedError)
@@ -2896,7 +2896,7 @@ mod tests {
             out.contains(&Output::Refused(id, Refusal::Unreachable(S))),
             "{out:?}"
         );
-        w.heal(P, Some(S));
+        w.heal(P, S);
         resync(&mut w, false);
         assert!(same(&w));
     }
@@ -2937,7 +2937,7 @@ mod tests {
             [Output::FailWrite(_, Refusal::SvolProtected(_))]
         ));
         // A fault alone does not hand the SVOL to the standby host.
-        w.cut(P, Some(S));
+        w.cut(P, S);
         let (_, out) = w.write(b, 0, 4096);
         assert!(
             matches!(out[..], [Output::FailWrite(_, Refusal::SvolProtected(_))]),
@@ -2952,7 +2952,7 @@ mod tests {
             "tracked for resync"
         );
         // Failback: the primary's resync copies the standby's writes away again.
-        w.heal(P, Some(S));
+        w.heal(P, S);
         resync(&mut w, false);
         assert!(same(&w));
         let (_, out) = w.write(b, 0, 4096);
@@ -2971,7 +2971,7 @@ mod tests {
             });
             let (a, _) = vols();
             let (w1, _) = w.write(a, 0, 4096);
-            let out = w.cut(P, Some(S));
+            let out = w.cut(P, S);
             let (w2, out2) = w.write(a, 4096, 4096);
             match fence {
                 Fence::Refuse => {
@@ -2990,7 +2990,7 @@ mod tests {
                     assert!(w.system(P).pair(r1()).unwrap().pending.contains(0));
                 }
             }
-            w.heal(P, Some(S));
+            w.heal(P, S);
             resync(&mut w, false);
             assert!(same(&w), "{fence:?}");
         }

@@ -1,7 +1,7 @@
 //! Read-only configuration: storage systems, volumes, mirrors and groups, and the mirror graph
 //! (petgraph) on which indirect mirrors and atomic-split routes are found (Fig 10 step 1100).
 
-use crate::ids::{MirrorId, StorageSerial, VolumeId};
+use crate::ids::{IdError, MirrorId, StorageSerial, VolumeId};
 use crate::table::{CopyType, PairOptions};
 use crate::volume::BLOCK_BYTES;
 use petgraph::graphmap::DiGraphMap;
@@ -177,6 +177,15 @@ impl Topology {
         self.mirrors.get(&id).map(|m| m.group.as_str())
     }
 
+    /// How a command line or a replay step names mirror `id`: by its group, or as
+    /// `PVOL,SVOL` when it has none.
+    pub fn mirror_ref(&self, id: MirrorId) -> MirrorRef {
+        match self.group_of(id) {
+            Some(g) => MirrorRef::Group(g.to_string()),
+            None => MirrorRef::Ids(id.pvol, id.svol),
+        }
+    }
+
     /// The shortest path of mirrors from `from` to `to` (volumes along it, both ends included),
     /// walking neighbours in id order so the answer is deterministic.
     pub fn path(&self, from: VolumeId, to: VolumeId) -> Option<Vec<VolumeId>> {
@@ -323,6 +332,37 @@ fn insert_route(plan: &mut SplitPlan, hops: &[MirrorId], m: MirrorId) {
 pub enum MirrorRef {
     Group(String),
     Ids(VolumeId, VolumeId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MirrorRefError {
+    #[error(transparent)]
+    Volume(#[from] IdError),
+    #[error("expected a group name or PVOL,SVOL (e.g. 64001:105a,64001:106a), found {0:?}")]
+    Neither(String),
+}
+
+/// `ORA_L` (a group) or `64001:105a,64001:106a` (PVOL,SVOL): how command lines and replay
+/// steps name a mirror.
+impl std::str::FromStr for MirrorRef {
+    type Err = MirrorRefError;
+
+    fn from_str(s: &str) -> Result<Self, MirrorRefError> {
+        match s.split_once(',') {
+            Some((p, v)) => Ok(MirrorRef::Ids(p.parse()?, v.parse()?)),
+            None if s.contains(':') => Err(MirrorRefError::Neither(s.to_string())),
+            None => Ok(MirrorRef::Group(s.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for MirrorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MirrorRef::Group(g) => f.write_str(g),
+            MirrorRef::Ids(p, s) => write!(f, "{p},{s}"),
+        }
+    }
 }
 
 /// The volumes of Fig 8 and the first remote mirror ORA_R1 (Fig 2): where Fig 5 starts.

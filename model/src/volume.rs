@@ -436,6 +436,20 @@ impl Volume {
     }
 }
 
+/// Written blocks as `[b0=w2 b1=w1]`, each version named by `name`, or `[original data]` when
+/// none is written: how counterexamples and replays show a volume (unwritten blocks hold the
+/// origin's data and are left out).
+pub fn describe_blocks(blocks: &[(u64, WriteId)], name: impl Fn(WriteId) -> String) -> String {
+    if blocks.is_empty() {
+        return "[original data]".to_string();
+    }
+    let parts: Vec<String> = blocks
+        .iter()
+        .map(|&(b, w)| format!("b{b}={}", name(w)))
+        .collect();
+    format!("[{}]", parts.join(" "))
+}
+
 /// Blocks covered by the byte range `offset..offset + len` (a 512-byte write dirties a block).
 pub fn blocks_of(offset: u64, len: u64) -> (u64, u64) {
     let first = offset / BLOCK_BYTES;

@@ -168,19 +168,16 @@ impl World {
             }
             None => match parsed {
                 CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
-                    out.extend(self.cut(storage, None));
+                    out.extend(self.crash(storage));
                 }
-                CommandLine::Restart { storage } => {
-                    out.extend(self.input(storage, Input::Restart));
-                    out.extend(self.heal(storage, None));
-                }
+                CommandLine::Restart { storage } => out.extend(self.restart(storage)),
                 CommandLine::LinkDown { .. } => {
                     let (a, b) = self.only_link();
-                    out.extend(self.cut(a, Some(b)));
+                    out.extend(self.cut(a, b));
                 }
                 CommandLine::LinkUp { .. } => {
                     let (a, b) = self.only_link();
-                    out.extend(self.heal(a, Some(b)));
+                    out.extend(self.heal(a, b));
                 }
                 _ => unreachable!("resolve handles every protocol verb"),
             },
@@ -195,36 +192,55 @@ impl World {
         (a, s.next().unwrap_or(a))
     }
 
-    /// The systems a link fault at `a` reaches: `b`, or every other system when `b` is `None`.
-    fn peers(&self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<StorageSerial> {
-        self.systems
-            .keys()
-            .copied()
-            .filter(|&p| p != a && b.is_none_or(|b| b == p))
-            .collect()
+    /// The replication link between `a` and `b` fails: what it carries is lost and both ends
+    /// are told. The host network is another network (Fig 11's host agents): what travels on
+    /// it goes on travelling, as in the simulator.
+    pub fn cut(&mut self, a: StorageSerial, b: StorageSerial) -> Vec<Output> {
+        self.links.remove(&(a, b));
+        self.links.remove(&(b, a));
+        let mut out = self.input(a, Input::LinkDown(b));
+        out.extend(self.input(b, Input::LinkDown(a)));
+        out
     }
 
-    /// Fails the link between `a` and `b` (or every link of `a`): in-flight messages are lost
-    /// and both ends are told.
-    pub fn cut(&mut self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<Output> {
+    /// System `s` stops: what travels to or from it is lost, its timers with it, and its peers
+    /// see their links to it fail. `s` itself hears nothing more until [`Self::restart`]: a
+    /// stopped system runs no code (the simulator's `crash`, input for input).
+    pub fn crash(&mut self, s: StorageSerial) -> Vec<Output> {
+        self.links.retain(|&(a, b), _| a != s && b != s);
+        self.host_net.retain(|e| e.from != s && e.to != s);
+        self.timers.retain(|&(x, _)| x != s);
+        let peers: Vec<StorageSerial> = self.systems.keys().copied().filter(|&p| p != s).collect();
         let mut out = Vec::new();
-        for p in self.peers(a, b) {
-            self.links.remove(&(a, p));
-            self.links.remove(&(p, a));
-            self.host_net
-                .retain(|e| !((e.from == a && e.to == p) || (e.from == p && e.to == a)));
-            out.extend(self.input(a, Input::LinkDown(p)));
-            out.extend(self.input(p, Input::LinkDown(a)));
+        for p in peers {
+            out.extend(self.input(p, Input::LinkDown(s)));
         }
         out
     }
 
-    pub fn heal(&mut self, a: StorageSerial, b: Option<StorageSerial>) -> Vec<Output> {
-        let mut out = Vec::new();
-        for p in self.peers(a, b) {
-            out.extend(self.input(a, Input::LinkUp(p)));
-            out.extend(self.input(p, Input::LinkUp(a)));
+    /// System `s` restarts after [`Self::crash`]: it takes [`Input::Restart`] (its remote pairs
+    /// suspend and it tells the peers), re-arms the timers it lost, and its links come back
+    /// (the simulator's `restart`, input for input).
+    pub fn restart(&mut self, s: StorageSerial) -> Vec<Output> {
+        let mut out = self.input(s, Input::Restart);
+        let mut armed = Vec::new();
+        if let Some(sys) = self.systems.get_mut(&s) {
+            sys.start(&mut armed);
         }
+        self.route(s, armed.clone());
+        out.extend(armed);
+        let peers: Vec<StorageSerial> = self.systems.keys().copied().filter(|&p| p != s).collect();
+        for p in peers {
+            out.extend(self.input(p, Input::LinkUp(s)));
+            out.extend(self.input(s, Input::LinkUp(p)));
+        }
+        out
+    }
+
+    /// The link between `a` and `b` is back.
+    pub fn heal(&mut self, a: StorageSerial, b: StorageSerial) -> Vec<Output> {
+        let mut out = self.input(a, Input::LinkUp(b));
+        out.extend(self.input(b, Input::LinkUp(a)));
         out
     }
 

@@ -1,15 +1,19 @@
 //! `mirrorlab check`, `mirrorlab explore` and `mirrorlab bench check`: the command-line face of
 //! the model checker in [`mirrorlab_model::check`]. This module owns the flags, the summary
 //! printed per configuration, the exit code (0 every property holds and every `sometimes`
-//! property was reached, 1 otherwise) and the JSON counterexample of `--trace-out`.
+//! property was reached, 1 otherwise) and the counterexample of `--trace-out`: JSON, and a
+//! scenario that `mirrorlab run` replays ([`crate::replay`]).
 
+use crate::replay;
 use anyhow::Context;
-use mirrorlab_model::check::{check, mutant_note, CheckConfig, CheckModel, CheckReport, Verdict};
+use mirrorlab_model::check::{
+    check, mutant_note, transport_name, CheckConfig, CheckModel, CheckReport, Verdict,
+};
 use mirrorlab_model::table::AsyncResume;
 use mirrorlab_model::{CopyMode, Mutant, Transport};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How the split travels to the secondary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -112,7 +116,9 @@ pub struct CheckArgs {
     /// Checker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
-    /// Write the counterexample, if any, as JSON to this file.
+    /// Write the counterexample, if any, as JSON to this file, and beside it (the same name
+    /// with the extension .toml: trace.json -> trace.toml) as a scenario that `mirrorlab run`
+    /// replays step by step.
     #[arg(long)]
     pub trace_out: Option<PathBuf>,
 }
@@ -203,6 +209,14 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     for c in &configs {
         CheckModel::new(*c).map_err(|e| anyhow::anyhow!("bad configuration: {e}"))?;
     }
+    if let Some(file) = &args.trace_out {
+        anyhow::ensure!(
+            file.extension().is_none_or(|e| e != "toml"),
+            "--trace-out {} names the JSON counterexample; its replay scenario goes beside it \
+             with the extension .toml, so give the JSON file another extension",
+            file.display()
+        );
+    }
     let (mut states, mut seconds) = (0usize, 0f64);
     for (i, cfg) in configs.iter().enumerate() {
         writeln!(out, "[{}/{}] {}", i + 1, configs.len(), cfg.label())?;
@@ -230,11 +244,40 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 writeln!(out)?;
                 write!(out, "{trace}")?;
                 if let Some(file) = &args.trace_out {
-                    let json = serde_json::to_string_pretty(&trace)?;
-                    if let Err(e) = std::fs::write(file, json + "\n") {
-                        eprintln!("error: cannot write {}: {e}", file.display());
-                    } else {
-                        writeln!(out, "counterexample written to {}", file.display())?;
+                    let scenario = file.with_extension("toml");
+                    let json = serde_json::to_string_pretty(&trace)? + "\n";
+                    let comments = [
+                        format!("Counterexample found by `{}`", invocation(cfg)),
+                        format!("({})", cfg.label()),
+                        format!("Property violated: {property}"),
+                        format!(
+                            "The checker's shortest path, {} steps, each followed by the \
+                             checker's words for it.",
+                            path.len()
+                        ),
+                        format!(
+                            "Replay: mirrorlab run {} (exit 1: the simulator's own checks \
+                             see a promise broken, and say at which step)",
+                            scenario.display()
+                        ),
+                    ];
+                    let title = format!("counterexample: {property}");
+                    let toml = replay::scenario_text(&model, &title, &comments, &path)
+                        .map_err(|e| anyhow::anyhow!("cannot write the replay: {e}"))?;
+                    match write_all(&[(file, json), (&scenario, toml)]) {
+                        Err(e) => eprintln!(
+                            "error: cannot write {} and {}: {e}",
+                            file.display(),
+                            scenario.display()
+                        ),
+                        Ok(()) => writeln!(
+                            out,
+                            "counterexample written to {} (JSON) and {} (replay it: \
+                             `mirrorlab run {}`)",
+                            file.display(),
+                            scenario.display(),
+                            scenario.display()
+                        )?,
                     }
                 }
             }
@@ -255,6 +298,51 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         seconds
     )?;
     Ok(0)
+}
+
+/// The `mirrorlab check` command line that checks exactly `cfg`.
+fn invocation(cfg: &CheckConfig) -> String {
+    let mut s = format!(
+        "mirrorlab check --mode {} --transport {} --writes {} --queue-depth {} --aux-writes {} \
+         --chunks {}",
+        cfg.mode,
+        transport_name(cfg.transport),
+        cfg.writes,
+        cfg.queue_depth,
+        cfg.aux_writes,
+        cfg.chunks
+    );
+    if cfg.resume == AsyncResume::Bitmap {
+        s += " --resume bitmap";
+    }
+    for (flag, on) in [(" --faults", cfg.faults), (" --cascade", cfg.cascade)] {
+        if on {
+            s += flag;
+        }
+    }
+    if let Some(m) = cfg.mutant {
+        s += &format!(" --mutant {}", m.name());
+    }
+    s
+}
+
+/// Writes every file whole or none: each goes to a temporary file beside its target first,
+/// and only once all are written are they renamed into place.
+fn write_all(files: &[(&Path, String)]) -> std::io::Result<()> {
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut f = tempfile::NamedTempFile::new_in(dir)?;
+        f.write_all(text.as_bytes())?;
+        written.push((f, path));
+    }
+    for (f, path) in written {
+        f.persist(path).map_err(|e| e.error)?;
+    }
+    Ok(())
 }
 
 /// `mirrorlab explore`: serves stateright's Explorer on the model until interrupted.

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod link;
 pub mod metrics;
 pub mod output;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod run_cmd;

@@ -125,6 +125,17 @@ impl Channel {
         self.queue.len()
     }
 
+    /// The messages on their way, oldest first.
+    pub fn queue(&self) -> impl Iterator<Item = &InTransit> {
+        self.queue.iter()
+    }
+
+    /// Takes the `i`-th message out of turn: a replay delivers what its step names (the host
+    /// network delivers in any order). Its bytes stay counted: it was sent.
+    pub fn take(&mut self, i: usize) -> Option<InTransit> {
+        self.queue.remove(i)
+    }
+
     /// Drops every message at `now`: those not yet started are taken back from the counters,
     /// the one being serialized keeps the time it used, those propagating stay counted.
     pub fn fail(&mut self, now: u64) {

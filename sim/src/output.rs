@@ -55,6 +55,42 @@ pub struct Summary {
     pub skipped_trace_lines: u64,
     pub unmapped_trace_records: u64,
     pub invariants: Invariants,
+    /// Only for a `[replay]` scenario (absent otherwise, so other outputs keep their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayReport>,
+}
+
+/// What a replay shows beyond the usual outputs: each promise it saw broken with the step
+/// that broke it, and the world at the end, to set beside the checker's counterexample.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    pub steps: usize,
+    pub interval_ns: u64,
+    /// The `invariants.failures`, each with the step during which the simulator saw it.
+    pub broken: Vec<BrokenPromise>,
+    pub volumes: Vec<VolumeContent>,
+    /// Messages still in flight, as the steps that would deliver them.
+    pub in_flight: Vec<String>,
+    /// Timers still set, as the steps that would fire them.
+    pub timers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BrokenPromise {
+    /// The step (from 1) during which it broke; `None` when seen at the end of the run.
+    pub step: Option<usize>,
+    /// Where that step is written (`file:line:column`), and the step itself.
+    pub at: Option<String>,
+    pub text: Option<String>,
+    pub failure: String,
+}
+
+/// A volume at the end of a replay: written blocks (`[b0=w2 b1=w1]`) and content digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VolumeContent {
+    pub volume: String,
+    pub blocks: String,
+    pub digest: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -454,7 +490,41 @@ pub fn format_table(out: &RunOutput) -> String {
     for f in &s.invariants.failures {
         let _ = writeln!(t, "INVARIANT FAILED: {f}");
     }
+    if let Some(r) = &s.replay {
+        format_replay(r, &mut t);
+    }
     t
+}
+
+/// A replay's lines of the table: the volumes at the end, then one `REPLAY:` line per
+/// broken promise naming the step that broke it.
+fn format_replay(r: &ReplayReport, t: &mut String) {
+    let _ = writeln!(
+        t,
+        "\nreplay: {} steps, {} apart; volumes at the end:",
+        r.steps,
+        human_ns(r.interval_ns)
+    );
+    for v in &r.volumes {
+        let _ = writeln!(t, "  {} {}", v.volume, v.blocks);
+    }
+    for b in &r.broken {
+        let _ = match (b.step, &b.at, &b.text) {
+            (Some(n), Some(at), Some(text)) => writeln!(
+                t,
+                "REPLAY: step {n} of {} ({at}: `{text}`) broke it: {}",
+                r.steps, b.failure
+            ),
+            _ => writeln!(
+                t,
+                "REPLAY: at the end, after step {}: {}",
+                r.steps, b.failure
+            ),
+        };
+    }
+    if r.broken.is_empty() {
+        let _ = writeln!(t, "replay: every step applied, no invariant broken");
+    }
 }
 
 /// Prints the table to `w`.

@@ -13,20 +13,23 @@ use crate::engine::{component_rng, Engine};
 use crate::link::Channel;
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
-    CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport, Invariants, LinkReport,
-    MirrorCost, MirrorReport, ResyncReport, RunOutput, SecondMirror, SplitReport, Summary,
+    BrokenPromise, CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport,
+    Invariants, LinkReport, MirrorCost, MirrorReport, ReplayReport, ResyncReport, RunOutput,
+    SecondMirror, SplitReport, Summary, VolumeContent,
 };
-use crate::scenario::{HostDef, HostRole, LinkDef, Scenario, When};
+use crate::scenario::{HostDef, HostRole, LinkDef, ReplayAction, Scenario, When};
 use crate::trace::Op;
 use crate::workload::{Io, Workload, WorkloadError};
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::display::pairdisplay;
 use mirrorlab_model::protocol::Role;
+use mirrorlab_model::replay::{MessageKey, Step, TimerKind};
 use mirrorlab_model::volume::blocks_of;
+use mirrorlab_model::volume::describe_blocks;
 use mirrorlab_model::{
-    Command, CommandId, CopyMode, HostWrite, Input, Message, MirrorId, Output, PairOptions,
+    Command, CommandId, CopyMode, Digest, HostWrite, Input, Message, MirrorId, Output, PairOptions,
     PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, Volume,
-    VolumeId, WriteId,
+    VolumeId, WriteId, BLOCK_BYTES,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -48,6 +51,23 @@ pub enum SimError {
     /// callers keep `Result<_, SimError>` small.
     #[error(transparent)]
     Workload(#[from] Box<WorkloadError>),
+    /// A replay step that cannot be applied where the run stands (bad input: exit code 2).
+    #[error(transparent)]
+    Replay(Box<ReplayError>),
+}
+
+/// A replay step that cannot be applied: the message it delivers is not queued, the timer it
+/// fires is not set, the command it continues has no part left. The run stops there, and
+/// nothing is written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}:{column}: step {step}: {message}", .path.display())]
+pub struct ReplayError {
+    pub path: std::path::PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// 1-based.
+    pub step: usize,
+    pub message: String,
 }
 
 impl From<WorkloadError> for SimError {
@@ -70,7 +90,8 @@ pub fn simulate_with_progress(
 ) -> Result<RunOutput, SimError> {
     let scenario = apply(scenario, overrides);
     let main = Sim::new(&scenario, None, true)?.run(progress)?;
-    let second = match second_mirror_command(&scenario) {
+    // A replay's steps fit one run only: a full-copy rerun would send other messages.
+    let second = match second_mirror_command(&scenario).filter(|_| scenario.replay.is_none()) {
         Some(k) => Some(second_mirror(&scenario, &main, k)?),
         None => None,
     };
@@ -189,6 +210,8 @@ enum Ev {
     Sample,
     /// A link outage window starts (`false`) or ends (`true`).
     Link(u32, bool),
+    /// Replay step `n` (0-based) is due.
+    Step(u32),
     End,
 }
 
@@ -300,6 +323,9 @@ struct ResyncRt {
 struct CmdRt {
     issued: Option<u64>,
     completed: Option<u64>,
+    /// Protocol commands the line became and not yet issued: a replay issues them one step
+    /// at a time.
+    parts: VecDeque<(StorageSerial, Command)>,
     outstanding: u32,
     refusals: Vec<String>,
     split: Option<SplitRt>,
@@ -308,10 +334,16 @@ struct CmdRt {
     create: Option<(MirrorId, u64, u64)>,
     /// Link bytes the created mirror used until the command completed.
     create_bytes: (u64, u64),
+    /// A `paircreate --nocopy` that completed: whether its volumes were identical then
+    /// (Fig 12 relies on it; the protocol must refuse otherwise).
+    nocopy_identical: Option<bool>,
 }
 
 struct Sim<'a> {
     scenario: &'a Scenario,
+    /// Driven by `[replay]` steps: links hold messages and timers wait until a step names
+    /// them.
+    scripted: bool,
     engine: Engine<Ev>,
     slots: Vec<Slot>,
     serials: Vec<StorageSerial>,
@@ -370,6 +402,8 @@ struct Finished {
     topology: Topology,
     series: TimeSeries,
     disasters: Vec<DisasterReport>,
+    /// A replay's world at the end (its broken promises are judged later, with the others).
+    replay: Option<ReplayReport>,
 }
 
 /// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold the
@@ -471,6 +505,7 @@ impl<'a> Sim<'a> {
         }
         let mut sim = Sim {
             scenario,
+            scripted: scenario.replay.is_some(),
             engine: Engine::new(),
             slots,
             serials,
@@ -556,6 +591,7 @@ impl<'a> Sim<'a> {
                         self.link_down(l as usize);
                     }
                 }
+                Ev::Step(n) => self.replay_step(n as usize)?,
                 Ev::End => {
                     if self.record && self.last_sample < self.now() {
                         self.sample();
@@ -594,6 +630,13 @@ impl<'a> Sim<'a> {
         for (k, c) in self.scenario.commands.iter().enumerate() {
             if let When::At(t) = c.when {
                 self.engine.at(t, Ev::Command(k as u32));
+            }
+        }
+        // Before the first sample: a sample at a step's time then shows the world after it.
+        if let Some(r) = &self.scenario.replay {
+            for n in 0..r.steps.len() {
+                self.engine
+                    .at((n as u64 + 1) * r.interval_ns, Ev::Step(n as u32));
             }
         }
         if self.record {
@@ -673,8 +716,11 @@ impl<'a> Sim<'a> {
                 Output::SetTimer { timer, after_ns } => {
                     self.timer_gen += 1;
                     self.timers.insert((i as u32, timer), self.timer_gen);
-                    self.timer_events.insert(self.timer_gen, (i as u32, timer));
-                    self.engine.after(after_ns, Ev::Timer(self.timer_gen));
+                    // A replay fires a timer at the step that names it.
+                    if !self.scripted {
+                        self.timer_events.insert(self.timer_gen, (i as u32, timer));
+                        self.engine.after(after_ns, Ev::Timer(self.timer_gen));
+                    }
                 }
                 Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
                 Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
@@ -713,7 +759,8 @@ impl<'a> Sim<'a> {
         }
         let now = self.now();
         let c = &mut self.channels[ch];
-        if let Some(arrive) = c.send(now, via, msg) {
+        // A replay delivers a message at the step that names it.
+        if let (Some(arrive), false) = (c.send(now, via, msg), self.scripted) {
             let epoch = c.epoch;
             self.engine.at(arrive, Ev::Arrive(ch as u32, epoch));
         }
@@ -792,15 +839,25 @@ impl<'a> Sim<'a> {
                     host.read_bytes += io.len;
                     host.interval_reads += 1;
                 }
-                Op::Write => self.issue_write(h, io),
+                Op::Write => {
+                    self.next_write += 1;
+                    self.issue_write(h, WriteId(self.next_write), io.volume, io.offset, io.len);
+                }
             }
         }
         self.schedule_host(h)
     }
 
-    fn issue_write(&mut self, h: usize, io: Io) {
-        self.next_write += 1;
-        let id = self.next_write;
+    /// Host `h` writes `len` bytes at `offset` of `volume` as version `id` (numbered in the
+    /// workloads' order, or by the replay step).
+    fn issue_write(
+        &mut self,
+        h: usize,
+        WriteId(id): WriteId,
+        volume: VolumeId,
+        offset: u64,
+        len: u64,
+    ) {
         let now = self.now();
         let host = &mut self.hosts[h];
         host.writes += 1;
@@ -814,18 +871,18 @@ impl<'a> Sim<'a> {
             Pending {
                 host: h as u32,
                 sys: i as u32,
-                volume: io.volume,
+                volume,
                 arrival: now,
-                offset: io.offset,
-                len: io.len,
+                offset,
+                len,
                 admitted: false,
             },
         ));
         let w = HostWrite {
             id: WriteId(id),
-            volume: io.volume.serial,
-            offset: io.offset,
-            len: io.len,
+            volume: volume.serial,
+            offset,
+            len,
         };
         self.input(i, Input::Write(w));
         if let Some((id, p)) = self.current.take() {
@@ -1145,7 +1202,15 @@ impl<'a> Sim<'a> {
 
     // ----- commands -----
 
+    /// Runs scenario command `k` whole, at the time the scenario gives it.
     fn issue_command(&mut self, k: usize) {
+        self.begin_command(k);
+        while self.issue_part(k) {}
+    }
+
+    /// Starts scenario command `k`: a fault acts and completes at once; a HORCM verb becomes
+    /// the protocol commands it resolves to, left in `parts` for [`Self::issue_part`].
+    fn begin_command(&mut self, k: usize) {
         let now = self.now();
         self.commands[k].issued = Some(now);
         let line = self.scenario.commands[k].line.clone();
@@ -1198,16 +1263,24 @@ impl<'a> Sim<'a> {
         if cmds.is_empty() {
             return self.complete(k);
         }
-        for (serial, command) in cmds {
-            self.before_command(k, &line, &command);
-            self.next_command += 1;
-            let id = CommandId(self.next_command);
-            self.cmd_of.insert(id, k);
-            match self.idx(serial).filter(|&i| self.slots[i].up) {
-                Some(i) => self.input(i, Input::Command { id, command }),
-                None => self.command_done(id, Some(format!("storage {serial} is down"))),
-            }
+        self.commands[k].parts = cmds.into();
+    }
+
+    /// Issues the next protocol command of scenario command `k`; false when none is left.
+    fn issue_part(&mut self, k: usize) -> bool {
+        let Some((serial, command)) = self.commands[k].parts.pop_front() else {
+            return false;
+        };
+        let scenario = self.scenario;
+        self.before_command(k, &scenario.commands[k].line, &command);
+        self.next_command += 1;
+        let id = CommandId(self.next_command);
+        self.cmd_of.insert(id, k);
+        match self.idx(serial).filter(|&i| self.slots[i].up) {
+            Some(i) => self.input(i, Input::Command { id, command }),
+            None => self.command_done(id, Some(format!("storage {serial} is down"))),
         }
+        true
     }
 
     /// Notes what the split / resync / create reports need before the command runs.
@@ -1216,15 +1289,23 @@ impl<'a> Sim<'a> {
             Command::Split { plan }
                 if matches!(line, CommandLine::PairSplit { atomic: true, .. }) =>
             {
+                let svols = plan.mirrors().into_iter().map(|m| m.svol);
                 let inhibited = self.inhibited_total();
-                self.commands[k].split = Some(SplitRt {
-                    svols: plan.mirrors().iter().map(|m| m.svol).collect(),
-                    inhibited_at_issue: inhibited,
-                    control_at_issue: self.split_control,
-                    stall_ns: 0,
-                    control_bytes: 0,
-                    digests_match: None,
-                });
+                match &mut self.commands[k].split {
+                    // A split in parts (the `no-atomic` mutant, one per mirror): the SVOLs
+                    // the line names are those of all its parts.
+                    Some(split) => split.svols.extend(svols),
+                    None => {
+                        self.commands[k].split = Some(SplitRt {
+                            svols: svols.collect(),
+                            inhibited_at_issue: inhibited,
+                            control_at_issue: self.split_control,
+                            stall_ns: 0,
+                            control_bytes: 0,
+                            digests_match: None,
+                        });
+                    }
+                }
             }
             Command::Resync { mirror, .. } => {
                 let mut dirty = PendingBitmap::new();
@@ -1284,6 +1365,13 @@ impl<'a> Sim<'a> {
             .as_ref()
             .map(|s| self.svols_identical(&s.svols));
         let refused = !self.commands[k].refusals.is_empty();
+        if let (CommandLine::PairCreate { nocopy: true, .. }, Some((m, ..)), false) = (
+            &self.scenario.commands[k].line,
+            self.commands[k].create,
+            refused,
+        ) {
+            self.commands[k].nocopy_identical = Some(self.digest(m.pvol) == self.digest(m.svol));
+        }
         if let Some(s) = &mut self.commands[k].split {
             s.stall_ns = inhibited - s.inhibited_at_issue;
             s.control_bytes = split_control - s.control_at_issue;
@@ -1336,7 +1424,7 @@ impl<'a> Sim<'a> {
     /// Whether SVOLs frozen by one atomic split hold the same data: SVOLs fed by the same
     /// source volume (through any chain of mirrors) must be identical.
     fn svols_identical(&self, svols: &[VolumeId]) -> bool {
-        let mut by_head: BTreeMap<VolumeId, u64> = BTreeMap::new();
+        let mut by_head: BTreeMap<VolumeId, Digest> = BTreeMap::new();
         for &v in svols {
             let mut head = v;
             let mut hops = 0;
@@ -1347,18 +1435,19 @@ impl<'a> Sim<'a> {
                     break;
                 }
             }
-            let Some(i) = self.idx(v.storage) else {
+            let Some(d) = self.digest(v) else {
                 continue;
             };
-            let Some(vol) = self.slots[i].sys.volume(v.serial) else {
-                continue;
-            };
-            let d = vol.digest().0;
             if *by_head.entry(head).or_insert(d) != d {
                 return false;
             }
         }
         true
+    }
+
+    fn digest(&self, v: VolumeId) -> Option<Digest> {
+        let i = self.idx(v.storage)?;
+        Some(self.slots[i].sys.volume(v.serial)?.digest())
     }
 
     fn inhibited_total(&self) -> u64 {
@@ -1367,6 +1456,214 @@ impl<'a> Sim<'a> {
             .iter()
             .map(|s| s.inhibited_ns + s.inhibited_since.map_or(0, |t| now - t))
             .sum()
+    }
+
+    // ----- replay -----
+
+    /// Applies replay step `n` (0-based) as the event it stands for would act in a clocked
+    /// run, through the same plumbing; `Err` when it cannot be applied where the run stands.
+    fn replay_step(&mut self, n: usize) -> Result<(), SimError> {
+        let scenario = self.scenario;
+        let Some(step) = scenario.replay.as_ref().and_then(|r| r.steps.get(n)) else {
+            return Ok(());
+        };
+        let applied = match &step.action {
+            &ReplayAction::Write {
+                host,
+                write,
+                volume,
+                block,
+            } => {
+                self.issue_write(host, write, volume, block * BLOCK_BYTES, BLOCK_BYTES);
+                Ok(())
+            }
+            &ReplayAction::Run { command } => self.replay_run(command),
+            ReplayAction::Deliver {
+                via,
+                from,
+                to,
+                message,
+            } => self.replay_deliver(*via, *from, *to, message),
+            &ReplayAction::Timer { system, timer } => self.replay_timer(system, timer),
+        };
+        applied.map_err(|message| {
+            SimError::Replay(Box::new(ReplayError {
+                path: scenario.path.clone(),
+                line: step.line,
+                column: step.column,
+                step: n + 1,
+                message,
+            }))
+        })
+    }
+
+    /// Issues the next protocol command of scenario command `k`, resolving it first if no
+    /// step has yet.
+    fn replay_run(&mut self, k: usize) -> Result<(), String> {
+        let first = self.commands[k].issued.is_none();
+        if first {
+            self.begin_command(k);
+        }
+        if self.issue_part(k) || first {
+            return Ok(());
+        }
+        let c = &self.commands[k];
+        let why = if c.refusals.is_empty() {
+            String::new()
+        } else {
+            format!(" (refused: {})", c.refusals.join("; "))
+        };
+        let text = &self.scenario.commands[k].text;
+        Err(format!("`{text}` has no part left to issue{why}"))
+    }
+
+    /// Delivers `message` from `from` to `to`: on a link it must be the oldest in flight (FIFO),
+    /// on the host network the oldest that is `message` goes.
+    fn replay_deliver(
+        &mut self,
+        via: Transport,
+        from: StorageSerial,
+        to: StorageSerial,
+        message: &MessageKey<MirrorId>,
+    ) -> Result<(), String> {
+        let (Some(i), Some(j)) = (self.idx(from), self.idx(to)) else {
+            return Err(format!("no storage {from} or {to}"));
+        };
+        let n = self.serials.len();
+        let ch = match via {
+            Transport::Interconnect => self.inter[i * n + j],
+            Transport::HostNetwork => self.host_net[i * n + j],
+        };
+        let queued: Vec<MessageKey<MirrorId>> = ch.map_or_else(Vec::new, |c| {
+            self.channels[c]
+                .queue()
+                .map(|m| MessageKey::of(&m.msg))
+                .collect()
+        });
+        let at = match via {
+            Transport::Interconnect => queued.first().filter(|k| *k == message).map(|_| 0),
+            Transport::HostNetwork => queued.iter().position(|k| k == message),
+        };
+        let Some(m) = ch.zip(at).and_then(|(c, at)| self.channels[c].take(at)) else {
+            let name = |k: &MessageKey<MirrorId>| self.key_text(k);
+            return Err(match (via, queued.first()) {
+                (Transport::Interconnect, None) => {
+                    format!("no message is in flight on link {from}->{to}")
+                }
+                (Transport::Interconnect, Some(head)) => format!(
+                    "the oldest message on link {from}->{to} is `{}`, not `{}`",
+                    name(head),
+                    name(message)
+                ),
+                (Transport::HostNetwork, _) => format!(
+                    "no `{}` is in flight on the host network {from}->{to} (in flight there: \
+                     {})",
+                    name(message),
+                    listing(queued.iter().map(name).collect())
+                ),
+            });
+        };
+        if self.slots[j].up {
+            let input = Input::Deliver {
+                from: m.from,
+                via: m.via,
+                msg: m.msg,
+            };
+            self.input(j, input);
+        }
+        Ok(())
+    }
+
+    /// Fires `timer` on `system`, which the protocol must have set there.
+    fn replay_timer(&mut self, system: StorageSerial, timer: Timer) -> Result<(), String> {
+        let Some(i) = self.idx(system) else {
+            return Err(format!("no storage {system}"));
+        };
+        if self.timers.remove(&(i as u32, timer)).is_none() {
+            return Err(format!(
+                "`{}`: that timer is not set (set: {})",
+                self.timer_text(i, timer),
+                listing(self.timers_set())
+            ));
+        }
+        self.input(i, Input::Timer(timer));
+        Ok(())
+    }
+
+    /// A message key with its mirror named as a replay names it.
+    fn key_text(&self, key: &MessageKey<MirrorId>) -> String {
+        key.clone().map(|m| self.topology.mirror_ref(m)).to_string()
+    }
+
+    fn timer_text(&self, i: usize, timer: Timer) -> String {
+        let (kind, m) = TimerKind::of(timer);
+        Step::Timer {
+            kind,
+            mirror: self.topology.mirror_ref(m),
+            system: self.serials[i],
+        }
+        .to_string()
+    }
+
+    /// The timers set, as the steps that would fire them, sorted.
+    fn timers_set(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .timers
+            .keys()
+            .map(|&(i, t)| self.timer_text(i as usize, t))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The messages in flight, as the steps that would deliver them: the links' in FIFO order
+    /// by direction, then the host network's sorted (it has no order).
+    fn in_flight(&self) -> Vec<String> {
+        let mut v: Vec<(Transport, StorageSerial, StorageSerial, usize, String)> = Vec::new();
+        for c in &self.channels {
+            for (k, m) in c.queue().enumerate() {
+                let message = MessageKey::of(&m.msg).map(|x| self.topology.mirror_ref(x));
+                let text = Step::Deliver {
+                    via: m.via,
+                    from: m.from,
+                    to: m.to,
+                    message,
+                }
+                .to_string();
+                let order = if m.via == Transport::Interconnect {
+                    k
+                } else {
+                    0
+                };
+                v.push((m.via, m.from, m.to, order, text));
+            }
+        }
+        v.sort();
+        v.into_iter().map(|x| x.4).collect()
+    }
+
+    /// Every volume's written blocks and digest, by volume id.
+    fn volume_contents(&self) -> Vec<VolumeContent> {
+        let mut v: Vec<(VolumeId, VolumeContent)> = self
+            .slots
+            .iter()
+            .flat_map(|s| {
+                s.sys.volumes().map(|(serial, vol)| {
+                    let id = VolumeId {
+                        storage: s.sys.serial(),
+                        serial,
+                    };
+                    let content = VolumeContent {
+                        volume: id.to_string(),
+                        blocks: describe_blocks(&vol.blocks_in(0, u64::MAX), |w| w.to_string()),
+                        digest: format!("{:016x}", vol.digest().0),
+                    };
+                    (id, content)
+                })
+            })
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v.into_iter().map(|x| x.1).collect()
     }
 
     // ----- sampling -----
@@ -1440,7 +1737,16 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        let replay = self.scenario.replay.as_ref().map(|r| ReplayReport {
+            steps: r.steps.len(),
+            interval_ns: r.interval_ns,
+            broken: Vec::new(),
+            volumes: self.volume_contents(),
+            in_flight: self.in_flight(),
+            timers: self.timers_set(),
+        });
         Finished {
+            replay,
             end,
             events: self.engine.processed(),
             slots: self.slots,
@@ -1454,6 +1760,18 @@ impl<'a> Sim<'a> {
             disasters: self.disasters,
         }
     }
+}
+
+/// Items for a replay error message: `a`, `b` as `` `a`, `b` ``, or "none".
+fn listing(items: Vec<String>) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Finished {
@@ -1568,7 +1886,8 @@ impl Finished {
                 first_failure: h.first_failure.clone(),
             })
             .collect();
-        let mut failures = Vec::new();
+        // What broke, with the time it was seen (a replay names the step of that time).
+        let mut broken: Vec<(u64, String)> = Vec::new();
         let mut splits = Vec::new();
         let mut resyncs = Vec::new();
         let mut commands = Vec::new();
@@ -1585,16 +1904,30 @@ impl Finished {
                 completed_ns: c.completed,
                 result,
             });
+            let seen = c.completed.unwrap_or(self.end);
+            if let (Some(false), Some((m, ..))) = (c.nocopy_identical, c.create) {
+                broken.push((
+                    seen,
+                    format!(
+                        "no-copy create `{}` completed on volumes that differ: {m} is in PAIR \
+                         but {} is not a copy of {}",
+                        def.text, m.svol, m.pvol
+                    ),
+                ));
+            }
             if let Some(s) = &c.split {
                 if s.digests_match == Some(false) {
-                    failures.push(format!(
-                        "atomic split `{}` completed but its SVOLs ({}) hold different data",
-                        def.text,
-                        s.svols
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    broken.push((
+                        seen,
+                        format!(
+                            "atomic split `{}` completed but its SVOLs ({}) hold different data",
+                            def.text,
+                            s.svols
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     ));
                 }
                 splits.push(SplitReport {
@@ -1621,7 +1954,30 @@ impl Finished {
                 });
             }
         }
-        self.check_quiet_pairs(&mut failures);
+        let mut quiet = Vec::new();
+        self.check_quiet_pairs(&mut quiet);
+        broken.extend(quiet.into_iter().map(|f| (self.end, f)));
+        let replay = self.replay.map(|mut r| {
+            r.broken = broken
+                .iter()
+                .map(|(t, failure)| {
+                    let step = scenario.replay.as_ref().and_then(|x| {
+                        let k = usize::try_from(t / x.interval_ns).ok()?;
+                        Some((k, x.steps.get(k.checked_sub(1)?)?))
+                    });
+                    BrokenPromise {
+                        step: step.map(|s| s.0),
+                        at: step.map(|(_, s)| {
+                            format!("{}:{}:{}", scenario.path.display(), s.line, s.column)
+                        }),
+                        text: step.map(|(_, s)| s.text.clone()),
+                        failure: failure.clone(),
+                    }
+                })
+                .collect();
+            r
+        });
+        let failures: Vec<String> = broken.into_iter().map(|x| x.1).collect();
         let skipped = self
             .hosts
             .iter()
@@ -1656,6 +2012,7 @@ impl Finished {
                 ok: failures.is_empty(),
                 failures,
             },
+            replay,
         };
         RunOutput {
             summary,

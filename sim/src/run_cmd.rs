@@ -2,8 +2,9 @@
 //! write the report directory, print the table.
 //!
 //! This module owns the command's flow and its outcome; `main.rs` maps the outcome to exit
-//! codes (0 ok, 1 an invariant failed, 2 bad input). Validation happens before anything is
-//! written, and the output directory only ever appears complete.
+//! codes (0 ok, 1 an invariant failed — for a replay, the promise its `REPLAY:` lines name —,
+//! 2 bad input, or a replay step that cannot be applied). Validation happens before anything
+//! is written, and the output directory only ever appears complete.
 
 use crate::output::{format_table, write_outputs};
 use crate::run::{simulate_with_progress, Overrides, SimError};
@@ -38,6 +39,12 @@ pub enum RunCmdError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Sim(#[from] SimError),
+    #[error(
+        "--mode: {} is a replay, whose steps are those of the copy mode it was written for; \
+         change the modes in the file instead",
+        .0.display()
+    )]
+    ModeOnReplay(PathBuf),
     #[error("cannot write {}: {error}", .path.display())]
     Write {
         path: PathBuf,
@@ -49,6 +56,9 @@ pub enum RunCmdError {
 /// terminal.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
     let mut s = scenario::load(&args.scenario)?;
+    if s.replay.is_some() && args.mode.is_some() {
+        return Err(RunCmdError::ModeOnReplay(args.scenario.clone()));
+    }
     if args.skip_bad_lines {
         s.skip_bad_trace_lines();
     }

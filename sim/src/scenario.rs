@@ -10,15 +10,43 @@
 //!
 //! Defaults: seed 1, sampling interval 1 s, remote mirrors `async` unless `[defaults]` or the
 //! mirror says otherwise, other pair options as [`PairOptions::default`].
+//!
+//! A `[replay]` section (issue #4; what `mirrorlab check --trace-out` writes) makes the run a
+//! script of steps instead of a study driven by the clock, so it can follow the model checker's
+//! interleaving exactly, which timed links could not force:
+//!
+//! ```toml
+//! [replay]
+//! interval = "1ms"   # step k (from 1) at k * interval; the end one interval after the last
+//! steps = [
+//!     "prod writes w1 to 64001:105a block 1",
+//!     "run pairsplit --atomic ORA_L ORA_RL",
+//!     "host network 64001->64002 delivers forward of ORA_R1 split 64001/1",
+//!     "link 64001->64002 delivers write of ORA_R1 seq 1",
+//!     "timer local-copy of ORA_L fires at 64001",
+//!     "run linkdown wan",
+//! ]
+//! ```
+//!
+//! The grammar is [`mirrorlab_model::replay`]'s. In a replay, messages wait on their link or
+//! the host network until a step delivers them (a link delivers its oldest, which must be the
+//! one named), timers fire only at the step that names them, hosts write only at steps, and
+//! commands and link faults are `run` steps; so `duration`, `[[command]]`, workloads, link
+//! `outages` and `loss` are refused, and the sampling interval defaults to the step interval.
+//! Validation resolves every step's host, volume and block, mirror, link and command line
+//! (against the topology the steps before it make) and refuses a write version used twice; what
+//! only the run can tell (is the message in flight, is the timer set) is checked at the step,
+//! and a step that cannot be applied stops the run with `file:line:col: step N: ...`.
 
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
 use mirrorlab_model::command::{resolve, CommandLine};
+use mirrorlab_model::replay::{MessageKey, Part, Step};
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
-    CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology, Transport,
-    VolumeId, VolumeSerial, BLOCK_BYTES,
+    CopyMode, MirrorId, MirrorRef, Mutant, PairOptions, ProtocolConfig, StorageSerial, Timer,
+    Topology, Transport, VolumeId, VolumeSerial, WriteId, BLOCK_BYTES,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +62,8 @@ use toml::Spanned;
 struct ScenarioFile {
     name: String,
     seed: Option<u64>,
-    duration: Spanned<Nanos>,
+    /// Required, except in a replay (which lasts one `interval` per step).
+    duration: Option<Spanned<Nanos>>,
     output: Option<OutputFile>,
     protocol: Option<ProtocolFile>,
     defaults: Option<Spanned<PairFile>>,
@@ -48,6 +77,14 @@ struct ScenarioFile {
     mirror: Vec<Spanned<PairFile>>,
     #[serde(default)]
     command: Vec<Spanned<CommandFile>>,
+    replay: Option<Spanned<ReplayFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayFile {
+    interval: Option<Spanned<Nanos>>,
+    steps: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +219,8 @@ pub struct Scenario {
     /// Options for mirrors `paircreate` makes.
     pub defaults: PairOptions,
     pub commands: Vec<CommandDef>,
+    /// A scripted run (`[replay]`): its steps instead of the clock.
+    pub replay: Option<Replay>,
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +317,54 @@ pub enum When {
     /// When the previous command has completed, plus a delay.
     AfterPrevious {
         delay_ns: u64,
+    },
+    /// At the replay steps that run it (one per protocol command it becomes).
+    Replay,
+}
+
+/// A `[replay]` section: the run is these steps, step `k` (from 1) at `k * interval_ns` and
+/// the end one interval after the last, instead of workloads, timed deliveries and timers.
+/// The grammar of a step is [`mirrorlab_model::replay`]'s.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub interval_ns: u64,
+    pub steps: Vec<ReplayStep>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplayStep {
+    /// Where the step is written (1-based), for messages.
+    pub line: usize,
+    pub column: usize,
+    /// The step as written.
+    pub text: String,
+    pub action: ReplayAction,
+}
+
+/// A step resolved against its scenario: hosts by index, mirrors by id, command lines by their
+/// index in [`Scenario::commands`].
+#[derive(Clone, Debug)]
+pub enum ReplayAction {
+    Write {
+        host: usize,
+        write: WriteId,
+        volume: VolumeId,
+        block: u64,
+    },
+    /// The next protocol command of `commands[command]` (the first resolves the line, as a
+    /// `[[command]]` does when its time comes).
+    Run {
+        command: usize,
+    },
+    Deliver {
+        via: Transport,
+        from: StorageSerial,
+        to: StorageSerial,
+        message: MessageKey<MirrorId>,
+    },
+    Timer {
+        system: StorageSerial,
+        timer: Timer,
     },
 }
 
@@ -471,17 +558,45 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 }
 
 fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
-    let duration_ns = file.duration.get_ref().0;
-    if duration_ns == 0 {
-        ctx.err(file.duration.span(), "expected a duration above 0s");
-    }
+    let replaying = file.replay.is_some();
+    let duration_ns = match &file.duration {
+        Some(d) if replaying => {
+            ctx.err(
+                d.span(),
+                "a replay lasts one `interval` per step, plus one: remove `duration`",
+            );
+            0
+        }
+        Some(d) => {
+            if d.get_ref().0 == 0 {
+                ctx.err(d.span(), "expected a duration above 0s");
+            }
+            d.get_ref().0
+        }
+        // As serde says it of any other missing field.
+        None if !replaying => {
+            ctx.err(0..0, "missing field `duration`");
+            0
+        }
+        // Set from the steps below.
+        None => 0,
+    };
+    let step_ns = file.replay.as_ref().map(|r| match &r.get_ref().interval {
+        Some(i) if i.get_ref().0 == 0 => {
+            ctx.err(i.span(), "expected a step interval above 0s");
+            1
+        }
+        Some(i) => i.get_ref().0,
+        None => 1_000_000,
+    });
     let interval_ns = match file.output.and_then(|o| o.interval) {
         Some(i) if i.get_ref().0 == 0 => {
             ctx.err(i.span(), "expected a sampling interval above 0s");
             1
         }
         Some(i) => i.get_ref().0,
-        None => 1_000_000_000,
+        // A replay samples once per step.
+        None => step_ns.unwrap_or(1_000_000_000),
     };
     let (protocol, host_latency_ns) = protocol_config(file.protocol, ctx);
     let defaults = match &file.defaults {
@@ -679,6 +794,22 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             Some(p) => *p.get_ref(),
             None => 0.0,
         };
+        if replaying {
+            if let Some(o) = lf.outages.first() {
+                ctx.err(
+                    o.span(),
+                    "a replay takes links down at its own steps (`run linkdown NAME`, \
+                     `run linkup NAME`): remove `outages`",
+                );
+            }
+            if let Some(p) = &lf.loss {
+                ctx.err(
+                    p.span(),
+                    "a replay loses no message at random (it takes links down at its own \
+                     steps): remove `loss`",
+                );
+            }
+        }
         links.push(LinkDef {
             name,
             a,
@@ -789,8 +920,16 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
             continue;
         }
         let workload = match &hf.workload {
+            Some(w) if replaying => {
+                ctx.err(
+                    w.span(),
+                    "in a replay, hosts write only at the steps that say so \
+                     (`HOST writes wN to VOLUME block B`): remove `workload`",
+                );
+                None
+            }
             Some(w) => workload(w, storage, path, &volume_size, ctx),
-            None if hf.role == HostRole::Standby => None,
+            None if hf.role == HostRole::Standby || replaying => None,
             None => {
                 ctx.err(
                     h.span(),
@@ -834,11 +973,28 @@ fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Scenario {
         mirrors,
         defaults,
         commands: Vec::new(),
+        replay: None,
     };
     // Commands are checked against the topology; after an error above they would only
     // repeat it (a refused mirror makes its group unknown), so they are parsed but not checked.
     let check = ctx.diagnostics.is_empty();
-    scenario.commands = commands(&file.command, &scenario, topology, check, ctx);
+    match (&file.replay, step_ns) {
+        (Some(r), Some(interval_ns)) => {
+            if let Some(c) = file.command.first() {
+                ctx.err(
+                    c.span(),
+                    "a replay runs its commands as steps (`run COMMAND`): move this \
+                     [[command]] into [replay] steps",
+                );
+            }
+            let (commands, steps) =
+                replay_steps(&r.get_ref().steps, &scenario, topology, check, ctx);
+            scenario.duration_ns = (steps.len() as u64 + 1).saturating_mul(interval_ns);
+            scenario.commands = commands;
+            scenario.replay = Some(Replay { interval_ns, steps });
+        }
+        _ => scenario.commands = commands(&file.command, &scenario, topology, check, ctx),
+    }
     scenario
 }
 
@@ -858,6 +1014,7 @@ fn placeholder(path: &Path) -> Scenario {
         mirrors: Vec::new(),
         defaults: base_defaults(),
         commands: Vec::new(),
+        replay: None,
     }
 }
 
@@ -1320,8 +1477,8 @@ fn commands(
             }
         };
         if check {
-            let before = ctx.diagnostics.len();
-            check_command(
+            // Later commands meet the world this one would have made: stop checking them.
+            check = check_command(
                 &line,
                 scenario,
                 &mut topology,
@@ -1329,15 +1486,300 @@ fn commands(
                 earliest,
                 span,
                 ctx,
-            );
-            // Later commands meet the world this one would have made: stop checking them.
-            check = ctx.diagnostics.len() == before;
+            )
+            .is_some();
         }
         out.push(CommandDef { when, line, text });
     }
     out
 }
 
+/// Parses and checks the `[replay]` steps in order, each against the world the steps before it
+/// make (a `run paircreate` adds a mirror); returns the command lines the `run` steps issue,
+/// in order, and the resolved steps. What only the run can tell (is that message in flight? is
+/// that timer set?) is checked when the step runs.
+fn replay_steps(
+    steps: &Spanned<Vec<Spanned<String>>>,
+    scenario: &Scenario,
+    topology: Topology,
+    mut check: bool,
+    ctx: &mut Ctx<'_>,
+) -> (Vec<CommandDef>, Vec<ReplayStep>) {
+    if steps.get_ref().is_empty() {
+        ctx.err(steps.span(), "expected at least one step in a replay");
+    }
+    let mut checker = StepChecker {
+        scenario,
+        topology,
+        frozen: Vec::new(),
+        writes: BTreeMap::new(),
+        open: Vec::new(),
+        commands: Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (i, spanned) in steps.get_ref().iter().enumerate() {
+        let at = At {
+            span: spanned.span(),
+            n: i + 1,
+        };
+        let text = spanned.get_ref().trim().to_string();
+        let action = match text.parse::<Step>() {
+            Err(e) => at.err(ctx, e),
+            Ok(_) if !check => continue,
+            Ok(step) => checker.step(step, &at, ctx),
+        };
+        match action {
+            Some(action) => {
+                let (line, column) = line_column(ctx.text, at.span.start);
+                out.push(ReplayStep {
+                    line,
+                    column,
+                    text,
+                    action,
+                });
+            }
+            // Later steps meet the world this one would have made: stop checking them.
+            None => check = false,
+        }
+    }
+    (checker.commands, out)
+}
+
+/// Which replay step is being checked, for its messages.
+struct At {
+    span: Range<usize>,
+    /// From 1.
+    n: usize,
+}
+
+impl At {
+    /// Reports a problem with the step; `None` for the step it leaves out.
+    fn err<T>(&self, ctx: &mut Ctx<'_>, message: impl fmt::Display) -> Option<T> {
+        ctx.err(self.span.clone(), format!("step {}: {message}", self.n));
+        None
+    }
+}
+
+/// What checking the replay steps in order keeps track of.
+struct StepChecker<'s> {
+    scenario: &'s Scenario,
+    /// The mirrors as the steps so far leave them.
+    topology: Topology,
+    /// SVOLs frozen together by an atomic split (see [`check_command`]).
+    frozen: Vec<BTreeSet<VolumeId>>,
+    /// Write versions given out so far, with the step that wrote each.
+    writes: BTreeMap<WriteId, usize>,
+    /// Command lines being issued in parts: (command, parts issued, parts).
+    open: Vec<(usize, u32, u32)>,
+    /// The command lines the `run` steps issue, in order.
+    commands: Vec<CommandDef>,
+}
+
+impl StepChecker<'_> {
+    fn step(&mut self, step: Step, at: &At, ctx: &mut Ctx<'_>) -> Option<ReplayAction> {
+        match step {
+            Step::Write {
+                host,
+                write,
+                volume,
+                block,
+            } => self.write(&host, write, volume, block, at, ctx),
+            Step::Run { line, part } => self.run(line, part, at, ctx),
+            Step::Deliver {
+                via,
+                from,
+                to,
+                message,
+            } => {
+                if let Some(s) = [from, to].into_iter().find(|&s| !self.storage_known(s)) {
+                    at.err(ctx, format!("storage {s} is not defined"))
+                } else if via == Transport::Interconnect
+                    && self.scenario.link_between(from, to).is_none()
+                {
+                    at.err(ctx, format!("no [[link]] between {from} and {to}"))
+                } else {
+                    let m = self.mirror(&message.mirror, at, ctx)?;
+                    Some(ReplayAction::Deliver {
+                        via,
+                        from,
+                        to,
+                        message: message.map(|_| m),
+                    })
+                }
+            }
+            Step::Timer {
+                kind,
+                mirror,
+                system,
+            } => {
+                if !self.storage_known(system) {
+                    return at.err(ctx, format!("storage {system} is not defined"));
+                }
+                let m = self.mirror(&mirror, at, ctx)?;
+                Some(ReplayAction::Timer {
+                    system,
+                    timer: kind.timer(m),
+                })
+            }
+        }
+    }
+
+    fn storage_known(&self, s: StorageSerial) -> bool {
+        self.scenario.storages.iter().any(|x| x.serial == s)
+    }
+
+    /// The one mirror `r` names.
+    fn mirror(&self, r: &MirrorRef, at: &At, ctx: &mut Ctx<'_>) -> Option<MirrorId> {
+        match self.topology.resolve(std::slice::from_ref(r)) {
+            Ok(ms) if ms.len() == 1 => Some(ms[0]),
+            Ok(ms) => at.err(
+                ctx,
+                format!(
+                    "group {r} names {} mirrors; name one as PVOL,SVOL",
+                    ms.len()
+                ),
+            ),
+            Err(e) => at.err(ctx, e),
+        }
+    }
+
+    fn write(
+        &mut self,
+        host: &str,
+        write: WriteId,
+        volume: VolumeId,
+        block: u64,
+        at: &At,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<ReplayAction> {
+        let hosts = &self.scenario.hosts;
+        let Some(h) = hosts.iter().position(|h| h.name == host) else {
+            let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            return at.err(
+                ctx,
+                format!("no host named {host:?} (defined: {})", known.join(", ")),
+            );
+        };
+        let Some(size) = self.scenario.volume(volume).map(|v| v.size) else {
+            return at.err(
+                ctx,
+                format!("volume {volume} is not defined in any [[storage]]"),
+            );
+        };
+        if hosts[h].storage != volume.storage {
+            return at.err(
+                ctx,
+                format!(
+                    "host {host:?} is attached to storage {}, so it cannot write {volume}",
+                    hosts[h].storage
+                ),
+            );
+        }
+        let blocks = size / BLOCK_BYTES;
+        if block >= blocks {
+            return at.err(
+                ctx,
+                format!(
+                    "expected a block of {volume} from 0 to {} (it holds {blocks} blocks of \
+                     4KiB), found {block}",
+                    blocks - 1
+                ),
+            );
+        }
+        if let Some(first) = self.writes.insert(write, at.n) {
+            return at.err(
+                ctx,
+                format!(
+                    "{write} is written at step {first} already; each write needs its own version"
+                ),
+            );
+        }
+        Some(ReplayAction::Write {
+            host: h,
+            write,
+            volume,
+            block,
+        })
+    }
+
+    /// `run LINE`, or a part of it: the first part checks the line against the topology (as
+    /// a `[[command]]` is) and counts the protocol commands it becomes; a later part must
+    /// continue an earlier `run` of the same line.
+    fn run(
+        &mut self,
+        line: CommandLine,
+        part: Option<Part>,
+        at: &At,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<ReplayAction> {
+        if let Some(p) = part.filter(|p| p.k > 1) {
+            let text = line.to_string();
+            let Some(i) = self.open.iter().position(|&(c, issued, of)| {
+                self.commands[c].text == text && issued + 1 == p.k && of == p.of
+            }) else {
+                return at.err(
+                    ctx,
+                    format!(
+                        "(part {} of {}) continues `run {text} (part {} of {})`, and no step \
+                         before it ran that part",
+                        p.k,
+                        p.of,
+                        p.k - 1,
+                        p.of
+                    ),
+                );
+            };
+            let command = self.open[i].0;
+            self.open[i].1 += 1;
+            if self.open[i].1 == self.open[i].2 {
+                self.open.remove(i);
+            }
+            return Some(ReplayAction::Run { command });
+        }
+        let span = at.span.clone();
+        let parts = check_command(
+            &line,
+            self.scenario,
+            &mut self.topology,
+            &mut self.frozen,
+            0,
+            span,
+            ctx,
+        )?;
+        match (parts, part) {
+            (k, None) if k > 1 => at.err(
+                ctx,
+                format!(
+                    "`{line}` is {k} protocol commands here (one per mirror): run each at its \
+                     own step, `run {line} (part 1 of {k})` to `(part {k} of {k})`"
+                ),
+            ),
+            (k, Some(p)) if k != p.of as usize => at.err(
+                ctx,
+                match k {
+                    0 | 1 => format!("`{line}` is one command: remove the (part ...)"),
+                    _ => format!("`{line}` is {k} protocol commands here, not {}", p.of),
+                },
+            ),
+            (k, _) => {
+                let command = self.commands.len();
+                if k > 1 {
+                    self.open.push((command, 1, k as u32));
+                }
+                self.commands.push(CommandDef {
+                    when: When::Replay,
+                    text: line.to_string(),
+                    line,
+                });
+                Some(ReplayAction::Run { command })
+            }
+        }
+    }
+}
+
+/// Checks one command line against the topology it will meet (which a `paircreate` extends);
+/// returns how many protocol commands it becomes (0 for a fault), or `None` after reporting
+/// why it cannot run.
 fn check_command(
     line: &CommandLine,
     scenario: &Scenario,
@@ -1346,7 +1788,8 @@ fn check_command(
     earliest: u64,
     span: Range<usize>,
     ctx: &mut Ctx<'_>,
-) {
+) -> Option<usize> {
+    let before = ctx.diagnostics.len();
     let storage_known = |s: StorageSerial| scenario.storages.iter().any(|x| x.serial == s);
     match line {
         CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
@@ -1356,17 +1799,22 @@ fn check_command(
                     span,
                     format!("no link named {link:?} (defined: {})", known.join(", ")),
                 );
+                return None;
             }
-            return;
+            return Some(0);
         }
         CommandLine::Crash { storage }
         | CommandLine::Restart { storage }
-        | CommandLine::Disaster { storage }
-        | CommandLine::Takeover { storage } => {
+        | CommandLine::Disaster { storage } => {
             if !storage_known(*storage) {
                 ctx.err(span, format!("storage {storage} is not defined"));
+                return None;
             }
-            return;
+            return Some(0);
+        }
+        CommandLine::Takeover { storage } if !storage_known(*storage) => {
+            ctx.err(span, format!("storage {storage} is not defined"));
+            return None;
         }
         CommandLine::PairCreate { pvol, svol, .. }
             if pvol.storage != svol.storage
@@ -1382,15 +1830,14 @@ fn check_command(
         }
         _ => {}
     }
-    let resolved = match resolve(line, topology, scenario.defaults, None) {
-        Ok(r) => r,
+    let resolved = match resolve(line, topology, scenario.defaults, scenario.protocol.mutant) {
+        Ok(r) => r.unwrap_or_default(),
         Err(e) => {
             ctx.err(span, e);
-            return;
+            return None;
         }
     };
     let mirrors: Vec<MirrorId> = resolved
-        .unwrap_or_default()
         .iter()
         .flat_map(|(_, c)| match c {
             mirrorlab_model::Command::Create { mirror, .. }
@@ -1422,7 +1869,7 @@ fn check_command(
                     "no-copy create of {pvol} -> {svol}: the volumes will not be identical; expected an earlier \
                      `pairsplit --atomic` of mirrors whose SVOLs are {pvol} and {svol} (or create with a full copy)"
                 ));
-                return;
+                return None;
             }
             for h in &scenario.hosts {
                 let Some(start) = h.start_ns else { continue };
@@ -1444,6 +1891,7 @@ fn check_command(
         }
         _ => {}
     }
+    (ctx.diagnostics.len() == before).then_some(resolved.len())
 }
 
 #[cfg(test)]

@@ -850,6 +850,13 @@ impl Sweep {
         rpo_target_ns: u64,
     ) -> Result<Sweep, SweepError> {
         let scenario = scenario::parse(text, path)?;
+        if scenario.replay.is_some() {
+            return Err(bad(format!(
+                "{} is a replay: its steps fit one run, which `mirrorlab run` replays; a sweep \
+                 varies a scenario driven by the clock",
+                path.display()
+            )));
+        }
         let grid = Grid::parse(varies, &scenario)?;
         Ok(Sweep {
             scenario,

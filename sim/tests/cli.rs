@@ -141,3 +141,54 @@ fn a_missing_scenario_file_exits_2() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+/// Issue #4 end to end: `check --trace-out` writes the JSON and the replay scenario beside it;
+/// `run` on the scenario writes the usual outputs and exits 1 with a `REPLAY:` line naming
+/// the step that broke the promise; a replay refuses `--mode` and `sweep` (exit 2).
+#[test]
+fn a_counterexample_replays_with_exit_1_and_its_step_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mirrorlab(
+        &[
+            "check",
+            "--mutant",
+            "no-inhibit",
+            "--mode",
+            "sync",
+            "--transport",
+            "host-network",
+            "--trace-out",
+            "cex.json",
+        ],
+        dir.path(),
+    );
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{printed}{}", stderr(&o));
+    assert!(printed.contains("`mirrorlab run cex.toml`"), "{printed}");
+    assert!(dir.path().join("cex.json").is_file());
+
+    let o = mirrorlab(&["run", "cex.toml", "--out", "out"], dir.path());
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{table}{}", stderr(&o));
+    assert!(table.contains("REPLAY: step 5 of 5 (cex.toml:"), "{table}");
+    assert!(table.contains("SVOLs identical: NO"), "{table}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["invariants"]["ok"], false);
+    assert_eq!(summary["replay"]["broken"][0]["step"], 5);
+    assert_eq!(summary["splits"][0]["digests_match"], false);
+    for csv in ["link_usage.csv", "lag.csv", "latency.csv"] {
+        assert!(dir.path().join("out").join(csv).is_file(), "{csv}");
+    }
+
+    let o = mirrorlab(&["run", "cex.toml", "--mode", "async"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a replay"), "{}", stderr(&o));
+    let o = mirrorlab(
+        &["sweep", "cex.toml", "--vary", "seed=1,2", "--out", "sw"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a replay"), "{}", stderr(&o));
+    assert!(!dir.path().join("sw").exists());
+}

@@ -116,6 +116,36 @@ fn the_base_of_the_malformed_scenarios_is_valid_and_runs() {
 }
 
 #[test]
+fn the_base_of_the_malformed_replays_is_valid_and_replays_every_step() {
+    let s = scenario::load(&corpus().join("replay-base.toml")).unwrap();
+    let out = simulate(&s, &Overrides::default()).unwrap();
+    assert!(out.summary.invariants.ok, "{:?}", out.summary.invariants);
+    let r = out.summary.replay.expect("a replay");
+    assert_eq!(r.steps, 16);
+    assert!(r.in_flight.is_empty() && r.timers.is_empty(), "{r:?}");
+}
+
+/// A malformed scenario's one message: from validation, or, for a replay that validates, from
+/// the step the run cannot apply.
+fn first_error(path: &Path) -> Result<String, String> {
+    let s = match scenario::load(path) {
+        Ok(s) => s,
+        Err(err) => {
+            let n = err.diagnostics().len();
+            return match n {
+                1 => Ok(relative(&err.to_string())),
+                _ => Err(format!("{n} diagnostics:\n{err}")),
+            };
+        }
+    };
+    match simulate(&s, &Overrides::default()) {
+        Err(e @ SimError::Replay(_)) => Ok(relative(&e.to_string())),
+        Err(e) => Err(format!("not a replay step error: {e}")),
+        Ok(_) => Err("accepted".to_string()),
+    }
+}
+
+#[test]
 fn each_malformed_scenario_gets_one_message_with_file_line_and_column() {
     let mut failures = String::new();
     for (file, e) in expectations() {
@@ -123,18 +153,11 @@ fn each_malformed_scenario_gets_one_message_with_file_line_and_column() {
             continue;
         }
         assert!(e.skip.is_none(), "{file}: [skip] is for traces");
-        let path = corpus().join(&file);
-        let message = match scenario::load(&path) {
-            Ok(_) => {
-                let _ = writeln!(failures, "{file}: accepted");
+        let message = match first_error(&corpus().join(&file)) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = writeln!(failures, "{file}: {e}");
                 continue;
-            }
-            Err(err) => {
-                let n = err.diagnostics().len();
-                if n != 1 {
-                    let _ = writeln!(failures, "{file}: {n} diagnostics:\n{err}");
-                }
-                relative(&err.to_string())
             }
         };
         if !matches(&e.message, &message) {
@@ -323,10 +346,17 @@ fn a_bad_scenario_leaves_an_existing_output_directory_alone() {
         "bandwidth-zero.toml",
         "nocopy-not-split.toml",
         "toml-syntax.toml",
+        "replay-not-oldest.toml",
     ] {
         let scenario = corpus().join("scenarios").join(file);
         let err = run(&args(scenario, &out, false)).unwrap_err();
-        assert!(matches!(err, RunCmdError::Scenario(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                RunCmdError::Scenario(_) | RunCmdError::Sim(SimError::Replay(_))
+            ),
+            "{err}"
+        );
         assert_eq!(snapshot(dir.path()), before, "{file}");
     }
 }

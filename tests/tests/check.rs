@@ -8,7 +8,7 @@ use clap::Parser;
 use mirrorlab::check_cmd::{bench_check, run_check, CheckArgs};
 use mirrorlab_model::check::{self, check, CheckConfig, CheckModel, CheckReport, Verdict};
 use mirrorlab_model::ids::{MirrorId, StorageSerial, VolumeId};
-use mirrorlab_model::protocol::{Command, Input, Mutant, Output, ProtocolConfig, Timer, Transport};
+use mirrorlab_model::protocol::{Command, Mutant, Output, ProtocolConfig, Timer, Transport};
 use mirrorlab_model::table::{AsyncResume, CopyMode, PairOptions, PairState};
 use mirrorlab_model::topology::{fig8, fig8_volumes, MirrorSpec, VolumeSpec};
 use mirrorlab_model::volume::BLOCK_BYTES;
@@ -396,8 +396,8 @@ fn periodic_cycle_lost_after_its_chunks_were_acked_is_resent_by_the_resync() {
     w.fire(P, Timer::Cycle(r1));
     w.deliver_link(P, S); // the chunk: buffered at 64002, acknowledged
     w.deliver_link(S, P); // its ack
-    w.cut(P, Some(S)); // the end-of-cycle mark is lost
-    w.heal(P, Some(S));
+    w.cut(P, S); // the end-of-cycle mark is lost
+    w.heal(P, S);
     let (_, mut out) = w.command(
         P,
         Command::Resync {
@@ -429,8 +429,8 @@ fn resync_of_a_pair_the_secondary_never_created_is_refused() {
         None,
     )
     .unwrap();
-    w.cut(P, Some(S)); // the Create message is lost
-    w.heal(P, Some(S));
+    w.cut(P, S); // the Create message is lost
+    w.heal(P, S);
     assert_eq!(w.system(P).state(r2), PairState::SuspendedError);
     assert_eq!(w.system(S).state(r2), PairState::Simplex);
     let (id, mut out) = w.command(
@@ -480,9 +480,8 @@ fn split_forwarded_through_a_suspended_hop_is_refused() {
     w.write(a105, 0, BLOCK_BYTES);
     w.settle(false);
     // 64002 crashes and restarts: ORA_R1 and ORA_R3 are suspended; only ORA_R1 is resynced.
-    w.cut(S, None);
-    w.input(S, Input::Restart);
-    w.heal(S, None);
+    w.crash(S);
+    w.restart(S);
     let r1 = MirrorId::new(a105, b105);
     w.command(
         P,

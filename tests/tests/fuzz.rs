@@ -207,6 +207,7 @@ fn squeezed(mut s: Scenario, target_ns: u64) -> Option<Scenario> {
             When::AfterPrevious { delay_ns } => When::AfterPrevious {
                 delay_ns: scale(delay_ns),
             },
+            When::Replay => When::Replay,
         };
     }
     s.duration_ns = target_ns;

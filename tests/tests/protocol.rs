@@ -166,16 +166,16 @@ fn world_in(name: &str, mode: CopyMode, state: PairState) -> Option<Lab> {
         PairState::SuspendedError => {
             if m.is_local() {
                 // No fault reaches a local mirror: a link flap and a restart leave it alone.
-                lab.world.cut(P, Some(S));
+                lab.world.cut(P, S);
                 lab.world.input(P, Input::Restart);
-                lab.world.heal(P, Some(S));
+                lab.world.heal(P, S);
                 assert_eq!(lab.state(P, m), PairState::Pair);
                 return None;
             }
             lab.world.write(m.pvol, 0, 4096);
-            lab.world.cut(P, Some(S));
+            lab.world.cut(P, S);
             // The link returns; the pair stays suspended until a resync.
-            lab.world.heal(P, Some(S));
+            lab.world.heal(P, S);
         }
     }
     assert_eq!(lab.state(m.pvol.storage, m), state, "{name} setup");
@@ -270,7 +270,7 @@ fn acceptance_table() {
 #[test]
 fn resync_with_the_link_down_is_refused_as_unreachable() {
     let mut lab = world_in("ORA_R1", CopyMode::Sync, PairState::Pair).expect("reachable");
-    lab.world.cut(P, Some(S));
+    lab.world.cut(P, S);
     let (id, out) = lab.issue1("pairresync ORA_R1");
     assert!(
         out.contains(&Output::Refused(id, Refusal::Unreachable(S))),
@@ -518,11 +518,11 @@ impl Run {
             }
             Op::LinkDown => {
                 self.link_down = true;
-                self.lab.world.cut(P, Some(S))
+                self.lab.world.cut(P, S)
             }
             Op::LinkUp => {
                 self.link_down = false;
-                self.lab.world.heal(P, Some(S))
+                self.lab.world.heal(P, S)
             }
             Op::Restart { secondary } => {
                 let s = if secondary { S } else { P };
@@ -734,7 +734,7 @@ impl Run {
     fn converge(&mut self) -> Result<(), TestCaseError> {
         self.log.push("-- converge".into());
         self.step_start();
-        let out = self.lab.world.heal(P, Some(S));
+        let out = self.lab.world.heal(P, S);
         self.link_down = false;
         self.observe(&out)?;
         self.settle()?;
