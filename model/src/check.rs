@@ -714,20 +714,10 @@ impl CheckModel {
     /// first cycle or pass in PAIR.
     fn same(&self, w: &World, m: MirrorId) -> bool {
         let (pvol, svol) = (w.volume(m.pvol), w.volume(m.svol));
-        let pending = (w.system(m.pvol.storage).pair(m))
-            .map(|p| (&p.pending, p.chunk_blocks()))
-            .filter(|(bits, _)| !bits.is_empty());
-        let Some((bits, chunk)) = pending else {
-            return pvol.digest() == svol.digest();
-        };
-        let settled = |v: &Volume| -> Vec<(u64, WriteId)> {
-            let mut blocks = v.blocks_in(0, u64::MAX);
-            blocks.retain(|&(b, _)| !bits.contains(b / chunk));
-            blocks
-        };
-        // Unwritten blocks read as the origin: a pending chunk may hide a written block on
-        // one side only, so the origins must match as well.
-        pvol.origin() == svol.origin() && settled(pvol) == settled(svol)
+        match w.system(m.pvol.storage).pair(m) {
+            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
+            None => pvol.digest() == svol.digest(),
+        }
     }
 
     // ----- rendering -----

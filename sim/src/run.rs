@@ -1370,7 +1370,7 @@ impl<'a> Sim<'a> {
             self.commands[k].create,
             refused,
         ) {
-            self.commands[k].nocopy_identical = Some(self.digest(m.pvol) == self.digest(m.svol));
+            self.commands[k].nocopy_identical = Some(self.copy_whole(m));
         }
         if let Some(s) = &mut self.commands[k].split {
             s.stall_ns = inhibited - s.inhibited_at_issue;
@@ -1443,6 +1443,20 @@ impl<'a> Sim<'a> {
             }
         }
         true
+    }
+
+    /// Whether mirror `m`'s SVOL reads as its PVOL outside the chunks still pending at the
+    /// PVOL's end: what a finished copy promises (`Volume::same_outside`).
+    fn copy_whole(&self, m: MirrorId) -> bool {
+        let system = |s: StorageSerial| Some(&self.slots[self.idx(s)?].sys);
+        let volume = |v: VolumeId| system(v.storage)?.volume(v.serial);
+        let (Some(pvol), Some(svol)) = (volume(m.pvol), volume(m.svol)) else {
+            return false;
+        };
+        match system(m.pvol.storage).and_then(|s| s.pair(m)) {
+            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
+            None => pvol.digest() == svol.digest(),
+        }
     }
 
     fn digest(&self, v: VolumeId) -> Option<Digest> {
