@@ -178,14 +178,17 @@ pub enum Message {
         count: u64,
         bytes: u64,
     },
-    /// A whole chunk copied from the bitmap: blocks `first..end` read as `blocks`.
+    /// A whole chunk copied from the bitmap: blocks `first..end` read as `blocks`, so it
+    /// carries `(end - first) * BLOCK_BYTES` bytes of data.
+    ///
+    /// A boxed slice and no byte count, to keep every message at 64 bytes: messages are moved
+    /// through queues many times per simulated write, and this was the largest variant.
     Chunk {
         mirror: MirrorId,
         seq: u64,
         first: u64,
         end: u64,
-        blocks: Vec<(u64, WriteId)>,
-        bytes: u64,
+        blocks: Box<[(u64, WriteId)]>,
         /// Part of a periodic cycle: buffer until the cycle is whole.
         cycle: bool,
     },
@@ -215,14 +218,14 @@ pub enum Message {
     },
     Create {
         mirror: MirrorId,
-        /// Boxed, as `Forward`'s plan: messages are moved through queues many times per
-        /// simulated write, and these two rare fields would make every message half again
-        /// as large.
+        /// Boxed, as `Forward`'s plan and `nocopy`: messages are moved through queues many
+        /// times per simulated write, and these rare fields would make every message larger
+        /// than the 64 bytes of a write.
         options: Box<PairOptions>,
         size: u64,
         origin: u64,
         /// No-copy (Fig 12): the PVOL's digest when the command ran.
-        nocopy: Option<Digest>,
+        nocopy: Option<Box<Digest>>,
         /// The incarnation of the pair at the primary (see [`Pair::epoch`]).
         epoch: u64,
     },
@@ -266,7 +269,8 @@ impl Message {
     /// Payload bytes (write data or chunk data).
     pub fn data_bytes(&self) -> u64 {
         match self {
-            Message::Write { bytes, .. } | Message::Chunk { bytes, .. } => *bytes,
+            Message::Write { bytes, .. } => *bytes,
+            Message::Chunk { first, end, .. } => (end - first) * BLOCK_BYTES,
             _ => 0,
         }
     }
@@ -658,8 +662,7 @@ impl Pair {
                     seq,
                     first: *first,
                     end: *end,
-                    blocks: blocks.clone(),
-                    bytes: (end - first) * BLOCK_BYTES,
+                    blocks: blocks.as_slice().into(),
                     cycle: false,
                 },
                 false,
@@ -1240,6 +1243,7 @@ impl StorageSystem {
                 }
                 if self.receiving(m) {
                     let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
+                    let blocks = blocks.into_vec();
                     if cycle {
                         p.rx_cycle.push((first, end, blocks));
                     } else {
@@ -1328,7 +1332,16 @@ impl StorageSystem {
                 nocopy,
                 epoch,
                 ..
-            } => self.on_create(from, m, *options, size, origin, nocopy, epoch, out),
+            } => self.on_create(
+                from,
+                m,
+                *options,
+                size,
+                origin,
+                nocopy.map(|d| *d),
+                epoch,
+                out,
+            ),
             Message::CreateReply { epoch, .. }
                 if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) =>
             {
@@ -1703,7 +1716,7 @@ impl StorageSystem {
                         options: Box::new(options),
                         size,
                         origin,
-                        nocopy: nocopy.then_some(digest),
+                        nocopy: nocopy.then(|| Box::new(digest)),
                         epoch,
                     },
                 });
@@ -1972,8 +1985,7 @@ impl StorageSystem {
                 seq: p.tx.next_seq + 1,
                 first,
                 end,
-                blocks: self.volumes[&p.my_volume()].blocks_in(first, end),
-                bytes: p.options.chunk_bytes,
+                blocks: self.volumes[&p.my_volume()].blocks_in(first, end).into(),
                 cycle: false,
             };
             self.send_sequenced(m, msg, (first, end), None, false, out);
@@ -2113,7 +2125,6 @@ impl StorageSystem {
         }
         let upto = p.last_write;
         let cb = p.chunk_blocks();
-        let chunk_bytes = p.options.chunk_bytes;
         let runs: Vec<(u64, u64)> = p.pending.runs().collect();
         let cycle = std::mem::take(&mut p.pending);
         let vol = p.my_volume();
@@ -2125,8 +2136,7 @@ impl StorageSystem {
                     seq: self.next_seq(m),
                     first,
                     end,
-                    blocks: self.volumes[&vol].blocks_in(first, end),
-                    bytes: chunk_bytes,
+                    blocks: self.volumes[&vol].blocks_in(first, end).into(),
                     cycle: true,
                 };
                 self.send_sequenced(m, msg, (first, end), None, false, out);
@@ -2604,6 +2614,13 @@ mod tests {
             (state(w, P), state(w, S)),
             (PairState::Split, PairState::Split)
         );
+    }
+
+    #[test]
+    fn hot_records_keep_their_size() {
+        // Moved or queued several times per simulated write: see `Message::Chunk`, `InFlight`.
+        assert_eq!(std::mem::size_of::<Message>(), 64);
+        assert_eq!(std::mem::size_of::<InFlight>(), 64);
     }
 
     #[test]
