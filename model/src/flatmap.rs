@@ -39,7 +39,7 @@ impl<K: Ord, V> FlatMap<K, V> {
     /// or two entries, the scan is a compare or two, where the search's chain of three-way
     /// comparisons of every key field cost a pair lookup several times as much, and lookups
     /// are several per simulated message.
-    fn position(&self, key: &K) -> Option<usize> {
+    pub(crate) fn position(&self, key: &K) -> Option<usize> {
         self.entries.iter().position(|(k, _)| k == key)
     }
 

@@ -178,14 +178,17 @@ pub enum Message {
         count: u64,
         bytes: u64,
     },
-    /// A whole chunk copied from the bitmap: blocks `first..end` read as `blocks`.
+    /// A whole chunk copied from the bitmap: blocks `first..end` read as `blocks`, so it
+    /// carries `(end - first) * BLOCK_BYTES` bytes of data.
+    ///
+    /// A boxed slice and no byte count, to keep every message at 64 bytes: messages are moved
+    /// through queues many times per simulated write, and this was the largest variant.
     Chunk {
         mirror: MirrorId,
         seq: u64,
         first: u64,
         end: u64,
-        blocks: Vec<(u64, WriteId)>,
-        bytes: u64,
+        blocks: Box<[(u64, WriteId)]>,
         /// Part of a periodic cycle: buffer until the cycle is whole.
         cycle: bool,
     },
@@ -215,14 +218,14 @@ pub enum Message {
     },
     Create {
         mirror: MirrorId,
-        /// Boxed, as `Forward`'s plan: messages are moved through queues many times per
-        /// simulated write, and these two rare fields would make every message half again
-        /// as large.
+        /// Boxed, as `Forward`'s plan and `nocopy`: messages are moved through queues many
+        /// times per simulated write, and these rare fields would make every message larger
+        /// than the 64 bytes of a write.
         options: Box<PairOptions>,
         size: u64,
         origin: u64,
         /// No-copy (Fig 12): the PVOL's digest when the command ran.
-        nocopy: Option<Digest>,
+        nocopy: Option<Box<Digest>>,
         /// The incarnation of the pair at the primary (see [`Pair::epoch`]).
         epoch: u64,
     },
@@ -266,7 +269,8 @@ impl Message {
     /// Payload bytes (write data or chunk data).
     pub fn data_bytes(&self) -> u64 {
         match self {
-            Message::Write { bytes, .. } | Message::Chunk { bytes, .. } => *bytes,
+            Message::Write { bytes, .. } => *bytes,
+            Message::Chunk { first, end, .. } => (end - first) * BLOCK_BYTES,
             _ => 0,
         }
     }
@@ -361,18 +365,23 @@ pub enum Role {
 }
 
 /// A sequenced message not yet acknowledged.
+///
+/// Kept small (64 bytes), as one is queued and dequeued per replicated write: its blocks stay
+/// blocks, turned into chunks only in the rare event of a loss, which spares every send two
+/// divisions; the rare periodic cycle is boxed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InFlight {
     seq: u64,
     data_bytes: u64,
-    /// Chunks to mark pending again if the message is lost.
-    chunks: (u64, u64),
+    /// Blocks `first..end` the message carries (none for a mark), whose chunks are marked
+    /// pending again if it is lost.
+    blocks: (u64, u64),
     /// A sync write whose host waits for this acknowledgement.
     sync_write: Option<WriteId>,
     is_write: bool,
     /// Periodic end-of-cycle mark: the cycle's chunks, pending again if the mark is lost
     /// (its chunks may be acknowledged yet unapplied at the secondary).
-    cycle: Option<PendingBitmap>,
+    cycle: Option<Box<PendingBitmap>>,
 }
 
 /// The sending end of a mirror's data stream.
@@ -612,10 +621,23 @@ impl Pair {
         }
     }
 
+    /// [`StorageSystem::discard`] for this pair.
+    fn discards(&mut self, (first, end): (u64, u64)) -> bool {
+        // (Which end is the source is no guide here: a restore aborted by a fault has
+        // already turned the direction back.)
+        if matches!(self.state, PairState::Pair | PairState::Copy) {
+            return false;
+        }
+        if first < end {
+            let chunks = self.chunks_of((first, end));
+            self.pending.set_range(chunks.0, chunks.1);
+        }
+        true
+    }
+
     /// Sends an update as a sequenced message on the interconnect. (On the pair, not the
     /// system: the caller holds the pair already, and this is on every write's path.)
     fn send_update(&mut self, update: &Update, sync_write: Option<WriteId>, out: &mut Vec<Output>) {
-        let chunks = self.chunks_of(update.blocks());
         let seq = self.tx.next_seq + 1;
         let (msg, is_write) = match update {
             Update::Write {
@@ -640,8 +662,7 @@ impl Pair {
                     seq,
                     first: *first,
                     end: *end,
-                    blocks: blocks.clone(),
-                    bytes: (end - first) * BLOCK_BYTES,
+                    blocks: blocks.as_slice().into(),
                     cycle: false,
                 },
                 false,
@@ -651,13 +672,13 @@ impl Pair {
         if is_write {
             self.tx.journal_bytes += data;
         }
-        self.send_sequenced(msg, chunks, sync_write, is_write, out);
+        self.send_sequenced(msg, update.blocks(), sync_write, is_write, out);
     }
 
     fn send_sequenced(
         &mut self,
         msg: Message,
-        chunks: (u64, u64),
+        blocks: (u64, u64),
         sync_write: Option<WriteId>,
         is_write: bool,
         out: &mut Vec<Output>,
@@ -668,7 +689,7 @@ impl Pair {
         self.tx.unacked.push_back(InFlight {
             seq: self.tx.next_seq,
             data_bytes,
-            chunks,
+            blocks,
             sync_write,
             is_write,
             cycle: None,
@@ -1132,13 +1153,13 @@ impl StorageSystem {
         &mut self,
         m: MirrorId,
         msg: Message,
-        chunks: (u64, u64),
+        blocks: (u64, u64),
         sync_write: Option<WriteId>,
         is_write: bool,
         out: &mut Vec<Output>,
     ) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
-        p.send_sequenced(msg, chunks, sync_write, is_write, out);
+        p.send_sequenced(msg, blocks, sync_write, is_write, out);
     }
 
     fn next_seq(&self, m: MirrorId) -> u64 {
@@ -1155,10 +1176,11 @@ impl StorageSystem {
         out: &mut Vec<Output>,
     ) {
         let m = msg.mirror();
-        let awaiting_create = self
-            .pairs
-            .get(&m)
-            .is_some_and(|p| p.awaiting_peer == Some(PairState::Simplex));
+        // Where the pair is, found once: a write arriving at the secondary, every other
+        // message, then needs no further lookup.
+        let at = self.pairs.position(&m);
+        let awaiting_create =
+            at.is_some_and(|i| self.pairs.value_at(i).awaiting_peer == Some(PairState::Simplex));
         if awaiting_create
             && !matches!(msg, Message::CreateReply { .. } | Message::SplitDone { .. })
         {
@@ -1175,15 +1197,19 @@ impl StorageSystem {
                 bytes,
                 ..
             } => {
-                if self.discard(m, (first, first + count)) {
+                let Some(i) = at else {
+                    // No table here: acknowledged, as `ack` would.
+                    Self::send_ack(from, m, seq, out);
+                    return;
+                };
+                let p = self.pairs.value_at_mut(i);
+                if p.discards((first, first + count)) {
                     return;
                 }
-                // Past `discard`, a pair here is in PAIR or COPY, so it is receiving unless it
-                // is the copy's source: what `receiving` says, with the one lookup.
-                let target = (self.pairs.get(&m))
-                    .filter(|p| !p.is_source())
-                    .map(|p| (p.my_volume(), p.state == PairState::Pair));
-                if let Some((vol, in_pair)) = target {
+                // Past `discards`, the pair is in PAIR or COPY, so it is receiving unless it is
+                // the copy's source: what `receiving` says.
+                if !p.is_source() {
+                    let (vol, in_pair) = (p.my_volume(), p.state == PairState::Pair);
                     let update = Update::Write {
                         first,
                         count,
@@ -1200,7 +1226,9 @@ impl StorageSystem {
                         });
                     }
                 }
-                self.ack(from, m, seq, out);
+                // What `ack` checks: the pair is not SUSPENDED_ERROR, it is still in PAIR or
+                // COPY (`write_volume` changes only the mirrors fed by this one's SVOL).
+                Self::send_ack(from, m, seq, out);
             }
             Message::Chunk {
                 seq,
@@ -1215,6 +1243,7 @@ impl StorageSystem {
                 }
                 if self.receiving(m) {
                     let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
+                    let blocks = blocks.into_vec();
                     if cycle {
                         p.rx_cycle.push((first, end, blocks));
                     } else {
@@ -1255,7 +1284,11 @@ impl StorageSystem {
                 }
                 self.ack(from, m, seq, out);
             }
-            Message::Ack { seq, .. } => self.on_ack(m, seq, out),
+            Message::Ack { seq, .. } => {
+                if let Some(i) = at {
+                    self.on_ack(i, seq, out);
+                }
+            }
             Message::Forward {
                 seq, split, plan, ..
             } => {
@@ -1299,7 +1332,16 @@ impl StorageSystem {
                 nocopy,
                 epoch,
                 ..
-            } => self.on_create(from, m, *options, size, origin, nocopy, epoch, out),
+            } => self.on_create(
+                from,
+                m,
+                *options,
+                size,
+                origin,
+                nocopy.map(|d| *d),
+                epoch,
+                out,
+            ),
             Message::CreateReply { epoch, .. }
                 if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) =>
             {
@@ -1455,20 +1497,8 @@ impl StorageSystem {
     /// blocks `first..end` are marked pending here so the next resync copies them. The end
     /// that suspended the pair has told the sender ([`Message::Suspend`]), which drops and
     /// re-marks everything unacknowledged.
-    fn discard(&mut self, m: MirrorId, (first, end): (u64, u64)) -> bool {
-        let Some(p) = self.pairs.get_mut(&m) else {
-            return false;
-        };
-        // (Which end is the source is no guide here: a restore aborted by a fault has
-        // already turned the direction back.)
-        if matches!(p.state, PairState::Pair | PairState::Copy) {
-            return false;
-        }
-        if first < end {
-            let chunks = p.chunks_of((first, end));
-            p.pending.set_range(chunks.0, chunks.1);
-        }
-        true
+    fn discard(&mut self, m: MirrorId, blocks: (u64, u64)) -> bool {
+        self.pairs.get_mut(&m).is_some_and(|p| p.discards(blocks))
     }
 
     /// Whether data for `m` arriving here is to be applied to this system's volume.
@@ -1485,6 +1515,10 @@ impl StorageSystem {
         if self.state(mirror) == PairState::SuspendedError {
             return;
         }
+        Self::send_ack(to, mirror, seq, out);
+    }
+
+    fn send_ack(to: StorageSerial, mirror: MirrorId, seq: u64, out: &mut Vec<Output>) {
         out.push(Output::Send {
             to,
             via: Transport::Interconnect,
@@ -1492,10 +1526,10 @@ impl StorageSystem {
         });
     }
 
-    fn on_ack(&mut self, m: MirrorId, seq: u64, out: &mut Vec<Output>) {
-        let Some(p) = self.pairs.get_mut(&m) else {
-            return;
-        };
+    /// An acknowledgement for the `i`th pair.
+    fn on_ack(&mut self, i: usize, seq: u64, out: &mut Vec<Output>) {
+        let p = self.pairs.value_at_mut(i);
+        let m = p.mirror;
         let mut acked_writes = Vec::new();
         while p.tx.unacked.front().is_some_and(|f| f.seq <= seq) {
             let f = p.tx.unacked.pop_front().expect("front exists");
@@ -1682,7 +1716,7 @@ impl StorageSystem {
                         options: Box::new(options),
                         size,
                         origin,
-                        nocopy: nocopy.then_some(digest),
+                        nocopy: nocopy.then(|| Box::new(digest)),
                         epoch,
                     },
                 });
@@ -1951,11 +1985,10 @@ impl StorageSystem {
                 seq: p.tx.next_seq + 1,
                 first,
                 end,
-                blocks: self.volumes[&p.my_volume()].blocks_in(first, end),
-                bytes: p.options.chunk_bytes,
+                blocks: self.volumes[&p.my_volume()].blocks_in(first, end).into(),
                 cycle: false,
             };
-            self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+            self.send_sequenced(m, msg, (first, end), None, false, out);
         }
     }
 
@@ -2092,7 +2125,6 @@ impl StorageSystem {
         }
         let upto = p.last_write;
         let cb = p.chunk_blocks();
-        let chunk_bytes = p.options.chunk_bytes;
         let runs: Vec<(u64, u64)> = p.pending.runs().collect();
         let cycle = std::mem::take(&mut p.pending);
         let vol = p.my_volume();
@@ -2104,11 +2136,10 @@ impl StorageSystem {
                     seq: self.next_seq(m),
                     first,
                     end,
-                    blocks: self.volumes[&vol].blocks_in(first, end),
-                    bytes: chunk_bytes,
+                    blocks: self.volumes[&vol].blocks_in(first, end).into(),
                     cycle: true,
                 };
-                self.send_sequenced(m, msg, (c, c + 1), None, false, out);
+                self.send_sequenced(m, msg, (first, end), None, false, out);
             }
         }
         let msg = Message::Mark {
@@ -2120,7 +2151,7 @@ impl StorageSystem {
         self.send_sequenced(m, msg, (0, 0), None, false, out);
         let p = self.pairs.get_mut(&m).expect("pair exists");
         if let Some(f) = p.tx.unacked.back_mut() {
-            f.cycle = Some(cycle);
+            f.cycle = Some(Box::new(cycle));
         }
     }
 
@@ -2160,7 +2191,10 @@ impl StorageSystem {
         let p = self.pairs.get_mut(&m).expect("pair exists");
         let mut sync_writes = Vec::new();
         for f in std::mem::take(&mut p.tx.unacked) {
-            p.pending.set_range(f.chunks.0, f.chunks.1);
+            if f.blocks.0 < f.blocks.1 {
+                let chunks = p.chunks_of(f.blocks);
+                p.pending.set_range(chunks.0, chunks.1);
+            }
             if let Some(cycle) = &f.cycle {
                 p.pending.union_with(cycle);
             }
@@ -2580,6 +2614,13 @@ mod tests {
             (state(w, P), state(w, S)),
             (PairState::Split, PairState::Split)
         );
+    }
+
+    #[test]
+    fn hot_records_keep_their_size() {
+        // Moved or queued several times per simulated write: see `Message::Chunk`, `InFlight`.
+        assert_eq!(std::mem::size_of::<Message>(), 64);
+        assert_eq!(std::mem::size_of::<InFlight>(), 64);
     }
 
     #[test]

@@ -10,17 +10,20 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// One scheduled event.
+///
+/// The order `(time, seq)` is kept packed in one `u128` (time in the high half): a heap
+/// step then compares keys with one wide comparison instead of a chain of two, and pops
+/// and pushes do several per event.
 #[derive(Clone, Copy)]
 struct Entry<E> {
-    time: u64,
-    seq: u64,
+    /// `time << 64 | seq`: unique, since `seq` is.
+    key: u128,
     event: E,
 }
 
 impl<E> Entry<E> {
-    /// What the queue orders by: unique, since `seq` is.
-    fn key(&self) -> (u64, u64) {
-        (self.time, self.seq)
+    fn time(&self) -> u64 {
+        (self.key >> 64) as u64
     }
 }
 
@@ -78,8 +81,7 @@ impl<E: Copy> Engine<E> {
     pub fn at(&mut self, time: u64, event: E) {
         self.seq += 1;
         let e = Entry {
-            time: time.max(self.now),
-            seq: self.seq,
+            key: (u128::from(time.max(self.now)) << 64) | u128::from(self.seq),
             event,
         };
         // Sift up: move later parents down into the gap until `e` fits.
@@ -88,7 +90,7 @@ impl<E: Copy> Engine<E> {
         let mut pos = heap.len() - 1;
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            if heap[parent].key() <= e.key() {
+            if heap[parent].key <= e.key {
                 break;
             }
             heap[pos] = heap[parent];
@@ -104,7 +106,7 @@ impl<E: Copy> Engine<E> {
 
     /// The time of the next event, if any.
     pub fn peek_time(&self) -> Option<u64> {
-        self.heap.first().map(|e| e.time)
+        self.heap.first().map(Entry::time)
     }
 
     /// Pops the next event and advances the clock to it.
@@ -122,7 +124,7 @@ impl<E: Copy> Engine<E> {
                 let mut pos = 0;
                 let mut child = 1;
                 while child + 1 < n {
-                    child += usize::from(heap[child + 1].key() < heap[child].key());
+                    child += usize::from(heap[child + 1].key < heap[child].key);
                     heap[pos] = heap[child];
                     pos = child;
                     child = 2 * pos + 1;
@@ -133,7 +135,7 @@ impl<E: Copy> Engine<E> {
                 }
                 while pos > 0 {
                     let parent = (pos - 1) / 2;
-                    if heap[parent].key() <= last.key() {
+                    if heap[parent].key <= last.key {
                         break;
                     }
                     heap[pos] = heap[parent];
@@ -143,9 +145,9 @@ impl<E: Copy> Engine<E> {
                 first
             }
         };
-        self.now = e.time;
+        self.now = e.time();
         self.processed += 1;
-        Some((e.time, e.event))
+        Some((self.now, e.event))
     }
 }
 
