@@ -84,19 +84,8 @@ impl<E: Copy> Engine<E> {
             key: (u128::from(time.max(self.now)) << 64) | u128::from(self.seq),
             event,
         };
-        // Sift up: move later parents down into the gap until `e` fits.
         self.heap.push(e);
-        let heap = &mut self.heap[..];
-        let mut pos = heap.len() - 1;
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            if heap[parent].key <= e.key {
-                break;
-            }
-            heap[pos] = heap[parent];
-            pos = parent;
-        }
-        heap[pos] = e;
+        sift_up(&mut self.heap, e);
     }
 
     /// Schedules `event` `delay` nanoseconds from now.
@@ -110,38 +99,16 @@ impl<E: Copy> Engine<E> {
     }
 
     /// Pops the next event and advances the clock to it.
+    ///
+    /// Always inlined into the run loop, its one hot caller: called, it saved and restored
+    /// registers and returned the event through memory on every event.
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<(u64, E)> {
         let last = self.heap.pop()?;
         let e = match self.heap.first() {
             None => last,
             Some(&first) => {
-                // `last` takes the root's place. As `std` does: walk the gap down to a leaf,
-                // raising the earlier child each level (one comparison, no branch: which
-                // child wins is random), then sift `last` up from there; it came from the
-                // bottom, so it rarely climbs far.
-                let heap = &mut self.heap[..];
-                let n = heap.len();
-                let mut pos = 0;
-                let mut child = 1;
-                while child + 1 < n {
-                    child += usize::from(heap[child + 1].key < heap[child].key);
-                    heap[pos] = heap[child];
-                    pos = child;
-                    child = 2 * pos + 1;
-                }
-                if child + 1 == n {
-                    heap[pos] = heap[child];
-                    pos = child;
-                }
-                while pos > 0 {
-                    let parent = (pos - 1) / 2;
-                    if heap[parent].key <= last.key {
-                        break;
-                    }
-                    heap[pos] = heap[parent];
-                    pos = parent;
-                }
-                heap[pos] = last;
+                sift_down(&mut self.heap, last);
                 first
             }
         };
@@ -149,6 +116,50 @@ impl<E: Copy> Engine<E> {
         self.processed += 1;
         Some((self.now, e.event))
     }
+}
+
+/// Places `e`, just pushed as the heap's last entry, by moving later parents down into the gap
+/// until `e` fits.
+#[inline(always)]
+fn sift_up<E: Copy>(heap: &mut [Entry<E>], e: Entry<E>) {
+    let mut pos = heap.len() - 1;
+    while pos > 0 {
+        let parent = (pos - 1) / 2;
+        if heap[parent].key <= e.key {
+            break;
+        }
+        heap[pos] = heap[parent];
+        pos = parent;
+    }
+    heap[pos] = e;
+}
+
+/// Places `e` (the former last entry) in the gap the popped root left, moving the earlier
+/// child up while it is earlier than `e`.
+///
+/// A plain sift-down that stops as soon as `e` fits, not `std`'s walk of the gap to a leaf
+/// followed by a sift back up: the simulator's queue holds a handful of events, where the walk
+/// costs more than the comparisons it saves. The children are matched as one subslice, so
+/// finding them needs one length check, not one per child.
+#[inline(always)]
+fn sift_down<E: Copy>(heap: &mut [Entry<E>], e: Entry<E>) {
+    let mut pos = 0;
+    loop {
+        let child = 2 * pos + 1;
+        let next = match heap.get(child..) {
+            // Which child is earlier is random: select it without a branch.
+            Some([a, b, ..]) => child + usize::from(b.key < a.key),
+            Some([_]) => child,
+            _ => break,
+        };
+        let c = heap[next];
+        if e.key <= c.key {
+            break;
+        }
+        heap[pos] = c;
+        pos = next;
+    }
+    heap[pos] = e;
 }
 
 /// A stable 64-bit hash of a component name (FNV-1a), so seeds never depend on `Hash` impls
