@@ -86,6 +86,17 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold
+    /// the same data, so they share the tag of the volume at the head of their chain (the
+    /// mirror graph has no cycles: validation refuses them).
+    pub fn origin_of(&self, v: VolumeId) -> u64 {
+        let mut head = v;
+        while let Some(m) = self.mirrors().find(|m| m.id.svol == head) {
+            head = m.id.pvol;
+        }
+        (u64::from(head.storage.0) << 32) | u64::from(head.serial.0)
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

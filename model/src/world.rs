@@ -35,16 +35,6 @@ pub struct World {
     next_command: u64,
 }
 
-/// The origin tag of a volume's pre-study content: volumes joined by a mirror at the start
-/// hold the same data, so they share the tag of the volume at the head of their chain.
-fn origin_of(topology: &Topology, v: VolumeId) -> u64 {
-    let mut head = v;
-    while let Some(m) = topology.mirrors().find(|m| m.id.svol == head) {
-        head = m.id.pvol;
-    }
-    (u64::from(head.storage.0) << 32) | u64::from(head.serial.0)
-}
-
 impl World {
     /// Every volume of `topology`, every mirror of it installed in PAIR.
     pub fn new(topology: &Topology, config: ProtocolConfig) -> Self {
@@ -57,7 +47,7 @@ impl World {
             let sys = systems.get_mut(&v.id.storage).expect("system of a volume");
             sys.add_volume(
                 v.id.serial,
-                Volume::new(v.size, v.used, origin_of(topology, v.id)),
+                Volume::new(v.size, v.used, topology.origin_of(v.id)),
             );
         }
         for m in topology.mirrors() {

@@ -406,16 +406,6 @@ struct Finished {
     replay: Option<ReplayReport>,
 }
 
-/// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold the
-/// same data, so they share the tag of the volume at the head of their chain.
-fn origin_of(topology: &Topology, v: VolumeId) -> u64 {
-    let mut head = v;
-    while let Some(m) = topology.mirrors().find(|m| m.id.svol == head) {
-        head = m.id.pvol;
-    }
-    (u64::from(head.storage.0) << 32) | u64::from(head.serial.0)
-}
-
 impl<'a> Sim<'a> {
     fn new(scenario: &'a Scenario, stop_on: Option<usize>, record: bool) -> Result<Self, SimError> {
         let topology = scenario.topology();
@@ -435,7 +425,7 @@ impl<'a> Sim<'a> {
         for v in topology.volumes() {
             slots[idx(v.id.storage)].sys.add_volume(
                 v.id.serial,
-                Volume::new(v.size, v.used, origin_of(&topology, v.id)),
+                Volume::new(v.size, v.used, topology.origin_of(v.id)),
             );
         }
         for m in scenario.mirrors.iter().filter(|m| !m.initial_copy) {

@@ -39,12 +39,15 @@ pub enum RunCmdError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Sim(#[from] SimError),
-    #[error(
-        "--mode: {} is a replay, whose steps are those of the copy mode it was written for; \
-         change the modes in the file instead",
-        .0.display()
-    )]
-    ModeOnReplay(PathBuf),
+    /// `--mode` or `--seed` on a replay: its steps fix the copy mode and every choice a seed
+    /// would make, so the flag could only be silently ignored.
+    #[error("{flag}: {} is a replay, whose steps fix {what}; {hint}", .path.display())]
+    FlagOnReplay {
+        flag: &'static str,
+        path: PathBuf,
+        what: &'static str,
+        hint: &'static str,
+    },
     #[error("cannot write {}: {error}", .path.display())]
     Write {
         path: PathBuf,
@@ -56,8 +59,27 @@ pub enum RunCmdError {
 /// terminal.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
     let mut s = scenario::load(&args.scenario)?;
-    if s.replay.is_some() && args.mode.is_some() {
-        return Err(RunCmdError::ModeOnReplay(args.scenario.clone()));
+    if s.replay.is_some() {
+        let refuse = |flag, what, hint| RunCmdError::FlagOnReplay {
+            flag,
+            path: args.scenario.clone(),
+            what,
+            hint,
+        };
+        if args.mode.is_some() {
+            return Err(refuse(
+                "--mode",
+                "the copy mode it was written for",
+                "change the modes in the file instead",
+            ));
+        }
+        if args.seed.is_some() {
+            return Err(refuse(
+                "--seed",
+                "every interleaving a seed would choose",
+                "it has no randomness to seed",
+            ));
+        }
     }
     if args.skip_bad_lines {
         s.skip_bad_trace_lines();

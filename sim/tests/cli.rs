@@ -181,9 +181,15 @@ fn a_counterexample_replays_with_exit_1_and_its_step_named() {
         assert!(dir.path().join("out").join(csv).is_file(), "{csv}");
     }
 
-    let o = mirrorlab(&["run", "cex.toml", "--mode", "async"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is a replay"), "{}", stderr(&o));
+    for flag in [["--mode", "async"], ["--seed", "2"]] {
+        let o = mirrorlab(&["run", "cex.toml", flag[0], flag[1]], dir.path());
+        assert_eq!(o.status.code(), Some(2), "{flag:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{}: cex.toml is a replay", flag[0])),
+            "{err}"
+        );
+    }
     let o = mirrorlab(
         &["sweep", "cex.toml", "--vary", "seed=1,2", "--out", "sw"],
         dir.path(),
