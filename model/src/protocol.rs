@@ -259,6 +259,9 @@ pub enum Message {
     /// its standby host took over): the other end suspends it too.
     Suspend {
         mirror: MirrorId,
+        /// The sender's [`Pair::copy_gen`] when it suspended: a notice older than the copy
+        /// the receiver has since asked for is stale.
+        copy: u64,
     },
     Delete {
         mirror: MirrorId,
@@ -298,7 +301,7 @@ impl Message {
             | Message::Resync { mirror, .. }
             | Message::ResyncBitmap { mirror, .. }
             | Message::CopyComplete { mirror, .. }
-            | Message::Suspend { mirror }
+            | Message::Suspend { mirror, .. }
             | Message::Delete { mirror } => *mirror,
         }
     }
@@ -1476,6 +1479,12 @@ impl StorageSystem {
                     self.finish_command(m, out);
                 }
             }
+            // The peer suspended the pair before it saw the resync this end has since asked
+            // for (e.g. the notice of a restart just before a `pairresync`): that resync's
+            // answer decides. Acting on the stale notice refused the resync while the peer
+            // went ahead into COPY alone.
+            Message::Suspend { copy, .. }
+                if self.pairs.get(&m).is_some_and(|p| copy < p.copy_gen) => {}
             Message::Suspend { .. } => {
                 if matches!(self.state(m), PairState::Pair | PairState::Copy) {
                     // As for a lost link: what is unacknowledged goes back to the bitmap,
@@ -2159,14 +2168,14 @@ impl StorageSystem {
 
     /// The journal filled with `on_full = suspend`: fall back to bitmap tracking.
     fn suspend(&mut self, m: MirrorId, out: &mut Vec<Output>) {
-        let peer = self.pairs[&m].peer();
+        let (peer, copy) = (self.pairs[&m].peer(), self.pairs[&m].copy_gen);
         self.drop_in_flight(m, out);
         self.set_state(m, PairState::SuspendedError, out);
         if !self.links_down.contains(&peer) {
             out.push(Output::Send {
                 to: peer,
                 via: Transport::Interconnect,
-                msg: Message::Suspend { mirror: m },
+                msg: Message::Suspend { mirror: m, copy },
             });
         }
     }
@@ -2180,7 +2189,10 @@ impl StorageSystem {
                 out.push(Output::Send {
                     to: peer,
                     via: Transport::Interconnect,
-                    msg: Message::Suspend { mirror: p.mirror },
+                    msg: Message::Suspend {
+                        mirror: p.mirror,
+                        copy: p.copy_gen,
+                    },
                 });
             }
         }

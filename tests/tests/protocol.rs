@@ -951,3 +951,35 @@ fn random_runs_reach_the_interesting_outcomes() {
         }
     }
 }
+
+/// A `pairresync` issued while the restarted secondary's Suspend notice is still on the link
+/// goes through: the notice predates the request (found by replaying checker paths in the
+/// simulator; acting on it refused the resync while the secondary went into COPY alone).
+#[test]
+fn a_resync_overtaking_a_restart_notice_completes() {
+    for mode in [CopyMode::Sync, CopyMode::Async, CopyMode::Periodic] {
+        let mut lab = Lab::new(options(mode), Transport::Interconnect);
+        let (_, r1) = mirrors()[0];
+        lab.world.crash(S);
+        lab.world.restart(S);
+        // Both ends suspended (the primary saw the link to 64002 fail), and the restart's
+        // Suspend notice is still on the link 64002 -> 64001.
+        assert_eq!(
+            (lab.state(P, r1), lab.state(S, r1)),
+            (PairState::SuspendedError, PairState::SuspendedError),
+            "{mode}"
+        );
+        let notice =
+            |msg: &Message| matches!(msg, Message::Suspend { mirror, .. } if *mirror == r1);
+        assert!(lab.world.links[&(S, P)].iter().any(notice), "{mode}");
+        let (id, _) = lab.issue1("pairresync ORA_R1");
+        let out = lab.settle();
+        assert!(out.contains(&Output::Done(id)), "{mode}: {out:?}");
+        assert_eq!(
+            (lab.state(P, r1), lab.state(S, r1)),
+            (PairState::Pair, PairState::Pair),
+            "{mode}"
+        );
+        assert_eq!(lab.digest(r1.pvol), lab.digest(r1.svol), "{mode}");
+    }
+}
