@@ -713,11 +713,7 @@ impl CheckModel {
     /// adaptive copy ends with a delta set, and writes after it wait in the bitmap for the
     /// first cycle or pass in PAIR.
     fn same(&self, w: &World, m: MirrorId) -> bool {
-        let (pvol, svol) = (w.volume(m.pvol), w.volume(m.svol));
-        match w.system(m.pvol.storage).pair(m) {
-            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
-            None => pvol.digest() == svol.digest(),
-        }
+        w.system(m.pvol.storage).copy_whole(m, w.volume(m.svol))
     }
 
     // ----- rendering -----

@@ -516,6 +516,14 @@ impl Pair {
         (first / cb, end.div_ceil(cb).max(first / cb + 1))
     }
 
+    /// Marks the chunks of blocks `first..end` pending; an empty range (a mark's) marks none.
+    fn mark_pending(&mut self, blocks: (u64, u64)) {
+        if blocks.0 < blocks.1 {
+            let chunks = self.chunks_of(blocks);
+            self.pending.set_range(chunks.0, chunks.1);
+        }
+    }
+
     fn peer(&self) -> StorageSerial {
         match self.role {
             Role::Primary => self.mirror.svol.storage,
@@ -631,10 +639,7 @@ impl Pair {
         if matches!(self.state, PairState::Pair | PairState::Copy) {
             return false;
         }
-        if first < end {
-            let chunks = self.chunks_of((first, end));
-            self.pending.set_range(chunks.0, chunks.1);
-        }
+        self.mark_pending((first, end));
         true
     }
 
@@ -795,6 +800,20 @@ impl StorageSystem {
 
     pub fn volumes(&self) -> impl Iterator<Item = (VolumeSerial, &Volume)> {
         self.volumes.iter().map(|(&s, v)| (s, v))
+    }
+
+    /// Whether `svol` reads as the PVOL of mirror `m` (a volume of this system) outside the
+    /// chunks this end still holds pending: what a finished copy (resync, no-copy create)
+    /// promises in every mode (`Volume::same_outside`). The checker and the simulator both
+    /// judge a finished copy by this.
+    pub fn copy_whole(&self, m: MirrorId, svol: &Volume) -> bool {
+        let Some(pvol) = self.volume(m.pvol.serial) else {
+            return false;
+        };
+        match self.pair(m) {
+            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
+            None => pvol.digest() == svol.digest(),
+        }
     }
 
     pub fn pair(&self, mirror: MirrorId) -> Option<&Pair> {
@@ -1096,14 +1115,10 @@ impl StorageSystem {
             p.send_update(update, None, out);
             return 0;
         }
-        // The chunks it dirties, only where they go to the bitmap: two divisions the ordered
-        // modes, which send the write itself, need not wait for.
-        let to_bitmap = |p: &mut Pair| {
-            let chunks = p.chunks_of(update.blocks());
-            p.pending.set_range(chunks.0, chunks.1);
-        };
+        // Its chunks are worked out only where it goes to the bitmap (`mark_pending`): two
+        // divisions the ordered modes, which send the write itself, need not wait for.
         if p.state != PairState::Pair || p.diverting {
-            to_bitmap(p);
+            p.mark_pending(update.blocks());
             return 0;
         }
         if p.role == Role::Local {
@@ -1113,7 +1128,7 @@ impl StorageSystem {
         }
         match p.options.mode {
             CopyMode::Periodic | CopyMode::Adaptive => {
-                to_bitmap(p);
+                p.mark_pending(update.blocks());
                 0
             }
             CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async => {
@@ -1123,7 +1138,7 @@ impl StorageSystem {
                     && p.options.on_full == OnFull::Suspend
                     && p.tx.journal_bytes + bytes > p.options.journal_bytes
                 {
-                    to_bitmap(p);
+                    p.mark_pending(update.blocks());
                     self.suspend(m, out);
                     return 0;
                 }
@@ -2009,15 +2024,16 @@ impl StorageSystem {
         if p.state != PairState::Copy || !p.is_source() || p.cursor.is_some() {
             return;
         }
-        if p.closing.is_none() && !p.pending.is_empty() && !p.copy_ends_with_delta() {
-            // Writes during the copy dirtied chunks after the walk ended.
+        // Writes during the copy dirtied chunks after the walk ended.
+        let dirty = p.closing.is_none() && !p.pending.is_empty();
+        if dirty && !p.copy_ends_with_delta() {
             self.start_copier(m, true, out);
             return;
         }
         if p.awaiting_peer.is_some() || p.tx.unacked.iter().any(|f| !f.is_write) {
             return;
         }
-        if p.closing.is_none() && !p.pending.is_empty() {
+        if dirty {
             let upto = p.last_write;
             self.close_cycle(m, out);
             self.pairs.get_mut(&m).expect("pair exists").closing = Some(upto);
@@ -2203,18 +2219,14 @@ impl StorageSystem {
         let p = self.pairs.get_mut(&m).expect("pair exists");
         let mut sync_writes = Vec::new();
         for f in std::mem::take(&mut p.tx.unacked) {
-            if f.blocks.0 < f.blocks.1 {
-                let chunks = p.chunks_of(f.blocks);
-                p.pending.set_range(chunks.0, chunks.1);
-            }
+            p.mark_pending(f.blocks);
             if let Some(cycle) = &f.cycle {
                 p.pending.union_with(cycle);
             }
             sync_writes.extend(f.sync_write);
         }
         for (u, _) in std::mem::take(&mut p.backlog) {
-            let chunks = p.chunks_of(u.blocks());
-            p.pending.set_range(chunks.0, chunks.1);
+            p.mark_pending(u.blocks());
         }
         p.tx.unacked_data = 0;
         p.tx.journal_bytes = 0;

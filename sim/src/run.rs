@@ -1439,13 +1439,10 @@ impl<'a> Sim<'a> {
     /// PVOL's end: what a finished copy promises (`Volume::same_outside`).
     fn copy_whole(&self, m: MirrorId) -> bool {
         let system = |s: StorageSerial| Some(&self.slots[self.idx(s)?].sys);
-        let volume = |v: VolumeId| system(v.storage)?.volume(v.serial);
-        let (Some(pvol), Some(svol)) = (volume(m.pvol), volume(m.svol)) else {
-            return false;
-        };
-        match system(m.pvol.storage).and_then(|s| s.pair(m)) {
-            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
-            None => pvol.digest() == svol.digest(),
+        let svol = system(m.svol.storage).and_then(|s| s.volume(m.svol.serial));
+        match (system(m.pvol.storage), svol) {
+            (Some(p), Some(svol)) => p.copy_whole(m, svol),
+            _ => false,
         }
     }
 
