@@ -8,7 +8,7 @@
 //! beside it runs it; everything else is the library's commands called in-process.
 
 use crate::report::{self, data::Study, Analysis, ReportOptions};
-use crate::sweep::{format_rows, Sweep, SweepOptions};
+use crate::study::{format_rows, Sweep, SweepOptions};
 use mirrorlab_model::check::{check, CheckConfig, CheckModel, CheckReport, Verdict};
 use mirrorlab_model::CopyMode;
 use std::fmt::Write as _;

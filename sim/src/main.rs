@@ -47,11 +47,11 @@ enum Cmd {
     },
     /// Run a grid of simulations in parallel (--vary KEY=V1,V2 ...): sweep.csv, charts and
     /// index.html.
-    Sweep(mirrorlab::sweep::SweepArgs),
+    Sweep(mirrorlab::sweep_cmd::SweepArgs),
     /// Charts and index.html from what sweep, merge or run wrote.
     Report(mirrorlab::report::ReportArgs),
     /// Join the shard directories of one sweep (sweep --shard I/N) into one sweep and report.
-    Merge(mirrorlab::sweep::MergeArgs),
+    Merge(mirrorlab::sweep_cmd::MergeArgs),
     /// Measure speed; with no target, everything.
     Bench {
         #[arg(value_enum)]
@@ -107,9 +107,9 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
-        Some(Cmd::Sweep(args)) => mirrorlab::sweep::run_sweep_cmd(&args).map(ExitCode::from),
+        Some(Cmd::Sweep(args)) => mirrorlab::sweep_cmd::run_sweep_cmd(&args).map(ExitCode::from),
         Some(Cmd::Report(args)) => mirrorlab::report::run_report_cmd(&args).map(ExitCode::from),
-        Some(Cmd::Merge(args)) => mirrorlab::sweep::run_merge_cmd(&args).map(ExitCode::from),
+        Some(Cmd::Merge(args)) => mirrorlab::sweep_cmd::run_merge_cmd(&args).map(ExitCode::from),
         Some(Cmd::Bench {
             target,
             events,

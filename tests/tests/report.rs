@@ -5,7 +5,7 @@ mod report_common;
 
 use mirrorlab::report::data::{RunSummary, Series, Study};
 use mirrorlab::report::{self, Analysis, ReportOptions};
-use mirrorlab::sweep::{RunResult, Sweep, SweepOptions};
+use mirrorlab::study::{RunResult, Sweep, SweepOptions};
 use mirrorlab::{simulate, write_outputs, Overrides};
 use report_common::{files, SMALL_FIG8};
 use std::path::Path;

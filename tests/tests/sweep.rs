@@ -5,7 +5,8 @@
 mod report_common;
 
 use mirrorlab::report::{self, ReportOptions};
-use mirrorlab::sweep::{self, merge, Shard, Sweep, SweepOptions};
+use mirrorlab::study::{self as sweep, merge, Shard, Sweep, SweepOptions};
+use mirrorlab::sweep_cmd;
 use mirrorlab::{simulate, write_outputs, Overrides};
 use report_common::{assert_same_files, SMALL_FIG8};
 use std::path::Path;
@@ -176,7 +177,7 @@ fn bad_keys_and_values_are_bad_input_before_anything_runs() {
         ("mode", "KEY=VALUE"),
     ] {
         let out = d.path().join("out");
-        let args = sweep::SweepArgs {
+        let args = sweep_cmd::SweepArgs {
             scenario: scenario.clone(),
             vary: vec![vary.to_string()],
             out: Some(out.clone()),
@@ -184,7 +185,7 @@ fn bad_keys_and_values_are_bad_input_before_anything_runs() {
             threads: Some(1),
             rpo_target: mirrorlab::units::Nanos(60_000_000_000),
         };
-        let e = sweep::run_sweep_cmd(&args).unwrap_err();
+        let e = sweep_cmd::run_sweep_cmd(&args).unwrap_err();
         let e = e.downcast::<sweep::SweepError>().unwrap();
         assert!(e.is_bad_input(), "{vary}");
         assert!(e.to_string().contains(expect), "{vary}: {e}");

@@ -8,7 +8,7 @@
 
 use crate::metrics::Percentiles;
 use crate::output::RunOutput;
-use crate::sweep::{self, SweepMeta};
+use crate::study::{self, SweepMeta};
 use serde::Deserialize;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -240,7 +240,7 @@ pub struct RunData {
     pub params: Vec<String>,
     pub dir: PathBuf,
     pub summary: RunSummary,
-    pub result: sweep::RunResult,
+    pub result: study::RunResult,
     pub series: Series,
 }
 
@@ -259,7 +259,7 @@ pub struct Study {
 fn read_run(dir: &Path, run: usize, params: Vec<String>) -> Result<RunData, DataError> {
     let summary = RunSummary::read(&dir.join("summary.json"))?;
     let series = Series::read(dir)?;
-    let result = sweep::RunResult::from_summary(&summary, series.max_lag_us());
+    let result = study::RunResult::from_summary(&summary, series.max_lag_us());
     Ok(RunData {
         run,
         params,
@@ -275,7 +275,7 @@ impl Study {
     /// (`summary.json` + CSVs). `rpo_target_ns` overrides the sweep's target.
     pub fn read(dir: &Path, rpo_target_ns: Option<u64>) -> Result<Study, DataError> {
         if dir.join("sweep.json").is_file() {
-            let meta = sweep::read_meta(dir).map_err(|e| bad(dir, e.to_string()))?;
+            let meta = study::read_meta(dir).map_err(|e| bad(dir, e.to_string()))?;
             let keys: Vec<String> = meta.varies.iter().map(|v| v.key.clone()).collect();
             let csv_path = dir.join("sweep.csv");
             let mut r = csv::Reader::from_path(&csv_path)
@@ -293,7 +293,7 @@ impl Study {
                     .map(|k| rec.get(k + 1).unwrap_or_default().to_string())
                     .collect();
                 runs.push(read_run(
-                    &dir.join("runs").join(sweep::run_dir_name(run)),
+                    &dir.join("runs").join(study::run_dir_name(run)),
                     run,
                     params,
                 )?);
@@ -317,7 +317,7 @@ impl Study {
                 meta: None,
                 keys: Vec::new(),
                 runs: vec![run],
-                rpo_target_ns: rpo_target_ns.unwrap_or(sweep::DEFAULT_RPO_TARGET_NS),
+                rpo_target_ns: rpo_target_ns.unwrap_or(study::DEFAULT_RPO_TARGET_NS),
             })
         } else {
             Err(bad(

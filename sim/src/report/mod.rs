@@ -18,7 +18,7 @@ mod html;
 
 use crate::output::human_ns;
 use crate::scenario;
-use crate::sweep::{Param, Verdict};
+use crate::study::{Param, Verdict};
 use crate::units::{human_bytes, Rate};
 use charts::{BarChart, BarGroup, ChartError, HLine, LineChart, Series, ValueLabels};
 use data::{DataError, RunData, Study};
@@ -294,7 +294,7 @@ impl<'a> Analysis<'a> {
     }
 
     /// A run meets the target when its worst RPO is within it, host writes keep up and there
-    /// is a consistent copy to recover to ([`crate::sweep::Verdict`]).
+    /// is a consistent copy to recover to ([`crate::study::Verdict`]).
     pub fn meets_target(&self, r: &RunData) -> bool {
         r.result.verdict(self.study.rpo_target_ns) == Verdict::Meets
     }
