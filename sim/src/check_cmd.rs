@@ -4,6 +4,7 @@
 //! property was reached, 1 otherwise) and the counterexample of `--trace-out`: JSON, and a
 //! scenario that `mirrorlab run` replays ([`crate::replay`]).
 
+use crate::out_dir;
 use crate::replay;
 use anyhow::Context;
 use mirrorlab_model::check::{
@@ -13,7 +14,7 @@ use mirrorlab_model::table::AsyncResume;
 use mirrorlab_model::{CopyMode, Mutant, Transport};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How the split travels to the secondary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -121,6 +122,9 @@ pub struct CheckArgs {
     /// replays step by step.
     #[arg(long)]
     pub trace_out: Option<PathBuf>,
+    /// Replace the --trace-out files (JSON and .toml) if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl CheckArgs {
@@ -202,7 +206,7 @@ pub fn print_report(r: &CheckReport, out: &mut dyn Write) -> std::io::Result<()>
 
 /// `mirrorlab check`: checks each configuration, stopping at the first that fails, whose
 /// shortest counterexample it prints (and writes to `--trace-out`). Returns the exit code;
-/// `Err` for bad arguments (exit 2).
+/// `Err` for bad arguments or a --trace-out that cannot be written (exit 2).
 pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let configs = args.configs();
     // Refuse impossible configurations before spending time on any.
@@ -216,6 +220,7 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
              with the extension .toml, so give the JSON file another extension",
             file.display()
         );
+        out_dir::check_new_files(&[file, &file.with_extension("toml")], args.force)?;
     }
     let (mut states, mut seconds) = (0usize, 0f64);
     for (i, cfg) in configs.iter().enumerate() {
@@ -264,21 +269,16 @@ pub fn run_check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                     let title = format!("counterexample: {property}");
                     let toml = replay::scenario_text(&model, &title, &comments, &path)
                         .map_err(|e| anyhow::anyhow!("cannot write the replay: {e}"))?;
-                    match write_all(&[(file, json), (&scenario, toml)]) {
-                        Err(e) => eprintln!(
-                            "error: cannot write {} and {}: {e}",
-                            file.display(),
-                            scenario.display()
-                        ),
-                        Ok(()) => writeln!(
-                            out,
-                            "counterexample written to {} (JSON) and {} (replay it: \
-                             `mirrorlab run {}`)",
-                            file.display(),
-                            scenario.display(),
-                            scenario.display()
-                        )?,
-                    }
+                    // A failure here is exit 2 (an I/O failure), not 1.
+                    out_dir::write_files(&[(file, json), (&scenario, toml)], args.force)?;
+                    writeln!(
+                        out,
+                        "counterexample written to {} (JSON) and {} (replay it: \
+                         `mirrorlab run {}`)",
+                        file.display(),
+                        scenario.display(),
+                        scenario.display()
+                    )?;
                 }
             }
             None => {
@@ -326,25 +326,6 @@ fn invocation(cfg: &CheckConfig) -> String {
     s
 }
 
-/// Writes every file whole or none: each goes to a temporary file beside its target first,
-/// and only once all are written are they renamed into place.
-fn write_all(files: &[(&Path, String)]) -> std::io::Result<()> {
-    let mut written = Vec::new();
-    for (path, text) in files {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut f = tempfile::NamedTempFile::new_in(dir)?;
-        f.write_all(text.as_bytes())?;
-        written.push((f, path));
-    }
-    for (f, path) in written {
-        f.persist(path).map_err(|e| e.error)?;
-    }
-    Ok(())
-}
-
 /// `mirrorlab explore`: serves stateright's Explorer on the model until interrupted.
 pub fn run_explore(args: &ExploreArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     use stateright::Model;
@@ -383,6 +364,7 @@ pub fn bench_check(threads: usize, out: &mut dyn Write) -> anyhow::Result<()> {
         },
         threads: threads.clamp(1, 256) as u16,
         trace_out: None,
+        force: false,
     };
     let (mut states, mut seconds) = (0usize, 0f64);
     for cfg in args.configs() {

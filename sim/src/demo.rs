@@ -7,6 +7,7 @@
 //! (`scenarios/demo.toml`, `scenarios/demo-bitmap.toml`), so a fresh clone with nothing
 //! beside it runs it; everything else is the library's commands called in-process.
 
+use crate::out_dir::{self, Kind, OutDir};
 use crate::report::{self, data::Study, Analysis, ReportOptions};
 use crate::study::{format_rows, Sweep, SweepOptions};
 use mirrorlab_model::check::{check, CheckConfig, CheckModel, CheckReport, Verdict};
@@ -107,8 +108,12 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
         check_text.push_str(&text);
         failed |= !r.passed();
     }
-    std::fs::create_dir_all(&opts.out)?;
-    std::fs::write(opts.out.join("check.txt"), &check_text)?;
+    // The whole report directory is built beside reports/demo and renamed into place at the
+    // end; it replaces only an earlier demo's.
+    let claim = OutDir::claim(&opts.out, Kind::Demo, &[], false)?;
+    let staging = claim.stage()?;
+    let dir = staging.path();
+    std::fs::write(dir.join("check.txt"), &check_text)?;
     writeln!(
         w,
         "  (mirrorlab check runs the full set, with faults and mutants)\n"
@@ -130,7 +135,7 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
         ..SweepOptions::default()
     };
     let t = Instant::now();
-    let rows = sweep.run(&sweep_opts, &opts.out)?;
+    let rows = sweep.write_into(&sweep_opts, dir)?;
     write!(
         w,
         "{}",
@@ -151,7 +156,8 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
         &bitmap_varies(),
         DEMO_RPO_TARGET_NS,
     )?;
-    let brows = bitmap.run(&sweep_opts, &opts.out.join("bitmap"))?;
+    let brows = bitmap.write_into(&sweep_opts, &dir.join("bitmap"))?;
+    out_dir::mark(&dir.join("bitmap"), Kind::Sweep)?;
     for r in &brows {
         let x = &r.result;
         writeln!(
@@ -166,9 +172,12 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
     failed |= brows.iter().any(|r| !r.result.invariants_ok);
 
     writeln!(w, "\n== 5. The report\n")?;
-    let index = report::build(&opts.out, &ReportOptions::default())?;
-    let study = Study::read(&opts.out, None)?;
-    write!(w, "{}", answer_lines(&Analysis::new(&study)))?;
+    report::build(dir, &ReportOptions::default())?;
+    let study = Study::read(dir, None)?;
+    let answer = answer_lines(&Analysis::new(&study));
+    claim.publish(staging)?;
+    let index = opts.out.join("index.html");
+    write!(w, "{answer}")?;
     writeln!(
         w,
         "\nopen {} (charts, tables, pairdisplay; no server needed)",

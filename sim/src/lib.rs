@@ -9,6 +9,7 @@ pub mod demo;
 pub mod engine;
 pub mod link;
 pub mod metrics;
+pub mod out_dir;
 pub mod output;
 pub mod replay;
 pub mod report;

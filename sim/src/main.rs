@@ -1,14 +1,26 @@
 //! `mirrorlab`: the command line. Each subcommand lives in its own library module; this file
-//! only parses arguments and maps results to exit codes (0 ok, 1 a property or run failed,
-//! 2 bad input).
+//! only parses arguments and maps results to the one exit-code contract of every subcommand
+//! ([`EXIT_CODES`]): an `Err` is always 2.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// The exit-code contract, shown by `--help` and written in README.md.
+const EXIT_CODES: &str = "Exit status, for every subcommand:
+  0  done
+  1  an invariant or property broke (the outputs were written and say which)
+  2  bad input or an I/O failure (an error: message on stderr; no output written or changed)
+
+Outputs: an existing --out must be empty or an earlier mirrorlab output of the same kind
+(it holds a .mirrorlab marker), else it is refused (exit 2) unless --force; an --out that
+is or holds an input is always refused. A directory appears only complete, and a second
+process writing the same --out is refused while the first runs.";
 
 #[derive(Parser)]
 #[command(
     name = "mirrorlab",
     version,
+    after_help = EXIT_CODES,
     about = "Model checker and discrete-event simulator of storage replication: atomic split, \
              no-copy second remote mirror, and what each copy mode costs.",
     long_about = None
@@ -44,6 +56,10 @@ enum Cmd {
         /// count them in summary.json (`skipped_trace_lines`), instead of stopping (exit 2).
         #[arg(long)]
         skip_bad_lines: bool,
+        /// Replace an --out that exists and is not an earlier run directory (its contents
+        /// are deleted).
+        #[arg(long)]
+        force: bool,
     },
     /// Run a grid of simulations in parallel (--vary KEY=V1,V2 ...): sweep.csv, charts and
     /// index.html.
@@ -93,6 +109,7 @@ fn main() -> ExitCode {
             out,
             mode,
             skip_bad_lines,
+            force,
         }) => {
             let args = mirrorlab::run_cmd::RunArgs {
                 scenario,
@@ -100,6 +117,7 @@ fn main() -> ExitCode {
                 out,
                 mode,
                 skip_bad_lines,
+                force,
             };
             match mirrorlab::run_cmd::run(&args) {
                 Ok(mirrorlab::run_cmd::RunOutcome::Ok) => Ok(ExitCode::SUCCESS),

@@ -3,9 +3,10 @@
 //!
 //! This module owns the output contract and its byte stability: structs (never maps) give
 //! JSON keys a fixed order, floats are rounded where they are made, and an output directory
-//! appears only complete (written beside it under a temporary name, then renamed).
+//! appears only complete ([`crate::out_dir`] builds it beside its target and renames it in).
 
 use crate::metrics::{Percentiles, TimeSeries};
+use crate::out_dir::{Kind, OutDir, OutDirError};
 use crate::scenario::HostRole;
 use crate::units::human_bytes;
 use mirrorlab_model::PairRow;
@@ -314,57 +315,29 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
     fs::write(dir.join("latency.csv"), s)
 }
 
-/// Writes `summary.json` and the CSVs into `dir`, replacing it whole: the files go into a
-/// temporary directory beside it first, so a crash never leaves a half-written report.
-///
-/// The old `dir` is not deleted before the new one is in place: it is renamed aside (into a
-/// fresh `.NAME.old-*` directory beside it), the new one is renamed in, and only then is the
-/// old one deleted. Between the two renames `dir` is missing for a moment, but both results
-/// are on disk (`.NAME.old-*/NAME` and `.NAME.tmp-*`), so a crash there loses nothing; if the
-/// second rename fails, the old one is moved back. (A single atomic exchange of two directories
-/// needs `renameat2(RENAME_EXCHANGE)`, which is Linux-only.)
-pub fn write_outputs(out: &RunOutput, dir: &Path) -> io::Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
-    fs::create_dir_all(&parent)?;
-    let name = dir
-        .file_name()
-        .map_or_else(|| "out".to_string(), |n| n.to_string_lossy().into_owned());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.tmp-"))
-        .tempdir_in(&parent)?;
+/// Writes `summary.json` and the CSVs as the run directory `dir`, which appears only complete
+/// and replaces only an earlier run directory or an empty one (see [`crate::out_dir`]).
+pub fn write_outputs(out: &RunOutput, dir: &Path) -> Result<(), OutDirError> {
+    publish_run(out, OutDir::claim(dir, Kind::Run, &[], false)?)
+}
+
+/// Builds the run directory beside the claimed target and renames it into place.
+pub fn publish_run(out: &RunOutput, claim: OutDir) -> Result<(), OutDirError> {
+    let staging = claim.stage()?;
+    write_run_files(out, staging.path()).map_err(|error| OutDirError::Io {
+        path: staging.path().to_path_buf(),
+        error,
+    })?;
+    claim.publish(staging)
+}
+
+/// Writes `summary.json` and the CSVs into `dir`, an existing directory being built (a run
+/// directory's staging, or a sweep's `runs/NNNN`).
+pub fn write_run_files(out: &RunOutput, dir: &Path) -> io::Result<()> {
     let mut json = serde_json::to_string_pretty(&out.summary).map_err(io::Error::other)?;
     json.push('\n');
-    fs::write(tmp.path().join("summary.json"), json)?;
-    write_csvs(&out.series, tmp.path())?;
-    let old = match fs::symlink_metadata(dir) {
-        Ok(_) => {
-            let holder = tempfile::Builder::new()
-                .prefix(&format!(".{name}.old-"))
-                .tempdir_in(&parent)?;
-            let aside = holder.path().join(&name);
-            fs::rename(dir, &aside)?;
-            Some((holder, aside))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    let kept = tmp.keep();
-    if let Err(e) = fs::rename(&kept, dir) {
-        let _ = fs::remove_dir_all(&kept);
-        if let Some((_, aside)) = &old {
-            let _ = fs::rename(aside, dir);
-        }
-        return Err(e);
-    }
-    // The new results are in place; an old directory that cannot be deleted is only disk
-    // space, not a reason to call the run failed.
-    if let Some((holder, _)) = old {
-        let _ = holder.close();
-    }
-    Ok(())
+    fs::write(dir.join("summary.json"), json)?;
+    write_csvs(&out.series, dir)
 }
 
 /// Nanoseconds as a short human duration ("1.2 ms", "3.4 s", "1.5 h").

@@ -4,9 +4,11 @@
 //! This module owns the command's flow and its outcome; `main.rs` maps the outcome to exit
 //! codes (0 ok, 1 an invariant failed — for a replay, the promise its `REPLAY:` lines name —,
 //! 2 bad input, or a replay step that cannot be applied). Validation happens before anything
-//! is written, and the output directory only ever appears complete.
+//! is written, and the output directory only ever appears complete and replaces only an
+//! earlier run directory ([`crate::out_dir`]).
 
-use crate::output::{format_table, write_outputs};
+use crate::out_dir::{inputs_of, Kind, OutDir, OutDirError};
+use crate::output::{format_table, publish_run};
 use crate::run::{simulate_with_progress, Overrides, SimError};
 use crate::scenario::{self, ScenarioError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,6 +26,8 @@ pub struct RunArgs {
     /// Skip (and count in summary.json) trace lines that do not parse or reach past the end of
     /// their volume, in every trace workload, instead of stopping at the first.
     pub skip_bad_lines: bool,
+    /// Replace an `--out` that is not an earlier run directory.
+    pub force: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +52,8 @@ pub enum RunCmdError {
         what: &'static str,
         hint: &'static str,
     },
-    #[error("cannot write {}: {error}", .path.display())]
-    Write {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    #[error(transparent)]
+    Out(#[from] OutDirError),
 }
 
 /// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
@@ -88,6 +89,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(s.stem()));
+    // Refused before simulating, so a long run is not wasted on an --out it may not write.
+    let claim = OutDir::claim(&out_dir, Kind::Run, &inputs_of(&s), args.force)?;
     let overrides = Overrides {
         seed: args.seed,
         mode: args.mode,
@@ -111,10 +114,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
         b.finish_and_clear();
     }
     let out = result?;
-    write_outputs(&out, &out_dir).map_err(|error| RunCmdError::Write {
-        path: out_dir.clone(),
-        error,
-    })?;
+    publish_run(&out, claim)?;
     // A closed stdout (`| head`) is not an error of the run.
     let table = format!("{}\nwrote {}\n", format_table(&out), out_dir.display());
     let _ = std::io::stdout().lock().write_all(table.as_bytes());

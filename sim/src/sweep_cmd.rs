@@ -1,7 +1,8 @@
 //! `mirrorlab sweep` and `mirrorlab merge`: the commands' flow, over [`crate::study`] (which
 //! runs, lays out and merges) and [`crate::report`] (which draws).
 
-use crate::study::{format_rows, merge, Shard, Sweep, SweepOptions};
+use crate::report::{self, ReportOptions};
+use crate::study::{format_rows, Merge, Shard, Sweep, SweepOptions};
 use crate::units::Nanos;
 use std::path::PathBuf;
 
@@ -32,12 +33,15 @@ pub struct SweepArgs {
     /// Run only rows I, I+N, I+2N, ... (one slice of the grid; join slices with `merge`).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Worker threads (default: one per core). Results do not depend on it.
+    /// Worker threads (default: one per core; at most 256). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// The RPO a copy mode must keep for the report's answer, e.g. 30s or 5min.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub rpo_target: Nanos,
+    /// Replace an --out that exists and is not an earlier sweep (its contents are deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `mirrorlab merge DIR... --out DIR`
@@ -46,13 +50,16 @@ pub struct MergeArgs {
     /// The shard directories (`sweep --shard I/N --out DIR` of one sweep, every I once).
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
-    /// Where the merged sweep and its report go.
+    /// Where the merged sweep and its report go (not one of the shards).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an --out that exists and is not an earlier sweep (its contents are deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
-/// Runs `mirrorlab sweep`: exit code 0, or 1 when a run broke an invariant or a file could not
-/// be written; `Err` is bad input (exit 2).
+/// Runs `mirrorlab sweep`: exit code 0, or 1 when a run broke an invariant; `Err` is bad input
+/// or an I/O failure (exit 2), and leaves `--out` as it was.
 pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
     let sweep = Sweep::load(&args.scenario, &args.vary, args.rpo_target.0)?;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -64,15 +71,10 @@ pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
         threads: args.threads,
         progress: true,
     };
+    let claim = sweep.claim(&out, args.force)?;
     let start = std::time::Instant::now();
-    let rows = match sweep.run(&opts, &out) {
-        Ok(r) => r,
-        Err(e) if e.is_bad_input() => return Err(e.into()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    };
+    let staging = claim.stage()?;
+    let rows = sweep.write_into(&opts, staging.path())?;
     say!(
         "{}",
         format_rows(&sweep.grid, &rows, sweep.rpo_target_ns).trim_end()
@@ -84,18 +86,15 @@ pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
         start.elapsed().as_secs_f64()
     );
     if shard.is_whole() {
-        match crate::report::build(&out, &crate::report::ReportOptions::default()) {
-            Ok(index) => say!(
-                "wrote {} and {}",
-                out.join("sweep.csv").display(),
-                index.display()
-            ),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(1);
-            }
-        }
+        report::build(staging.path(), &ReportOptions::default())?;
+        claim.publish(staging)?;
+        say!(
+            "wrote {} and {}",
+            out.join("sweep.csv").display(),
+            out.join("index.html").display()
+        );
     } else {
+        claim.publish(staging)?;
         say!(
             "shard {}/{}: wrote {} (join every shard with `mirrorlab merge DIR... --out DIR`)",
             shard.index,
@@ -111,31 +110,21 @@ pub fn run_sweep_cmd(args: &SweepArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Runs `mirrorlab merge`.
+/// Runs `mirrorlab merge`: the merged sweep and its report appear together, or nothing.
 pub fn run_merge_cmd(args: &MergeArgs) -> anyhow::Result<u8> {
-    let meta = match merge(&args.shards, &args.out) {
-        Ok(m) => m,
-        Err(e) if e.is_bad_input() => return Err(e.into()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(1);
-        }
-    };
-    match crate::report::build(&args.out, &crate::report::ReportOptions::default()) {
-        Ok(index) => {
-            say!(
-                "merged {} shard{} ({} runs) into {} and {}",
-                args.shards.len(),
-                if args.shards.len() == 1 { "" } else { "s" },
-                meta.runs,
-                args.out.join("sweep.csv").display(),
-                index.display()
-            );
-            Ok(0)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(1)
-        }
-    }
+    let m = Merge::plan(&args.shards)?;
+    let claim = m.claim(&args.out, args.force)?;
+    let staging = claim.stage()?;
+    m.write_into(staging.path())?;
+    report::build(staging.path(), &ReportOptions::default())?;
+    claim.publish(staging)?;
+    say!(
+        "merged {} shard{} ({} runs) into {} and {}",
+        args.shards.len(),
+        if args.shards.len() == 1 { "" } else { "s" },
+        m.meta.runs,
+        args.out.join("sweep.csv").display(),
+        args.out.join("index.html").display()
+    );
+    Ok(0)
 }

@@ -97,6 +97,8 @@ fn a_bad_trace_line_exits_2_names_file_and_line_and_keeps_the_old_report() {
     let out = dir.path().join("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("summary.json"), "earlier\n").unwrap();
+    // An earlier run's output, which a run may replace.
+    mirrorlab::out_dir::mark(&out, mirrorlab::out_dir::Kind::Run).unwrap();
 
     let o = mirrorlab(&["run", "s.toml", "--out", "out"], dir.path());
     let err = stderr(&o);
@@ -106,7 +108,11 @@ fn a_bad_trace_line_exits_2_names_file_and_line_and_keeps_the_old_report() {
         "{err}"
     );
     assert_eq!(fs::read(out.join("summary.json")).unwrap(), b"earlier\n");
-    assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    assert_eq!(
+        fs::read_dir(&out).unwrap().count(),
+        2,
+        "summary.json and the marker"
+    );
     assert_eq!(
         fs::read_dir(dir.path()).unwrap().count(),
         3,

@@ -285,6 +285,7 @@ fn args(scenario: PathBuf, out: &Path, skip_bad_lines: bool) -> RunArgs {
         out: Some(out.to_path_buf()),
         mode: None,
         skip_bad_lines,
+        force: false,
     }
 }
 
@@ -304,6 +305,7 @@ fn a_bad_line_deep_in_a_trace_leaves_the_output_directory_as_it_was() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("summary.json"), "{\"from\": \"an earlier run\"}\n").unwrap();
     fs::write(out.join("lag.csv"), "time_s\n").unwrap();
+    mirrorlab::out_dir::mark(&out, mirrorlab::out_dir::Kind::Run).unwrap();
     let before = snapshot(dir.path());
 
     let err = run(&args(scenario.clone(), &out, false)).unwrap_err();
@@ -341,6 +343,7 @@ fn a_bad_scenario_leaves_an_existing_output_directory_alone() {
     let out = dir.path().join("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("summary.json"), "{}\n").unwrap();
+    mirrorlab::out_dir::mark(&out, mirrorlab::out_dir::Kind::Run).unwrap();
     let before = snapshot(dir.path());
     for file in [
         "bandwidth-zero.toml",

@@ -216,6 +216,7 @@ fn other_directories_are_refused_with_a_reason() {
     let args = report::ReportArgs {
         dir: d.path().join("missing"),
         rpo_target: None,
+        force: false,
     };
     assert!(report::run_report_cmd(&args).is_err(), "bad input: exit 2");
 }

@@ -238,6 +238,7 @@ fn a_bad_scenario_leaves_no_output_directory() {
         out: Some(out.clone()),
         mode: None,
         skip_bad_lines: false,
+        force: false,
     };
     let err = mirrorlab::run_cmd::run(&args).unwrap_err();
     assert!(

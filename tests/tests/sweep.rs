@@ -184,6 +184,7 @@ fn bad_keys_and_values_are_bad_input_before_anything_runs() {
             shard: None,
             threads: Some(1),
             rpo_target: mirrorlab::units::Nanos(60_000_000_000),
+            force: false,
         };
         let e = sweep_cmd::run_sweep_cmd(&args).unwrap_err();
         let e = e.downcast::<sweep::SweepError>().unwrap();

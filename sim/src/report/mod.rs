@@ -16,6 +16,7 @@ pub mod charts;
 pub mod data;
 mod html;
 
+use crate::out_dir::{self, OutDir, OutDirError};
 use crate::output::human_ns;
 use crate::scenario;
 use crate::study::{Param, Verdict};
@@ -34,15 +35,17 @@ pub enum ReportError {
     Data(#[from] DataError),
     #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("cannot write {}: {error}", .path.display())]
-    Write {
+    #[error(transparent)]
+    Out(#[from] OutDirError),
+    #[error("cannot read {}: {error}", .path.display())]
+    Read {
         path: PathBuf,
         error: std::io::Error,
     },
 }
 
 impl ReportError {
-    /// Unreadable input exits with 2, anything else with 1.
+    /// Whether the input was at fault rather than the disk (both exit with 2).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, ReportError::Data(_))
     }
@@ -61,12 +64,16 @@ pub fn build(dir: &Path, opts: &ReportOptions) -> Result<PathBuf, ReportError> {
     let study = Study::read(dir, opts.rpo_target_ns)?;
     let mut body = body(&study, "", false)?;
     let mut subs: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|error| ReportError::Write {
+        .map_err(|error| ReportError::Read {
             path: dir.to_path_buf(),
             error,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("sweep.json").is_file() && p.file_name().is_some_and(|n| n != "runs"))
+        .filter(|p| {
+            p.join("sweep.json").is_file()
+                && p.file_name()
+                    .is_some_and(|n| n != "runs" && !n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     subs.sort();
     for sub in subs {
@@ -85,10 +92,7 @@ pub fn build(dir: &Path, opts: &ReportOptions) -> Result<PathBuf, ReportError> {
     let check = fs::read_to_string(dir.join("check.txt")).ok();
     let page = html::page(&study, check.as_deref(), &body);
     let path = dir.join("index.html");
-    fs::write(&path, page).map_err(|error| ReportError::Write {
-        path: path.clone(),
-        error,
-    })?;
+    out_dir::replace_file(&path, page.as_bytes())?;
     Ok(path)
 }
 
@@ -101,7 +105,7 @@ fn body(study: &Study, prefix: &str, compact: bool) -> Result<String, ReportErro
     for (file, alt, svg) in a.charts()? {
         let path = study.dir.join(&file);
         let size = svg_size(&svg);
-        fs::write(&path, svg).map_err(|error| ReportError::Write { path, error })?;
+        out_dir::replace_file(&path, svg.as_bytes())?;
         if compact && a.chunk_key.is_some() && file != "bitmap.svg" {
             continue;
         }
@@ -137,26 +141,24 @@ pub struct ReportArgs {
     /// The RPO target for the answer (default: the one the sweep was run with, else 60s).
     #[arg(long, value_name = "DURATION")]
     pub rpo_target: Option<crate::units::Nanos>,
+    /// Write into DIR even though it has no .mirrorlab marker (a directory an older
+    /// mirrorlab wrote); its index.html and charts are replaced.
+    #[arg(long)]
+    pub force: bool,
 }
 
-/// Runs `mirrorlab report`: exit code 0, or 1 when a file could not be written; `Err` is bad
-/// input (exit 2).
+/// Runs `mirrorlab report`: exit code 0; `Err` is bad input or an I/O failure (exit 2). DIR
+/// is locked against another writer while the report is drawn, and each file is replaced
+/// whole.
 pub fn run_report_cmd(args: &ReportArgs) -> anyhow::Result<u8> {
     let opts = ReportOptions {
         rpo_target_ns: args.rpo_target.map(|n| n.0),
     };
-    match build(&args.dir, &opts) {
-        Ok(index) => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stdout().lock(), "wrote {}", index.display());
-            Ok(0)
-        }
-        Err(e) if e.is_bad_input() => Err(e.into()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(1)
-        }
-    }
+    let _claim = OutDir::claim_in_place(&args.dir, args.force)?;
+    let index = build(&args.dir, &opts)?;
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "wrote {}", index.display());
+    Ok(0)
 }
 
 // ----- analysis -----

@@ -44,16 +44,15 @@ pub(super) fn rows_text(rows: &[Row]) -> Vec<(usize, String)> {
     rows.iter().map(|r| (r.run, r.csv_line())).collect()
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<(), SweepError> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, text)
-        .and_then(|()| fs::rename(&tmp, path))
-        .map_err(|error| SweepError::Write {
-            path: path.to_path_buf(),
-            error,
-        })
+fn write(path: &Path, text: &str) -> Result<(), SweepError> {
+    fs::write(path, text).map_err(|error| SweepError::Write {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
+/// Writes the sweep's own files into `out`, a directory being built (its rows' directories
+/// are already there).
 pub(super) fn write_sweep_files(
     out: &Path,
     meta: &SweepMeta,
@@ -63,14 +62,14 @@ pub(super) fn write_sweep_files(
 ) -> Result<(), SweepError> {
     let mut json = serde_json::to_string_pretty(meta).map_err(|e| bad(e.to_string()))?;
     json.push('\n');
-    write_atomic(&out.join("sweep.json"), &json)?;
-    write_atomic(&out.join("scenario.toml"), scenario_text)?;
+    write(&out.join("sweep.json"), &json)?;
+    write(&out.join("scenario.toml"), scenario_text)?;
     let mut csv = csv_header(keys);
     csv.push('\n');
     for (_, line) in rows {
         let _ = writeln!(csv, "{line}");
     }
-    write_atomic(&out.join("sweep.csv"), &csv)
+    write(&out.join("sweep.csv"), &csv)
 }
 
 /// Reads a sweep directory's `sweep.json`.

@@ -15,10 +15,11 @@ pub mod sweep;
 
 pub use grid::{Grid, Param, Shard, Vary, KEYS};
 pub use layout::{read_meta, run_dir_name, SweepMeta, VaryMeta, DEFAULT_RPO_TARGET_NS};
-pub use merge::merge;
+pub use merge::{merge, Merge};
 pub use results::{csv_header, format_rows, Row, RunResult, Verdict, RESULT_COLUMNS};
-pub use sweep::{Sweep, SweepOptions};
+pub use sweep::{Sweep, SweepOptions, MAX_THREADS};
 
+use crate::out_dir::OutDirError;
 use crate::run::SimError;
 use crate::scenario::ScenarioError;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub const FORMAT: u32 = 1;
 pub enum SweepError {
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// An `--out` that may not be written, or a shard that is a killed writer's leftover.
+    #[error(transparent)]
+    OutDir(#[from] OutDirError),
     /// A `--vary`, `--shard` or `--rpo-target` the scenario cannot take.
     #[error("{0}")]
     BadInput(String),
@@ -52,15 +56,13 @@ pub enum SweepError {
 }
 
 impl SweepError {
-    /// Bad input exits with 2, anything else with 1.
+    /// Whether the input was at fault rather than the disk (both exit with 2; a message may
+    /// say which).
     pub fn is_bad_input(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            SweepError::Scenario(_)
-                | SweepError::BadInput(_)
-                | SweepError::Merge(_)
-                | SweepError::Sim { .. }
-                | SweepError::Read { .. }
+            SweepError::Write { .. }
+                | SweepError::OutDir(OutDirError::Io { .. } | OutDirError::Busy { .. })
         )
     }
 }

@@ -6,7 +6,8 @@ use super::grid::{Grid, Shard};
 use super::layout::{rows_text, run_dir_name, write_sweep_files, SweepMeta, VaryMeta};
 use super::results::{Row, RunResult};
 use super::{bad, SweepError, FORMAT};
-use crate::output::{write_outputs, RunOutput};
+use crate::out_dir::{inputs_of, Kind, OutDir};
+use crate::output::{write_run_files, RunOutput};
 use crate::run::{simulate, Overrides};
 use crate::scenario::{self, Scenario, ScenarioError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,11 +26,14 @@ pub struct Sweep {
     pub rpo_target_ns: u64,
 }
 
+/// The most worker threads a sweep starts (`--threads`).
+pub const MAX_THREADS: usize = 256;
+
 /// How to run it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SweepOptions {
     pub shard: Shard,
-    /// Worker threads; `None`: rayon's default (one per core).
+    /// Worker threads, at most [`MAX_THREADS`]; `None`: rayon's default (one per core).
     pub threads: Option<usize>,
     /// A progress bar on stderr when it is a terminal.
     pub progress: bool,
@@ -101,26 +105,42 @@ impl Sweep {
         })
     }
 
-    /// Runs this shard's rows in parallel, writes each run's directory under `out/runs/` and
-    /// then `sweep.json`, `scenario.toml` and `sweep.csv` (last, so a complete `sweep.csv`
-    /// means a complete sweep). Returns the rows in grid order.
+    /// Runs the sweep into `out`, which appears only complete and replaces only an earlier
+    /// sweep or an empty directory ([`crate::out_dir`]). Returns the rows in grid order.
     pub fn run(&self, opts: &SweepOptions, out: &Path) -> Result<Vec<Row>, SweepError> {
+        let claim = self.claim(out, false)?;
+        let staging = claim.stage()?;
+        let rows = self.write_into(opts, staging.path())?;
+        claim.publish(staging)?;
+        Ok(rows)
+    }
+
+    /// Claims `out` for this sweep (see [`OutDir::claim`]): its scenario and traces are inputs.
+    pub fn claim(&self, out: &Path, force: bool) -> Result<OutDir, SweepError> {
+        Ok(OutDir::claim(
+            out,
+            Kind::Sweep,
+            &inputs_of(&self.scenario),
+            force,
+        )?)
+    }
+
+    /// Runs this shard's rows in parallel, writes each run's directory under `dir/runs/` and
+    /// then `sweep.json`, `scenario.toml` and `sweep.csv`. `dir` is a directory being built
+    /// (a claimed output's staging, or a study nested in one); it is created if missing.
+    pub fn write_into(&self, opts: &SweepOptions, dir: &Path) -> Result<Vec<Row>, SweepError> {
         let write_err = |path: &Path| {
             let path = path.to_path_buf();
             move |error| SweepError::Write { path, error }
         };
-        fs::create_dir_all(out).map_err(write_err(out))?;
-        // A previous sweep's results must not mix with this one's.
-        for stale in ["sweep.csv", "index.html"] {
-            let p = out.join(stale);
-            if p.exists() {
-                fs::remove_file(&p).map_err(write_err(&p))?;
-            }
+        if let Some(n) = opts.threads.filter(|&n| n == 0 || n > MAX_THREADS) {
+            return Err(bad(format!(
+                "--threads {n}: expected at least 1 and at most {MAX_THREADS} (each thread runs \
+                 one simulation with its own memory; more threads than cores add memory, not \
+                 speed)"
+            )));
         }
-        let runs_dir = out.join("runs");
-        if runs_dir.exists() {
-            fs::remove_dir_all(&runs_dir).map_err(write_err(&runs_dir))?;
-        }
+        let runs_dir = dir.join("runs");
         fs::create_dir_all(&runs_dir).map_err(write_err(&runs_dir))?;
         let indices: Vec<usize> = opts.shard.rows(self.grid.len()).collect();
         let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
@@ -138,8 +158,10 @@ impl Sweep {
                 .par_iter()
                 .map(|&i| {
                     let output = self.run_one(i)?;
-                    let dir = runs_dir.join(run_dir_name(i));
-                    write_outputs(&output, &dir).map_err(write_err(&dir))?;
+                    let run_dir = runs_dir.join(run_dir_name(i));
+                    fs::create_dir(&run_dir)
+                        .and_then(|()| write_run_files(&output, &run_dir))
+                        .map_err(write_err(&run_dir))?;
                     if let Some(b) = &bar {
                         b.inc(1);
                     }
@@ -154,7 +176,7 @@ impl Sweep {
         };
         let rows = match opts.threads {
             Some(n) => rayon::ThreadPoolBuilder::new()
-                .num_threads(n.max(1))
+                .num_threads(n)
                 .build()
                 .map_err(|e| bad(format!("cannot start {n} threads: {e}")))?
                 .install(work),
@@ -166,7 +188,7 @@ impl Sweep {
         let rows = rows?;
         let keys: Vec<String> = self.grid.varies.iter().map(|v| v.key.clone()).collect();
         write_sweep_files(
-            out,
+            dir,
             &self.meta(opts.shard),
             &self.scenario_text,
             &keys,
