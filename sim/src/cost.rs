@@ -5,13 +5,13 @@
 
 use crate::metrics::round;
 use crate::scenario::LinkDef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A 30-day month in nanoseconds.
 pub const MONTH_NS: u64 = 30 * 24 * 3_600 * 1_000_000_000;
 
 /// Dollars per month.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostReport {
     pub transfer: f64,
     pub provisioned: f64,

@@ -164,8 +164,8 @@ pub fn run_with(opts: &DemoOptions, w: &mut impl Write) -> anyhow::Result<u8> {
             w,
             "  chunk {:>6}: hosts wrote {:>9}, resync sent {:>9} ({:.1}x)",
             r.params[0],
-            crate::units::human_bytes(x.written_bytes),
-            crate::units::human_bytes(x.resync_bytes),
+            crate::human::bytes(x.written_bytes),
+            crate::human::bytes(x.resync_bytes),
             x.resync_bytes as f64 / x.written_bytes.max(1) as f64
         )?;
     }
@@ -218,7 +218,7 @@ fn check_summary(r: &CheckReport) -> String {
 fn answer_lines(a: &Analysis<'_>) -> String {
     let mut s = format!(
         "cheapest bandwidth keeping the RPO under {}:\n",
-        crate::output::human_ns(a.study.rpo_target_ns)
+        crate::human::duration(a.study.rpo_target_ns)
     );
     for ans in a.answers() {
         let _ = match ans.best {
@@ -228,8 +228,8 @@ fn answer_lines(a: &Analysis<'_>) -> String {
                 ans.label,
                 report::rate_of(r),
                 report::dollars(r.result.cost_total),
-                crate::output::human_ns(r.result.max_rpo_ns),
-                crate::output::human_ns(r.result.write_p99_ns)
+                crate::human::duration(r.result.max_rpo_ns),
+                crate::human::duration(r.result.write_p99_ns)
             ),
             None => writeln!(
                 s,

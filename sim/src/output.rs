@@ -1,16 +1,19 @@
 //! What a run produces and how it is written: `summary.json` (the DESIGN.md keys and more),
 //! the CSV time series, and the short table printed to stdout.
 //!
+//! The summary types are declared once, here, and read back by the report and a sweep
+//! (`Deserialize`) as they are written.
+//!
 //! This module owns the output contract and its byte stability: structs (never maps) give
 //! JSON keys a fixed order, floats are rounded where they are made, and an output directory
 //! appears only complete ([`crate::out_dir`] builds it beside its target and renames it in).
 
+use crate::human;
 use crate::metrics::{Percentiles, TimeSeries};
 use crate::out_dir::{Kind, OutDir, OutDirError};
 use crate::scenario::HostRole;
-use crate::units::human_bytes;
-use mirrorlab_model::PairRow;
-use serde::Serialize;
+use mirrorlab_model::{PairRow, PairState, StorageSerial, VolumeId};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
@@ -32,7 +35,7 @@ impl RunOutput {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
@@ -52,18 +55,61 @@ pub struct Summary {
     /// Fig 5/12: the second remote mirror built with atomic split + no-copy versus a full copy.
     pub second_mirror: Option<SecondMirror>,
     pub commands: Vec<CommandReport>,
+    #[serde(deserialize_with = "pairdisplay_rows")]
     pub pairdisplay: Vec<PairRow>,
     pub skipped_trace_lines: u64,
     pub unmapped_trace_records: u64,
     pub invariants: Invariants,
     /// Only for a `[replay]` scenario (absent otherwise, so other outputs keep their bytes).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplayReport>,
+}
+
+/// Reads pairdisplay rows back: the model's [`PairRow`] is only written (its `ps` is a
+/// `&'static str`), so its fields are read here and it is built from them.
+fn pairdisplay_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PairRow>, D::Error> {
+    #[derive(Deserialize)]
+    struct Line {
+        group: String,
+        volume: VolumeId,
+        storage: StorageSerial,
+        ps: String,
+        state: PairState,
+        mode: String,
+        mirror_volume: VolumeId,
+        sync_percent: f64,
+        pending_bytes: u64,
+    }
+    Vec::<Line>::deserialize(d)?
+        .into_iter()
+        .map(|l| {
+            let ps = match l.ps.as_str() {
+                "P" => "P",
+                "S" => "S",
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "pairdisplay: expected ps \"P\" or \"S\", found {other:?}"
+                    )))
+                }
+            };
+            Ok(PairRow {
+                group: l.group,
+                volume: l.volume,
+                storage: l.storage,
+                ps,
+                state: l.state,
+                mode: l.mode,
+                mirror_volume: l.mirror_volume,
+                sync_percent: l.sync_percent,
+                pending_bytes: l.pending_bytes,
+            })
+        })
+        .collect()
 }
 
 /// What a replay shows beyond the usual outputs: each promise it saw broken with the step
 /// that broke it, and the world at the end, to set beside the checker's counterexample.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReplayReport {
     pub steps: usize,
     pub interval_ns: u64,
@@ -76,7 +122,7 @@ pub struct ReplayReport {
     pub timers: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BrokenPromise {
     /// The step (from 1) during which it broke; `None` when seen at the end of the run.
     pub step: Option<usize>,
@@ -87,14 +133,14 @@ pub struct BrokenPromise {
 }
 
 /// A volume at the end of a replay: written blocks (`[b0=w2 b1=w1]`) and content digest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeContent {
     pub volume: String,
     pub blocks: String,
     pub digest: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinkReport {
     pub name: String,
     pub data_bytes: u64,
@@ -113,7 +159,7 @@ pub struct LinkReport {
     pub cost: CostReport,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MirrorReport {
     pub group: String,
     pub pvol: String,
@@ -132,7 +178,7 @@ pub struct MirrorReport {
     pub control_bytes: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HostReport {
     pub name: String,
     pub role: HostRole,
@@ -149,7 +195,7 @@ pub struct HostReport {
     pub first_failure: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SplitReport {
     pub command: String,
     pub issued_ns: u64,
@@ -165,7 +211,7 @@ pub struct SplitReport {
     pub refused: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResyncReport {
     pub command: String,
     pub mirror: String,
@@ -180,7 +226,7 @@ pub struct ResyncReport {
 }
 
 /// A site lost for good (`disaster STORAGE`), measured at that moment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DisasterReport {
     pub at_ns: u64,
     pub storage: u32,
@@ -194,7 +240,7 @@ pub struct DisasterReport {
 }
 
 /// One remote mirror whose PVOL was on the lost system.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DisasterMirror {
     pub group: String,
     pub pvol: String,
@@ -209,7 +255,7 @@ pub struct DisasterMirror {
     pub unacked_writes: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommandReport {
     pub run: String,
     pub issued_ns: Option<u64>,
@@ -218,7 +264,7 @@ pub struct CommandReport {
     pub result: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SecondMirror {
     pub group: String,
     pub mirror: String,
@@ -234,7 +280,7 @@ pub struct SecondMirror {
     pub time_saved_ns: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct MirrorCost {
     pub completed: bool,
     pub duration_ns: u64,
@@ -242,19 +288,10 @@ pub struct MirrorCost {
     pub control_bytes: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Invariants {
     pub ok: bool,
     pub failures: Vec<String>,
-}
-
-/// Seconds with millisecond precision, for CSV time columns.
-fn secs(ns: u64) -> String {
-    format!(
-        "{}.{:03}",
-        ns / 1_000_000_000,
-        ns % 1_000_000_000 / 1_000_000
-    )
 }
 
 fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
@@ -271,7 +308,7 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{:.4}",
-            secs(r.time_ns),
+            human::seconds_3(r.time_ns),
             r.link,
             r.direction,
             r.data_bytes,
@@ -286,7 +323,7 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
         let _ = writeln!(
             s,
             "{},{},{},{},{}.{:06},{}",
-            secs(r.time_ns),
+            human::seconds_3(r.time_ns),
             r.group,
             r.mirror,
             r.lag_bytes,
@@ -301,7 +338,7 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{}",
-            secs(r.time_ns),
+            human::seconds_3(r.time_ns),
             r.host,
             r.writes,
             r.reads,
@@ -340,24 +377,6 @@ pub fn write_run_files(out: &RunOutput, dir: &Path) -> io::Result<()> {
     write_csvs(&out.series, dir)
 }
 
-/// Nanoseconds as a short human duration ("1.2 ms", "3.4 s", "1.5 h").
-pub fn human_ns(ns: u64) -> String {
-    let f = ns as f64;
-    if ns < 1_000 {
-        format!("{ns} ns")
-    } else if ns < 1_000_000 {
-        format!("{:.1} us", f / 1e3)
-    } else if ns < 1_000_000_000 {
-        format!("{:.1} ms", f / 1e6)
-    } else if ns < 120_000_000_000 {
-        format!("{:.1} s", f / 1e9)
-    } else if ns < 7_200_000_000_000 {
-        format!("{:.1} min", f / 6e10)
-    } else {
-        format!("{:.2} h", f / 3.6e12)
-    }
-}
-
 /// The short table `mirrorlab run` prints.
 pub fn format_table(out: &RunOutput) -> String {
     let s = &out.summary;
@@ -367,7 +386,7 @@ pub fn format_table(out: &RunOutput) -> String {
         "{} (seed {}, {} simulated, {} events)",
         s.scenario,
         s.seed,
-        human_ns(s.simulated_ns),
+        human::duration(s.simulated_ns),
         s.events
     );
     let _ = writeln!(
@@ -380,8 +399,8 @@ pub fn format_table(out: &RunOutput) -> String {
             t,
             "{:<10} {:>12} {:>12} {:>6.1}% {:>12.2}",
             l.name,
-            human_bytes(l.data_bytes),
-            human_bytes(l.control_bytes),
+            human::bytes(l.data_bytes),
+            human::bytes(l.control_bytes),
             l.busy_fraction * 100.0,
             l.cost.total
         );
@@ -399,9 +418,9 @@ pub fn format_table(out: &RunOutput) -> String {
             format!("{}->{}", m.pvol, m.svol),
             m.mode,
             m.final_state,
-            human_bytes(m.max_lag_bytes),
-            human_ns(m.replication_delay_ns.p50),
-            human_ns(m.replication_delay_ns.p99)
+            human::bytes(m.max_lag_bytes),
+            human::duration(m.replication_delay_ns.p50),
+            human::duration(m.replication_delay_ns.p99)
         );
     }
     let _ = writeln!(
@@ -416,9 +435,9 @@ pub fn format_table(out: &RunOutput) -> String {
             h.name,
             h.writes,
             h.failed,
-            human_ns(h.write_latency_ns.p50),
-            human_ns(h.write_latency_ns.p99),
-            human_ns(h.write_latency_ns.p999)
+            human::duration(h.write_latency_ns.p50),
+            human::duration(h.write_latency_ns.p99),
+            human::duration(h.write_latency_ns.p999)
         );
     }
     for sp in &s.splits {
@@ -426,8 +445,9 @@ pub fn format_table(out: &RunOutput) -> String {
             t,
             "\nsplit `{}`: {}, host I/O stall {}, SVOLs identical: {}",
             sp.command,
-            sp.duration_ns.map_or("not completed".to_string(), human_ns),
-            human_ns(sp.host_io_stall_ns),
+            sp.duration_ns
+                .map_or("not completed".to_string(), human::duration),
+            human::duration(sp.host_io_stall_ns),
             match sp.digests_match {
                 Some(true) => "yes",
                 Some(false) => "NO",
@@ -439,11 +459,11 @@ pub fn format_table(out: &RunOutput) -> String {
         let _ = writeln!(
             t,
             "\ndisaster at {} (storage {}): {} acknowledged writes lost ({}), RPO {}",
-            human_ns(d.at_ns),
+            human::duration(d.at_ns),
             d.storage,
             d.acked_writes_lost,
-            human_bytes(d.acked_bytes_lost),
-            human_ns(d.rpo_ns)
+            human::bytes(d.acked_bytes_lost),
+            human::duration(d.rpo_ns)
         );
     }
     if let Some(m) = &s.second_mirror {
@@ -452,10 +472,10 @@ pub fn format_table(out: &RunOutput) -> String {
             "\nsecond remote mirror {} ({}):\n  atomic split + no-copy: {} on the link, {}\n  conventional full copy: {} on the link, {}{}",
             m.group,
             m.mirror,
-            human_bytes(m.nocopy.data_bytes + m.nocopy.control_bytes),
-            human_ns(m.nocopy.duration_ns),
-            human_bytes(m.conventional.data_bytes + m.conventional.control_bytes),
-            human_ns(m.conventional.duration_ns),
+            human::bytes(m.nocopy.data_bytes + m.nocopy.control_bytes),
+            human::duration(m.nocopy.duration_ns),
+            human::bytes(m.conventional.data_bytes + m.conventional.control_bytes),
+            human::duration(m.conventional.duration_ns),
             if m.conventional.completed { "" } else { " (not completed)" }
         );
     }
@@ -476,7 +496,7 @@ fn format_replay(r: &ReplayReport, t: &mut String) {
         t,
         "\nreplay: {} steps, {} apart; volumes at the end:",
         r.steps,
-        human_ns(r.interval_ns)
+        human::duration(r.interval_ns)
     );
     for v in &r.volumes {
         let _ = writeln!(t, "  {} {}", v.volume, v.blocks);

@@ -3,7 +3,7 @@
 
 mod report_common;
 
-use mirrorlab::report::data::{RunSummary, Series, Study};
+use mirrorlab::report::data::{Series, Study};
 use mirrorlab::report::{self, Analysis, ReportOptions};
 use mirrorlab::study::{RunResult, Sweep, SweepOptions};
 use mirrorlab::{simulate, write_outputs, Overrides};
@@ -99,7 +99,7 @@ fn rows_read_back_from_disk_equal_rows_made_in_memory() {
     let out = simulate(&scenario, &Overrides::default()).unwrap();
     let d = tempfile::tempdir().unwrap();
     write_outputs(&out, d.path()).unwrap();
-    let summary = RunSummary::read(&d.path().join("summary.json")).unwrap();
+    let summary = mirrorlab::Summary::read(&d.path().join("summary.json")).unwrap();
     let series = Series::read(d.path()).unwrap();
     let from_disk = RunResult::from_summary(&summary, series.max_lag_us());
     assert_eq!(from_disk, RunResult::from_output(&out));

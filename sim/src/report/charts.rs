@@ -9,6 +9,7 @@
 //! label goes through [`fmt_num`]). SVG text names a font family and needs no font at build
 //! time.
 
+use crate::human::{bytes_label, fmt_num, fmt_sig, seconds_label};
 use plotters::chart::MeshStyle;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -137,34 +138,6 @@ pub struct BarChart {
     /// Tick labels of a log axis with k, M, G suffixes (for bytes).
     pub si_ticks: bool,
     pub notes: Vec<String>,
-}
-
-/// Prints a tick or value: fixed `decimals`, "-0" as "0", no exponent.
-pub fn fmt_num(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    if s.trim_start_matches('-')
-        .chars()
-        .all(|c| c == '0' || c == '.')
-    {
-        format!("{:.decimals$}", 0.0)
-    } else {
-        s
-    }
-}
-
-/// Three significant digits, no exponent, no trailing zeros: 512, 2.8, 0.0123, 0.
-pub fn fmt_sig(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return "0".to_string();
-    }
-    let mag = v.abs().log10().floor() as i32;
-    let decimals = (2 - mag).clamp(0, 9) as usize;
-    let s = fmt_num(v, decimals);
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 /// Decimals that tell ticks `step` apart.
@@ -565,32 +538,6 @@ pub fn bar_stack(
     })
 }
 
-/// Bytes for a label: "1.5 GB", "320 B".
-fn human_bytes(v: f64) -> String {
-    const UNITS: [(f64, &str); 4] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
-    for (div, unit) in UNITS {
-        if v >= div {
-            return format!("{} {unit}", fmt_sig(v / div));
-        }
-    }
-    format!("{} B", fmt_sig(v))
-}
-
-/// Seconds for a label: "2.5 h", "39.6 s", "22.6 ms", "15 us".
-fn human_seconds(v: f64) -> String {
-    if v >= 7200.0 {
-        format!("{} h", fmt_sig(v / 3600.0))
-    } else if v >= 120.0 {
-        format!("{} min", fmt_sig(v / 60.0))
-    } else if v >= 1.0 {
-        format!("{} s", fmt_sig(v))
-    } else if v >= 1e-3 {
-        format!("{} ms", fmt_sig(v * 1e3))
-    } else {
-        format!("{} us", fmt_sig(v * 1e6))
-    }
-}
-
 fn bar_items(c: &BarChart) -> Vec<LegendItem> {
     if c.groups.len() < 2 {
         return Vec::new();
@@ -703,8 +650,8 @@ fn draw_bars(plot: &Area<'_>, c: &BarChart) -> Result<(), ChartError> {
             let text = match c.value_labels {
                 ValueLabels::None => continue,
                 ValueLabels::Sig => fmt_sig(v),
-                ValueLabels::Bytes => human_bytes(v),
-                ValueLabels::Seconds => human_seconds(v),
+                ValueLabels::Bytes => bytes_label(v),
+                ValueLabels::Seconds => seconds_label(v),
             };
             // Leave out a label much wider than its bar rather than overprint a neighbour.
             let bar_px = chart.backend_coord(&(right, y0)).0 - chart.backend_coord(&(left, y0)).0;
@@ -740,9 +687,9 @@ mod tests {
         assert_eq!(fmt_sig(2.80), "2.8");
         assert_eq!(fmt_sig(0.012345), "0.0123");
         assert_eq!(fmt_sig(123456.0), "123456");
-        assert_eq!(human_bytes(1.54e9), "1.54 GB");
-        assert_eq!(human_bytes(320.0), "320 B");
-        assert_eq!(human_seconds(0.0226), "22.6 ms");
+        assert_eq!(bytes_label(1.54e9), "1.54 GB");
+        assert_eq!(bytes_label(320.0), "320 B");
+        assert_eq!(seconds_label(0.0226), "22.6 ms");
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Reading what runs and sweeps wrote: the parts of `summary.json` a report uses, the CSV
 //! time series, and a sweep directory as a list of runs with their varied parameters.
 //!
-//! This module owns the report's view of the output files. It reads `summary.json` into its
-//! own lenient structs (fields it does not know are ignored, missing ones default), so the
-//! same code serves a run written a moment ago in-process ([`RunSummary::from_output`]) and
-//! one read back from disk: the numbers in a sweep row and in the report come from one place.
+//! This module owns the report's view of the output files. It reads `summary.json` back into
+//! the [`Summary`] type `run` wrote it from (declared once, in [`crate::output`]), so a run
+//! in memory and one read from disk give the same numbers: a sweep row and the report come
+//! from one place ([`crate::study::RunResult::from_summary`]).
 
-use crate::metrics::Percentiles;
-use crate::output::RunOutput;
+use crate::output::Summary;
 use crate::study::{self, SweepMeta};
 use serde::Deserialize;
 use std::fs;
@@ -27,138 +26,9 @@ fn bad(path: &Path, message: impl Into<String>) -> DataError {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct LinkSummary {
-    pub name: String,
-    pub data_bytes: u64,
-    pub control_bytes: u64,
-    pub busy_fraction: f64,
-    pub bandwidth_bytes_per_s: u64,
-    pub latency_ns: u64,
-    pub cost: Cost,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Cost {
-    pub transfer: f64,
-    pub provisioned: f64,
-    pub total: f64,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MirrorSummary {
-    pub group: String,
-    pub pvol: String,
-    pub svol: String,
-    pub mode: String,
-    pub final_state: String,
-    pub max_lag_bytes: u64,
-    pub replication_delay_ns: Percentiles,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct HostSummary {
-    pub name: String,
-    pub role: String,
-    pub writes: u64,
-    pub bytes_written: u64,
-    pub failed: u64,
-    pub write_latency_ns: Percentiles,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SplitSummary {
-    pub command: String,
-    pub duration_ns: Option<u64>,
-    pub host_io_stall_ns: u64,
-    pub digests_match: Option<bool>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ResyncSummary {
-    pub command: String,
-    pub completed_ns: Option<u64>,
-    pub dirty_chunks: u64,
-    pub chunk_bytes: u64,
-    pub data_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MirrorCost {
-    pub completed: bool,
-    pub duration_ns: u64,
-    pub data_bytes: u64,
-    pub control_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SecondMirror {
-    pub group: String,
-    pub mirror: String,
-    pub pvol_used_bytes: u64,
-    pub nocopy: MirrorCost,
-    pub conventional: MirrorCost,
-    pub split_duration_ns: u64,
-    pub split_host_io_stall_ns: u64,
-}
-
-/// A pairdisplay line as `summary.json` holds it.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PairLine {
-    pub group: String,
-    pub volume: String,
-    pub storage: u64,
-    pub ps: String,
-    pub state: String,
-    pub mode: String,
-    pub mirror_volume: String,
-    pub sync_percent: f64,
-    pub pending_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Invariants {
-    pub ok: bool,
-    pub failures: Vec<String>,
-}
-
-/// The parts of `summary.json` a report reads.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RunSummary {
-    pub scenario: String,
-    pub seed: u64,
-    pub simulated_ns: u64,
-    pub links: Vec<LinkSummary>,
-    pub mirrors: Vec<MirrorSummary>,
-    pub hosts: Vec<HostSummary>,
-    pub cost: Cost,
-    pub splits: Vec<SplitSummary>,
-    pub resyncs: Vec<ResyncSummary>,
-    pub second_mirror: Option<SecondMirror>,
-    pub pairdisplay: Vec<PairLine>,
-    pub invariants: Invariants,
-}
-
-impl RunSummary {
-    /// The same view of a run still in memory.
-    pub fn from_output(out: &RunOutput) -> RunSummary {
-        serde_json::to_value(&out.summary)
-            .and_then(serde_json::from_value)
-            .unwrap_or_default()
-    }
-
-    pub fn read(path: &Path) -> Result<RunSummary, DataError> {
+impl Summary {
+    /// Reads a run's `summary.json` back into the type `run` wrote it from.
+    pub fn read(path: &Path) -> Result<Summary, DataError> {
         let text = fs::read_to_string(path).map_err(|e| bad(path, e.to_string()))?;
         serde_json::from_str(&text)
             .map_err(|e| bad(path, format!("not a mirrorlab summary.json: {e}")))
@@ -222,16 +92,6 @@ impl Series {
     }
 }
 
-/// The same maximum from a run in memory, truncated to microseconds as `lag.csv` prints it.
-pub fn max_lag_us(out: &RunOutput) -> u64 {
-    out.series
-        .lag
-        .iter()
-        .map(|l| l.lag_ns / 1_000)
-        .max()
-        .unwrap_or(0)
-}
-
 /// One run of a study: its varied parameters and its files.
 #[derive(Clone, Debug)]
 pub struct RunData {
@@ -239,7 +99,7 @@ pub struct RunData {
     /// One value per varied key, in [`Study::keys`] order.
     pub params: Vec<String>,
     pub dir: PathBuf,
-    pub summary: RunSummary,
+    pub summary: Summary,
     pub result: study::RunResult,
     pub series: Series,
 }
@@ -257,7 +117,7 @@ pub struct Study {
 }
 
 fn read_run(dir: &Path, run: usize, params: Vec<String>) -> Result<RunData, DataError> {
-    let summary = RunSummary::read(&dir.join("summary.json"))?;
+    let summary = Summary::read(&dir.join("summary.json"))?;
     let series = Series::read(dir)?;
     let result = study::RunResult::from_summary(&summary, series.max_lag_us());
     Ok(RunData {

@@ -5,8 +5,8 @@
 //! No timestamps and no absolute paths, so the same directory gives the same bytes.
 
 use super::data::{RunData, Study};
-use super::{bytes, dollars, rate_of, Analysis};
-use crate::output::human_ns;
+use super::{dollars, rate_of, Analysis};
+use crate::human::{self, duration};
 use std::fmt::Write as _;
 
 /// Escapes text for HTML content and attribute values.
@@ -136,7 +136,7 @@ pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
 
 fn describe(study: &Study) -> String {
     let mut parts = Vec::new();
-    parts.push(format!("{} simulated", human_ns(study.duration_ns())));
+    parts.push(format!("{} simulated", duration(study.duration_ns())));
     match &study.meta {
         Some(m) => {
             parts.push(format!("seed {}", m.base_seed));
@@ -156,7 +156,7 @@ fn describe(study: &Study) -> String {
         }
         None => parts.push(format!("seed {}", study.runs[0].summary.seed)),
     }
-    parts.push(format!("RPO target {}", human_ns(study.rpo_target_ns)));
+    parts.push(format!("RPO target {}", duration(study.rpo_target_ns)));
     parts.join(" · ")
 }
 
@@ -225,7 +225,7 @@ pub(super) fn body(a: &Analysis<'_>, charts: &[Figure], compact: bool) -> String
 }
 
 fn answer(h: &mut String, a: &Analysis<'_>) {
-    let target = human_ns(a.study.rpo_target_ns);
+    let target = duration(a.study.rpo_target_ns);
     let answers = a.answers();
     let what = a
         .series_key
@@ -260,8 +260,8 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                 esc(label),
                 esc(&rate_of(r)),
                 dollars(r.result.cost_total),
-                human_ns(r.result.max_rpo_ns),
-                human_ns(r.result.write_p99_ns)
+                duration(r.result.max_rpo_ns),
+                duration(r.result.write_p99_ns)
             );
         }
         None => {
@@ -299,9 +299,9 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                     dollars(r.result.cost_total),
                     dollars(r.result.cost_transfer),
                     dollars(r.result.cost_provisioned),
-                    human_ns(r.result.max_rpo_ns),
-                    bytes(r.result.max_lag_bytes),
-                    human_ns(r.result.write_p99_ns),
+                    duration(r.result.max_rpo_ns),
+                    human::bytes(r.result.max_lag_bytes),
+                    duration(r.result.write_p99_ns),
                     esc(&target),
                     if ans.runs.len() > 1 && ans.runs.first().is_some_and(|f| f.run == r.run) {
                         " (the lowest bandwidth tried: less may do)"
@@ -318,9 +318,9 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
                     "<tr class=\"miss\"><td class=\"l\">{}</td><td>-</td><td>-</td><td>-</td><td>-</td>\
                      <td>{}</td><td>{}</td><td>{}</td><td class=\"l verdict\">{}</td></tr>",
                     esc(&ans.label),
-                    best.map_or("-".into(), |b| human_ns(b.result.max_rpo_ns)),
-                    best.map_or("-".into(), |b| bytes(b.result.max_lag_bytes)),
-                    best.map_or("-".into(), |b| human_ns(b.result.write_p99_ns)),
+                    best.map_or("-".into(), |b| duration(b.result.max_rpo_ns)),
+                    best.map_or("-".into(), |b| human::bytes(b.result.max_lag_bytes)),
+                    best.map_or("-".into(), |b| duration(b.result.write_p99_ns)),
                     esc(&why)
                 );
             }
@@ -365,14 +365,14 @@ fn second_mirror(h: &mut String, a: &Analysis<'_>) {
             h,
             "<tr><td class=\"l\">{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(v),
-            bytes(x.second_conventional_bytes),
-            human_ns(x.second_conventional_ns),
+            human::bytes(x.second_conventional_bytes),
+            duration(x.second_conventional_ns),
             if x.second_conventional_done { "" } else { " (not done)" },
-            bytes(x.second_nocopy_bytes),
-            human_ns(x.second_nocopy_ns),
-            bytes(x.second_conventional_bytes.saturating_sub(x.second_nocopy_bytes)),
-            human_ns(x.split_ns),
-            human_ns(x.split_stall_ns)
+            human::bytes(x.second_nocopy_bytes),
+            duration(x.second_nocopy_ns),
+            human::bytes(x.second_conventional_bytes.saturating_sub(x.second_nocopy_bytes)),
+            duration(x.split_ns),
+            duration(x.split_stall_ns)
         );
     }
     h.push_str("</table>\n");
@@ -407,12 +407,12 @@ fn bitmap(h: &mut String, a: &Analysis<'_>) {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.run,
             esc(&r.params[ck]),
-            bytes(x.written_bytes),
-            bytes(x.resync_dirty_bytes),
+            human::bytes(x.written_bytes),
+            human::bytes(x.resync_dirty_bytes),
             if x.resyncs_completed {
-                bytes(x.resync_bytes)
+                human::bytes(x.resync_bytes)
             } else {
-                format!("{} (not completed)", bytes(x.resync_bytes))
+                format!("{} (not completed)", human::bytes(x.resync_bytes))
             },
             ratio
         );
@@ -453,13 +453,13 @@ fn all_runs(h: &mut String, a: &Analysis<'_>) {
             h,
             "<td>{}</td><td>{:.1}%</td><td>{}</td><td class=\"verdict\">{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td class=\"l wrap\">{}</td><td class=\"l wrap\">{}</td></tr>",
-            bytes(x.data_bytes),
+            human::bytes(x.data_bytes),
             x.busy_fraction * 100.0,
-            bytes(x.max_lag_bytes),
-            human_ns(x.max_rpo_ns),
-            human_ns(x.write_p50_ns),
-            human_ns(x.write_p99_ns),
-            human_ns(x.write_p999_ns),
+            human::bytes(x.max_lag_bytes),
+            duration(x.max_rpo_ns),
+            duration(x.write_p50_ns),
+            duration(x.write_p99_ns),
+            duration(x.write_p999_ns),
             dollars(x.cost_total),
             esc(&x.final_states),
             if x.invariants_ok {
@@ -498,14 +498,14 @@ fn pairdisplay(h: &mut String, a: &Analysis<'_>) {
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
                  <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}</td><td>{}</td></tr>",
                 esc(&p.group),
-                esc(&p.volume),
+                esc(&p.volume.to_string()),
                 p.storage,
-                esc(&p.ps),
-                esc(&p.state),
+                esc(p.ps),
+                esc(&p.state.to_string()),
                 esc(&p.mode),
-                esc(&p.mirror_volume),
+                esc(&p.mirror_volume.to_string()),
                 p.sync_percent,
-                bytes(p.pending_bytes)
+                human::bytes(p.pending_bytes)
             );
         }
         h.push_str("</table>\n</details>\n");

@@ -16,11 +16,11 @@ pub mod charts;
 pub mod data;
 mod html;
 
+use crate::human;
 use crate::out_dir::{self, OutDir, OutDirError};
-use crate::output::human_ns;
 use crate::scenario;
 use crate::study::{Param, Verdict};
-use crate::units::{human_bytes, Rate};
+use crate::units::Rate;
 use charts::{BarChart, BarGroup, ChartError, HLine, LineChart, Series, ValueLabels};
 use data::{DataError, RunData, Study};
 use mirrorlab_model::CopyMode;
@@ -207,7 +207,7 @@ impl Answer<'_> {
                 "none of the {} bandwidth{} tried; closest: {} at {} ({})",
                 self.runs.len(),
                 if self.runs.len() == 1 { "" } else { "s" },
-                human_ns(b.result.max_rpo_ns),
+                human::duration(b.result.max_rpo_ns),
                 rate_of(b),
                 verdict.text()
             ),
@@ -400,7 +400,7 @@ impl<'a> Analysis<'a> {
         );
         tc.hline = (max_bw > 0).then(|| HLine {
             y: max_bw as f64 / 1e6,
-            label: format!("bandwidth {}", fmt_rate(max_bw)),
+            label: format!("bandwidth {}", human::rate(max_bw)),
         });
         if refs.len() > 1 && !tc.series.is_empty() {
             tc.notes.insert(0, format!("by {}", self.series_title()));
@@ -444,7 +444,7 @@ impl<'a> Analysis<'a> {
         );
         rpo_chart.hline = Some(HLine {
             y: target,
-            label: format!("target {}", human_ns(self.study.rpo_target_ns)),
+            label: format!("target {}", human::duration(self.study.rpo_target_ns)),
         });
         // A shorter alt text than the title.
         out.push((
@@ -547,7 +547,7 @@ impl<'a> Analysis<'a> {
                 log_y: true,
                 hline: Some(HLine {
                     y: self.study.rpo_target_ns as f64 / 1e9,
-                    label: format!("target {}", human_ns(self.study.rpo_target_ns)),
+                    label: format!("target {}", human::duration(self.study.rpo_target_ns)),
                 }),
                 notes: legend_notes,
                 y_top: None,
@@ -746,10 +746,6 @@ fn forward_bandwidth(r: &RunData) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn fmt_rate(bytes_per_s: u64) -> String {
-    Rate(bytes_per_s).to_string()
-}
-
 /// Per link, the direction that carried the most bytes (primary to secondary).
 fn forward_directions(r: &RunData) -> BTreeMap<String, String> {
     let mut totals: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -881,13 +877,8 @@ pub fn rate_of(r: &RunData) -> String {
     if b == 0 {
         "-".into()
     } else {
-        fmt_rate(b)
+        human::rate(b)
     }
-}
-
-/// Bytes for tables.
-pub fn bytes(n: u64) -> String {
-    human_bytes(n)
 }
 
 /// Dollars with thousands separators: $12,345.67.

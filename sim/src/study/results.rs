@@ -2,8 +2,9 @@
 //! verdict against the RPO target, the lines of `sweep.csv` and the table `sweep` prints.
 
 use super::grid::Grid;
-use crate::output::RunOutput;
-use crate::report::data::{self, RunSummary};
+use crate::human;
+use crate::output::{RunOutput, Summary};
+use crate::scenario::HostRole;
 use std::fmt::Write as _;
 
 /// The key results of one run, as a sweep row holds them.
@@ -99,14 +100,18 @@ impl RunResult {
 
     /// The row of a run in memory.
     pub fn from_output(out: &RunOutput) -> RunResult {
-        RunResult::from_summary(&RunSummary::from_output(out), data::max_lag_us(out))
+        RunResult::from_summary(&out.summary, max_lag_us(out))
     }
 
     /// The row from a run's summary and its largest sampled lag in microseconds (what
     /// `lag.csv` holds), so a run in memory and one read from disk give the same row.
-    pub fn from_summary(s: &RunSummary, max_lag_us: u64) -> RunResult {
+    pub fn from_summary(s: &Summary, max_lag_us: u64) -> RunResult {
         let remote: Vec<_> = s.mirrors.iter().filter(|m| m.mode != "local").collect();
-        let prod: Vec<_> = s.hosts.iter().filter(|h| h.role == "production").collect();
+        let prod: Vec<_> = s
+            .hosts
+            .iter()
+            .filter(|h| h.role == HostRole::Production)
+            .collect();
         let delay_rpo = remote
             .iter()
             .map(|m| m.replication_delay_ns.max)
@@ -162,7 +167,7 @@ impl RunResult {
             has_second: second.is_some(),
             split_ns: split.and_then(|x| x.duration_ns).unwrap_or(0),
             split_stall_ns: split.map_or(0, |x| x.host_io_stall_ns),
-            resync_bytes: s.resyncs.iter().map(|r| r.data_bytes).sum(),
+            resync_bytes: s.resyncs.iter().filter_map(|r| r.data_bytes).sum(),
             resync_dirty_bytes: s
                 .resyncs
                 .iter()
@@ -179,6 +184,17 @@ impl RunResult {
             consistent_copy: remote.iter().all(|m| m.mode != "adaptive"),
         }
     }
+}
+
+/// The largest sampled RPO of a run in memory, truncated to microseconds as `lag.csv` prints
+/// it, so a row made in memory equals the one read back from the run directory.
+fn max_lag_us(out: &RunOutput) -> u64 {
+    out.series
+        .lag
+        .iter()
+        .map(|l| l.lag_ns / 1_000)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The result columns of `sweep.csv`, after `run` and the varied keys.
@@ -214,16 +230,6 @@ pub const RESULT_COLUMNS: [&str; 29] = [
     "label",
 ];
 
-/// Nanoseconds as seconds with 6 decimals, from integers (byte-stable).
-pub fn ns_as_s(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1_000)
-}
-
-/// Nanoseconds as milliseconds with 3 decimals.
-pub fn ns_as_ms(ns: u64) -> String {
-    format!("{}.{:03}", ns / 1_000_000, ns % 1_000_000 / 1_000)
-}
-
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -252,24 +258,24 @@ impl Row {
             r.control_bytes.to_string(),
             format!("{:.4}", r.busy_fraction),
             r.max_lag_bytes.to_string(),
-            ns_as_s(r.max_rpo_ns),
-            ns_as_s(r.delay_p99_ns),
-            ns_as_ms(r.write_p50_ns),
-            ns_as_ms(r.write_p99_ns),
-            ns_as_ms(r.write_p999_ns),
+            human::seconds_6(r.max_rpo_ns),
+            human::seconds_6(r.delay_p99_ns),
+            human::millis_3(r.write_p50_ns),
+            human::millis_3(r.write_p99_ns),
+            human::millis_3(r.write_p999_ns),
             r.writes.to_string(),
             r.failed_writes.to_string(),
             format!("{:.2}", r.cost_transfer),
             format!("{:.2}", r.cost_provisioned),
             format!("{:.2}", r.cost_total),
             r.second_conventional_bytes.to_string(),
-            ns_as_s(r.second_conventional_ns),
+            human::seconds_6(r.second_conventional_ns),
             r.second_conventional_done.to_string(),
             r.second_nocopy_bytes.to_string(),
-            ns_as_s(r.second_nocopy_ns),
+            human::seconds_6(r.second_nocopy_ns),
             r.has_second.to_string(),
-            ns_as_s(r.split_ns),
-            ns_as_ms(r.split_stall_ns),
+            human::seconds_6(r.split_ns),
+            human::millis_3(r.split_stall_ns),
             r.resync_bytes.to_string(),
             r.resync_dirty_bytes.to_string(),
             r.resyncs_completed.to_string(),
@@ -324,9 +330,9 @@ pub fn format_rows(grid: &Grid, rows: &[Row], rpo_target_ns: u64) -> String {
         let _ = writeln!(
             t,
             "  {:>10} {:>12} {:>10} {:>12}  {verdict}",
-            crate::units::human_bytes(x.data_bytes),
-            crate::output::human_ns(x.max_rpo_ns),
-            crate::output::human_ns(x.write_p99_ns),
+            human::bytes(x.data_bytes),
+            human::duration(x.max_rpo_ns),
+            human::duration(x.write_p99_ns),
             format!("{:.2}", x.cost_total)
         );
     }
@@ -367,9 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn times_print_from_integers() {
-        assert_eq!(ns_as_s(1_500_000_123), "1.500000");
-        assert_eq!(ns_as_ms(12_345_678), "12.345");
+    fn csv_fields_are_quoted_when_they_must_be() {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }
