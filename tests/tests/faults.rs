@@ -562,7 +562,11 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
         })
         .collect();
     let (a, b) = (files(&outs[0]), files(&outs[1]));
-    assert_eq!(a.len(), 4);
+    assert_eq!(
+        a.len(),
+        5,
+        "summary.json, three CSVs and the .mirrorlab marker"
+    );
     for ((n, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{n} differs between two runs with the same seed");
     }

@@ -36,7 +36,13 @@ fn two_runs_write_identical_bytes() {
         let names: Vec<&str> = fa.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["lag.csv", "latency.csv", "link_usage.csv", "summary.json"]
+            [
+                ".mirrorlab",
+                "lag.csv",
+                "latency.csv",
+                "link_usage.csv",
+                "summary.json"
+            ]
         );
         for ((n, x), (_, y)) in fa.iter().zip(&fb) {
             assert!(
@@ -77,7 +83,13 @@ fn a_second_run_replaces_the_first_and_leaves_nothing_beside_it() {
     let second = files(&out);
     assert_eq!(
         second.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        ["lag.csv", "latency.csv", "link_usage.csv", "summary.json"]
+        [
+            ".mirrorlab",
+            "lag.csv",
+            "latency.csv",
+            "link_usage.csv",
+            "summary.json"
+        ]
     );
     assert_ne!(first, second);
     let beside: Vec<_> = fs::read_dir(tmp.path())
@@ -96,7 +108,11 @@ fn a_replay_writes_identical_bytes() {
     write_outputs(&run(&s, Overrides::default()), &a).unwrap();
     write_outputs(&run(&s, Overrides::default()), &b).unwrap();
     let fa = files(&a);
-    assert_eq!(fa.len(), 4);
+    assert_eq!(
+        fa.len(),
+        5,
+        "summary.json, three CSVs and the .mirrorlab marker"
+    );
     assert_eq!(fa, files(&b));
 }
 

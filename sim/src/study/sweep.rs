@@ -6,7 +6,7 @@ use super::grid::{Grid, Shard};
 use super::layout::{rows_text, run_dir_name, write_sweep_files, SweepMeta, VaryMeta};
 use super::results::{Row, RunResult};
 use super::{bad, SweepError, FORMAT};
-use crate::out_dir::{inputs_of, Kind, OutDir};
+use crate::out_dir::{inputs_of, mark, Kind, OutDir};
 use crate::output::{write_run_files, RunOutput};
 use crate::run::{simulate, Overrides};
 use crate::scenario::{self, Scenario, ScenarioError};
@@ -162,6 +162,9 @@ impl Sweep {
                     fs::create_dir(&run_dir)
                         .and_then(|()| write_run_files(&output, &run_dir))
                         .map_err(write_err(&run_dir))?;
+                    // A run directory as `mirrorlab run` writes it, marker included, so
+                    // `report` takes it on its own.
+                    mark(&run_dir, Kind::Run)?;
                     if let Some(b) = &bar {
                         b.inc(1);
                     }
