@@ -165,7 +165,8 @@ mod tests {
         assert_eq!(duration(999), "999 ns");
         assert_eq!(duration(1_500_000), "1.5 ms");
         assert_eq!(duration(150_000_000_000), "2.5 min");
-        assert_eq!(bytes_label(1.5e9), "1.5 GB");
+        assert_eq!(bytes_label(1.54e9), "1.54 GB");
+        assert_eq!(bytes_label(320.0), "320 B");
         assert_eq!(seconds_label(0.0226), "22.6 ms");
         assert_eq!(rate(50_000_000), "50MB/s");
     }

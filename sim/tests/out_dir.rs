@@ -73,6 +73,54 @@ fn named(dir: &Path, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// No temporary directory, leftover or lock file is left in `dir`.
+fn nothing_beside(dir: &Path) {
+    let left = named(dir, ".");
+    assert!(left.is_empty(), "left beside the outputs: {left:?}");
+}
+
+/// `check` on a mutant it catches at once, writing the counterexample to `trace_out`.
+fn check_writing(trace_out: &str, force: bool, dir: &Path) -> Output {
+    let mut args = vec![
+        "check",
+        "--mutant",
+        "no-inhibit",
+        "--mode",
+        "sync",
+        "--transport",
+        "host-network",
+        "--trace-out",
+        trace_out,
+    ];
+    if force {
+        args.push("--force");
+    }
+    mirrorlab(&args, dir)
+}
+
+/// `sweep s.toml --vary VARY` in two shards, `shard0` and `shard1`.
+fn sweep_in_two_shards(dir: &Path, vary: &str) {
+    for i in 0..2 {
+        let (shard, out) = (format!("{i}/2"), format!("shard{i}"));
+        let o = mirrorlab(
+            &[
+                "sweep",
+                "s.toml",
+                "--vary",
+                vary,
+                "--threads",
+                "1",
+                "--shard",
+                &shard,
+                "--out",
+                &out,
+            ],
+            dir,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+}
+
 /// A small scenario; `rate` writes a second for 30 simulated seconds.
 fn scenario_at(dir: &Path, name: &str, rate: u32) -> PathBuf {
     let text = ScenarioText::new("out-dir", "30s")
@@ -154,35 +202,14 @@ fn an_out_that_is_or_holds_an_input_is_refused_and_left_alone() {
     assert_eq!(snapshot(&dir.join("proj")), before);
 
     // merge a b --out a: shard a would be destroyed; --out inside a shard is refused too.
-    for i in 0..2 {
-        let o = mirrorlab(
-            &[
-                "sweep",
-                "s.toml",
-                "--vary",
-                "seed=1,2",
-                "--threads",
-                "1",
-                "--shard",
-                &format!("{i}/2"),
-                "--out",
-                &format!("shard{i}"),
-            ],
-            dir,
-        );
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
+    sweep_in_two_shards(dir, "seed=1,2");
     let shard0 = snapshot(&dir.join("shard0"));
     for out in ["shard0", "shard0/merged", "./shard1/.."] {
         let o = mirrorlab(&["merge", "shard0", "shard1", "--out", out, "--force"], dir);
         refused(&o, "input shard");
     }
     assert_eq!(snapshot(&dir.join("shard0")), shard0);
-    assert!(
-        named(dir, ".").is_empty(),
-        "nothing left beside: {:?}",
-        named(dir, ".")
-    );
+    nothing_beside(dir);
 }
 
 #[test]
@@ -243,11 +270,7 @@ fn an_out_that_mirrorlab_did_not_write_is_refused_unless_forced() {
     let o = mirrorlab(&["run", "../s.toml", "--out", "../work", "--force"], &work);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(work.join("summary.json").is_file() && !work.join("runs").exists());
-    assert!(
-        named(dir, ".").is_empty(),
-        "nothing left beside: {:?}",
-        named(dir, ".")
-    );
+    nothing_beside(dir);
 }
 
 #[test]
@@ -257,65 +280,21 @@ fn a_trace_out_never_replaces_a_file_without_force() {
     fs::write(dir.join("study.toml"), "my study").unwrap();
     fs::write(dir.join("cex.json"), "my json").unwrap();
     for file in ["study.json", "cex.json"] {
-        let o = mirrorlab(
-            &[
-                "check",
-                "--mutant",
-                "no-inhibit",
-                "--mode",
-                "sync",
-                "--transport",
-                "host-network",
-                "--trace-out",
-                file,
-            ],
-            dir,
-        );
+        let o = check_writing(file, false, dir);
         refused(&o, "add --force to replace it");
     }
     assert_eq!(fs::read(dir.join("study.toml")).unwrap(), b"my study");
     assert_eq!(fs::read(dir.join("cex.json")).unwrap(), b"my json");
 
     // An I/O failure writing it is exit 2, not the 1 of the counterexample it found.
-    let o = mirrorlab(
-        &[
-            "check",
-            "--mutant",
-            "no-inhibit",
-            "--mode",
-            "sync",
-            "--transport",
-            "host-network",
-            "--trace-out",
-            "missing/dir/cex.json",
-        ],
-        dir,
-    );
+    let o = check_writing("missing/dir/cex.json", false, dir);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
 
-    let o = mirrorlab(
-        &[
-            "check",
-            "--mutant",
-            "no-inhibit",
-            "--mode",
-            "sync",
-            "--transport",
-            "host-network",
-            "--trace-out",
-            "cex.json",
-            "--force",
-        ],
-        dir,
-    );
+    let o = check_writing("cex.json", true, dir);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_ne!(fs::read(dir.join("cex.json")).unwrap(), b"my json");
-    assert!(
-        named(dir, ".").is_empty(),
-        "no temporary left: {:?}",
-        named(dir, ".")
-    );
+    nothing_beside(dir);
 }
 
 /// kill -9 while a sweep runs: the earlier sweep is whole, the leftover is no result, the next
@@ -376,11 +355,7 @@ fn a_sweep_killed_midway_leaves_the_earlier_result_and_the_next_cleans_up() {
         earlier,
         "deterministic, and whole"
     );
-    assert_eq!(
-        named(dir, "."),
-        Vec::<String>::new(),
-        "leftovers and lock removed"
-    );
+    nothing_beside(dir);
 }
 
 #[test]
@@ -388,24 +363,7 @@ fn a_merge_killed_midway_leaves_the_earlier_result_and_the_next_cleans_up() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     slow_scenario(dir);
-    for i in 0..2 {
-        let o = mirrorlab(
-            &[
-                "sweep",
-                "s.toml",
-                "--vary",
-                SEEDS,
-                "--threads",
-                "1",
-                "--shard",
-                &format!("{i}/2"),
-                "--out",
-                &format!("shard{i}"),
-            ],
-            dir,
-        );
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
+    sweep_in_two_shards(dir, SEEDS);
     let args = ["merge", "shard0", "shard1", "--out", "out"];
     let o = mirrorlab(&args, dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -434,11 +392,7 @@ fn a_merge_killed_midway_leaves_the_earlier_result_and_the_next_cleans_up() {
     let o = mirrorlab(&args, dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(snapshot(&dir.join("out")), earlier);
-    assert_eq!(
-        named(dir, "."),
-        Vec::<String>::new(),
-        "leftovers and lock removed"
-    );
+    nothing_beside(dir);
 }
 
 /// 0 done, 1 an invariant broke (cli.rs replays a counterexample), 2 bad input or I/O —
