@@ -47,10 +47,12 @@ mod commands;
 mod file;
 mod parse;
 mod replay;
+mod rules;
 mod validate;
 mod workload;
 
 pub use parse::{line_column, load, parse, Diagnostic, ScenarioError};
+pub use rules::{check, PairKey, Problem, Subject, MAX_EVENTS, MAX_SAMPLES, MIN_PERIOD_NS};
 
 use crate::trace::TraceFormat;
 use mirrorlab_model::command::CommandLine;
@@ -61,6 +63,7 @@ use mirrorlab_model::{
     VolumeId, WriteId,
 };
 use serde::Deserialize;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// A validated scenario: every reference resolves and every value is in range.
@@ -174,6 +177,9 @@ pub struct MirrorDef {
     pub options: PairOptions,
     /// Start with a full initial copy (COPY) rather than in PAIR.
     pub initial_copy: bool,
+    /// The mode-specific keys set for this mirror (by the file, or by an override that sets
+    /// one): [`rules::check`] refuses those its mode does not use.
+    pub keys: BTreeSet<PairKey>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,10 +269,13 @@ impl Scenario {
     }
 
     /// Makes every remote mirror, and every mirror `paircreate` will make, use `mode`.
+    /// The file's keys for the mode it replaces have no effect in the run, so they are no
+    /// longer counted as set (a study of modes keeps, say, a `journal` for its async runs).
     pub fn set_mode(&mut self, mode: CopyMode) {
         for m in &mut self.mirrors {
             if !m.id.is_local() {
                 m.options.mode = mode;
+                m.keys.retain(|k| k.mode() == mode);
             }
         }
         self.defaults.mode = mode;

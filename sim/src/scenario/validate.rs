@@ -7,6 +7,7 @@ use super::commands::commands;
 use super::file::{PairFile, ProtocolFile, ScenarioFile};
 use super::parse::Ctx;
 use super::replay::replay_steps;
+use super::rules::{self, PairKey, Subject};
 use super::workload::workload;
 use super::{HostDef, HostRole, LinkDef, MirrorDef, Replay, Scenario, StorageDef};
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
@@ -14,6 +15,7 @@ use mirrorlab_model::{
     CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology, Transport,
     VolumeId, BLOCK_BYTES,
 };
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
@@ -50,6 +52,10 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
         Some(i) => i.get_ref().0,
         None => 1_000_000,
     });
+    let interval_span = file
+        .output
+        .as_ref()
+        .and_then(|o| o.interval.as_ref().map(Spanned::span));
     let interval_ns = match file.output.and_then(|o| o.interval) {
         Some(i) if i.get_ref().0 == 0 => {
             ctx.err(i.span(), "expected a sampling interval above 0s");
@@ -75,7 +81,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                     );
                 }
             }
-            pair_options(d.get_ref(), base_defaults(), None, ctx)
+            pair_options(d.get_ref(), base_defaults(), None, ctx).0
         }
         None => base_defaults(),
     };
@@ -159,6 +165,8 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
 
     // Links.
     let mut links: Vec<LinkDef> = Vec::new();
+    // The file entry each checked link, mirror and host came from, for [`rules::check`]'s spans.
+    let mut link_files = Vec::new();
     for l in &file.link {
         let lf = l.get_ref();
         let name = lf.name.get_ref().clone();
@@ -271,6 +279,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                 );
             }
         }
+        link_files.push(lf);
         links.push(LinkDef {
             name,
             a,
@@ -301,6 +310,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
         }
     }
     let mut mirrors: Vec<MirrorDef> = Vec::new();
+    let mut mirror_files = Vec::new();
     for m in &file.mirror {
         let mf = m.get_ref();
         let (Some(group), Some(pvol), Some(svol)) = (&mf.group, &mf.pvol, &mf.svol) else {
@@ -333,7 +343,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                 ),
             );
         }
-        let options = pair_options(mf, defaults, Some(id), ctx);
+        let (options, keys) = pair_options(mf, defaults, Some(id), ctx);
         let initial_copy = match &mf.initial {
             None => false,
             Some(i) => match i.get_ref().as_str() {
@@ -353,18 +363,23 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
             group: group.get_ref().clone(),
             options,
         }) {
-            Ok(()) => mirrors.push(MirrorDef {
-                group: group.get_ref().clone(),
-                id,
-                options,
-                initial_copy,
-            }),
+            Ok(()) => {
+                mirror_files.push(m);
+                mirrors.push(MirrorDef {
+                    group: group.get_ref().clone(),
+                    id,
+                    options,
+                    initial_copy,
+                    keys,
+                });
+            }
             Err(e) => ctx.err(svol.span(), e),
         }
     }
 
     // Hosts.
     let mut hosts: Vec<HostDef> = Vec::new();
+    let mut host_files = Vec::new();
     for h in &file.host {
         let hf = h.get_ref();
         let name = hf.name.get_ref().clone();
@@ -410,6 +425,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                 ctx.err(stop.span(), "expected `stop` after `start`");
             }
         }
+        host_files.push(h);
         hosts.push(HostDef {
             name,
             role: hf.role,
@@ -455,6 +471,54 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
             scenario.replay = Some(Replay { interval_ns, steps });
         }
         _ => scenario.commands = commands(&file.command, &scenario, topology, check, ctx),
+    }
+    let whole = file.replay.as_ref().map_or(0..0, Spanned::span);
+    let duration_span = file.duration.as_ref().map_or(whole, Spanned::span);
+    for p in rules::check(&scenario) {
+        let span = match p.subject {
+            Subject::Duration => duration_span.clone(),
+            Subject::Interval => interval_span.clone().unwrap_or(duration_span.clone()),
+            Subject::LinkName(i) => link_files[i].name.span(),
+            Subject::HostName(i) => host_files[i].get_ref().name.span(),
+            Subject::HostRate(i) => {
+                let w = host_files[i].get_ref().workload.as_ref();
+                let rate = w.and_then(|w| w.get_ref().poisson.as_ref().map(Spanned::span));
+                rate.unwrap_or(host_files[i].span())
+            }
+            Subject::MirrorGroup(i) => {
+                let m = mirror_files[i];
+                m.get_ref().group.as_ref().map_or(m.span(), Spanned::span)
+            }
+            Subject::MirrorKey(i, key) => mode_key_spans(mirror_files[i].get_ref())
+                .find(|(k, _)| *k == key)
+                .map_or(mirror_files[i].span(), |(_, s)| s),
+            Subject::MirrorChunk(i) => {
+                let own = mirror_files[i].get_ref().chunk.as_ref();
+                let given = own.or(file
+                    .defaults
+                    .as_ref()
+                    .and_then(|d| d.get_ref().chunk.as_ref()));
+                given.map_or(mirror_files[i].span(), Spanned::span)
+            }
+            Subject::MirrorPeriod(i) => {
+                let m = mirror_files[i].get_ref();
+                let given = m.cycle.as_ref().or(m.pass.as_ref());
+                let inherited = file.defaults.as_ref().and_then(|d| {
+                    let d = d.get_ref();
+                    d.cycle.as_ref().or(d.pass.as_ref())
+                });
+                given
+                    .or(inherited)
+                    .map_or(mirror_files[i].span(), Spanned::span)
+            }
+            Subject::DefaultsPeriod => {
+                let d = file.defaults.as_ref();
+                let given =
+                    d.and_then(|d| d.get_ref().cycle.as_ref().or(d.get_ref().pass.as_ref()));
+                given.map_or(d.map_or(0..0, Spanned::span), Spanned::span)
+            }
+        };
+        ctx.err(span, p);
     }
     scenario
 }
@@ -514,20 +578,17 @@ fn protocol_config(p: Option<ProtocolFile>, ctx: &mut Ctx<'_>) -> (ProtocolConfi
     (config, p.host_latency.map_or(1_000_000, |n| n.0))
 }
 
-/// A key that applies to some copy modes only: (name, where it is, the modes).
-type ModeSpecificKey<'a> = (&'static str, Option<Range<usize>>, &'a [CopyMode]);
-
-/// Pair options from `f` over `base`; for a mirror (`id` given), keys must suit its mode.
+/// Pair options from `f` over `base`, and the mode-specific keys `f` sets (which
+/// [`rules::check`] holds against the mirror's mode).
 fn pair_options(
     f: &PairFile,
     base: PairOptions,
     id: Option<MirrorId>,
     ctx: &mut Ctx<'_>,
-) -> PairOptions {
+) -> (PairOptions, BTreeSet<PairKey>) {
     let mut o = base;
-    let local = id.is_some_and(|m| m.is_local());
     if let Some(m) = &f.mode {
-        if local {
+        if id.is_some_and(|m| m.is_local()) {
             ctx.err(
                 m.span(),
                 "`mode` applies to remote mirrors; a local mirror copies in-system",
@@ -535,58 +596,7 @@ fn pair_options(
         }
         o.mode = *m.get_ref();
     }
-    let mode = o.mode;
-    let specific: [ModeSpecificKey; 6] = [
-        (
-            "journal",
-            f.journal.as_ref().map(Spanned::span),
-            &[CopyMode::Async],
-        ),
-        (
-            "on_full",
-            f.on_full.as_ref().map(Spanned::span),
-            &[CopyMode::Async],
-        ),
-        (
-            "resume",
-            f.resume.as_ref().map(Spanned::span),
-            &[CopyMode::Async],
-        ),
-        (
-            "cycle",
-            f.cycle.as_ref().map(Spanned::span),
-            &[CopyMode::Periodic],
-        ),
-        (
-            "pass",
-            f.pass.as_ref().map(Spanned::span),
-            &[CopyMode::Adaptive],
-        ),
-        (
-            "fence",
-            f.fence.as_ref().map(Spanned::span),
-            &[CopyMode::Sync],
-        ),
-    ];
-    if id.is_some() {
-        for (key, span, modes) in specific {
-            let Some(span) = span else { continue };
-            if local {
-                ctx.err(
-                    span,
-                    format!("`{key}` applies to remote mirrors; a local mirror copies in-system"),
-                );
-            } else if !modes.contains(&mode) {
-                ctx.err(
-                    span,
-                    format!(
-                        "`{key}` applies to {} mirrors, and this one is {mode}",
-                        modes[0]
-                    ),
-                );
-            }
-        }
-    }
+    let keys = mode_key_spans(f).map(|(k, _)| k).collect();
     if let Some(j) = &f.journal {
         if j.get_ref().0 == 0 {
             ctx.err(j.span(), "expected a journal size above 0");
@@ -630,5 +640,20 @@ fn pair_options(
     if let Some(x) = &f.resume {
         o.resume = *x.get_ref();
     }
-    o
+    (o, keys)
+}
+
+/// The mode-specific keys `f` sets, with where each is written.
+fn mode_key_spans(f: &PairFile) -> impl Iterator<Item = (PairKey, Range<usize>)> + '_ {
+    let span = |s: Option<Range<usize>>, k| s.map(|s| (k, s));
+    [
+        span(f.journal.as_ref().map(Spanned::span), PairKey::Journal),
+        span(f.on_full.as_ref().map(Spanned::span), PairKey::OnFull),
+        span(f.resume.as_ref().map(Spanned::span), PairKey::Resume),
+        span(f.cycle.as_ref().map(Spanned::span), PairKey::Cycle),
+        span(f.pass.as_ref().map(Spanned::span), PairKey::Pass),
+        span(f.fence.as_ref().map(Spanned::span), PairKey::Fence),
+    ]
+    .into_iter()
+    .flatten()
 }
