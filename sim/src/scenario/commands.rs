@@ -4,9 +4,10 @@
 
 use super::file::CommandFile;
 use super::parse::Ctx;
+use super::rules;
 use super::{CommandDef, Scenario, When, WorkloadDef};
 use crate::units::Nanos;
-use mirrorlab_model::command::{resolve, CommandLine};
+use mirrorlab_model::command::{resolve, CommandError, CommandLine};
 use mirrorlab_model::{MirrorId, StorageSerial, Topology, VolumeId};
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -73,7 +74,7 @@ pub(super) fn commands(
         };
         let text = cf.run.get_ref().trim().to_string();
         let span = cf.run.span();
-        let line: CommandLine = match text.parse() {
+        let line = match parse_line(&text) {
             Ok(l) => l,
             Err(e) => {
                 ctx.err(span, e);
@@ -99,6 +100,40 @@ pub(super) fn commands(
     out
 }
 
+/// Verbs that take no `--` option (the model's parser passes one over on most of them).
+const NO_OPTIONS: [&str; 7] = [
+    "takeover",
+    "linkdown",
+    "linkup",
+    "crash",
+    "restart",
+    "disaster",
+    "pairdelete",
+];
+
+/// A command line as [`CommandLine`] parses it, refusing first what that parser lets through
+/// or misnames: an option on a verb that takes none, and `linkup` with other than one link.
+pub(super) fn parse_line(text: &str) -> Result<CommandLine, String> {
+    let mut words = text.split_whitespace();
+    if let Some(verb) = words.next() {
+        let rest: Vec<&str> = words.collect();
+        if let Some(flag) = rest.iter().find(|w| w.starts_with("--")) {
+            if NO_OPTIONS.contains(&verb) {
+                return Err(format!(
+                    "{verb}: unknown option {flag}; {verb} takes no options"
+                ));
+            }
+        }
+        if matches!(verb, "linkdown" | "linkup") && rest.len() != 1 {
+            return Err(format!(
+                "{verb}: expected one link name, found {} words",
+                rest.len()
+            ));
+        }
+    }
+    text.parse().map_err(|e: CommandError| e.to_string())
+}
+
 /// Checks one command line against the topology it will meet (which a `paircreate` extends);
 /// returns how many protocol commands it becomes (0 for a fault), or `None` after reporting
 /// why it cannot run.
@@ -113,6 +148,12 @@ pub(super) fn check_command(
 ) -> Option<usize> {
     let before = ctx.diagnostics.len();
     let storage_known = |s: StorageSerial| scenario.storages.iter().any(|x| x.serial == s);
+    if let CommandLine::PairCreate { group, .. } = line {
+        if let Some(why) = rules::unnameable("group", group) {
+            ctx.err(span, why);
+            return None;
+        }
+    }
     match line {
         CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
             if !scenario.links.iter().any(|l| &l.name == link) {

@@ -38,6 +38,49 @@ fn format_diagnostics(path: &Path, diagnostics: &[Diagnostic]) -> String {
         .join("\n")
 }
 
+/// serde names the Rust type where it expected a table (`expected struct WorkloadFile with 12
+/// elements`); this names the table as the file writes it.
+fn plain_serde(message: &str) -> String {
+    const TABLES: [(&str, &str); 12] = [
+        ("ScenarioFile", "the scenario's top-level table"),
+        ("ReplayFile", "a [replay] table"),
+        ("OutputFile", "an [output] table"),
+        ("ProtocolFile", "a [protocol] table"),
+        ("StorageFile", "a [[storage]] table"),
+        (
+            "VolumeFile",
+            "a volume table like { id = \"105a\", size = \"1GiB\" }",
+        ),
+        ("LinkFile", "a [[link]] table"),
+        ("HostFile", "a [[host]] table"),
+        (
+            "WorkloadFile",
+            "a workload table like { poisson = 100, size = \"8KiB\", volume = \"64001:105a\" }",
+        ),
+        ("SizeWeight", "a table like { size = \"8KiB\", weight = 3 }"),
+        ("PairFile", "a [[mirror]] or [defaults] table"),
+        ("CommandFile", "a [[command]] table"),
+    ];
+    let Some(at) = message.find("expected struct ") else {
+        return message.to_string();
+    };
+    let rest = &message[at + "expected struct ".len()..];
+    let name_end = rest
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(rest.len());
+    let Some((_, table)) = TABLES.iter().find(|(n, _)| *n == &rest[..name_end]) else {
+        return message.to_string();
+    };
+    // "with N elements" counts the struct's fields, which is no length the file could match.
+    let after = &rest[name_end..];
+    let after = after
+        .strip_prefix(" with ")
+        .and_then(|a| a.split_once(" elements"))
+        .map_or(after, |(_, tail)| tail);
+    let before = message[..at].replace("invalid length ", "found an array of length ");
+    format!("{before}expected {table}{after}")
+}
+
 impl ScenarioError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
@@ -77,6 +120,13 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A value as the file writes it (quotes taken off), for messages: the unit types print
+    /// canonical forms, which can round or rename what the user wrote.
+    pub(super) fn written(&self, span: Range<usize>) -> String {
+        let raw = self.text.get(span).unwrap_or("");
+        raw.trim().trim_matches('"').trim_matches('\'').to_string()
+    }
+
     pub(super) fn err(&mut self, span: Range<usize>, message: impl fmt::Display) {
         let (line, column) = line_column(self.text, span.start);
         self.diagnostics.push(Diagnostic {
@@ -108,7 +158,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         invalid(vec![Diagnostic {
             line,
             column,
-            message: e.message().trim().to_string(),
+            message: plain_serde(e.message().trim()),
         }])
     })?;
     let mut ctx = Ctx {

@@ -1,7 +1,7 @@
 //! `[replay]` steps (issue #4): each parsed with [`mirrorlab_model::replay`]'s grammar and
 //! resolved against the world the steps before it make.
 
-use super::commands::check_command;
+use super::commands::{check_command, parse_line};
 use super::parse::{line_column, Ctx};
 use super::{CommandDef, ReplayAction, ReplayStep, Scenario, When};
 use mirrorlab_model::command::CommandLine;
@@ -43,10 +43,15 @@ pub(super) fn replay_steps(
             n: i + 1,
         };
         let text = spanned.get_ref().trim().to_string();
-        let action = match text.parse::<Step>() {
-            Err(e) => at.err(ctx, e),
-            Ok(_) if !check => continue,
-            Ok(step) => checker.step(step, &at, ctx),
+        // A `run` step's line, up to a `(part K of N)`, by the rules of a [[command]]'s.
+        let run = text
+            .strip_prefix("run ")
+            .map(|r| r.split(" (part").next().unwrap_or(r));
+        let action = match (run.map(parse_line), text.parse::<Step>()) {
+            (Some(Err(e)), _) => at.err(ctx, e),
+            (_, Err(e)) => at.err(ctx, e),
+            (_, Ok(_)) if !check => continue,
+            (_, Ok(step)) => checker.step(step, &at, ctx),
         };
         match action {
             Some(action) => {

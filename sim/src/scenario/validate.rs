@@ -115,7 +115,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                     vf.size.span(),
                     format!(
                         "expected a volume size that is a positive multiple of 4KiB, found {}",
-                        vf.size.get_ref()
+                        ctx.written(vf.size.span())
                     ),
                 );
             }
@@ -125,8 +125,8 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
                         u.span(),
                         format!(
                             "expected `used` at most the volume size {}, found {}",
-                            vf.size.get_ref(),
-                            u.get_ref()
+                            ctx.written(vf.size.span()),
+                            ctx.written(u.span())
                         ),
                     );
                     size
@@ -618,7 +618,7 @@ fn pair_options(
                 c.span(),
                 format!(
                     "expected a chunk that is a positive multiple of 4KiB, found {}",
-                    c.get_ref()
+                    ctx.written(c.span())
                 ),
             );
         } else {
