@@ -215,7 +215,9 @@ pub(super) fn workload(
     }
 }
 
-/// A trace path relative to the scenario's directory, else to the current directory.
+/// A relative trace path is looked up by its file name in `$MIRRORLAB_TRACES` first (where
+/// traces that cannot live in the repository are kept, e.g. the GPL CloudPhysics trace), then
+/// relative to the scenario's directory, then to the current directory.
 fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, String> {
     let p = Path::new(given);
     if p.is_absolute() {
@@ -224,6 +226,13 @@ fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, Stri
         } else {
             Err(p.display().to_string())
         };
+    }
+    let library = std::env::var_os("MIRRORLAB_TRACES")
+        .filter(|d| !d.is_empty())
+        .zip(p.file_name())
+        .map(|(d, name)| Path::new(&d).join(name));
+    if let Some(l) = library.as_ref().filter(|l| l.is_file()) {
+        return Ok(l.clone());
     }
     let dir = scenario_path.parent().unwrap_or(Path::new(""));
     let beside = dir.join(p);
@@ -237,8 +246,11 @@ fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, Stri
         |_| p.display().to_string(),
         |d| d.join(p).display().to_string(),
     );
+    let first = library.map_or(String::new(), |l| {
+        format!("{} in $MIRRORLAB_TRACES, then ", l.display())
+    });
     Err(format!(
-        "{} relative to the scenario's directory, then {} relative to the current directory",
+        "{first}{} relative to the scenario's directory, then {} relative to the current directory",
         beside.display(),
         cwd
     ))
