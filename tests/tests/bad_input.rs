@@ -435,13 +435,16 @@ fn run_mode_is_held_to_the_rules_of_the_file() {
     assert!(scenario::check(&synced).is_empty());
 }
 
+/// A change an override could make.
+type Change = fn(&mut Scenario);
+
 /// An override that breaks a rule is refused by the same call the file goes through
 /// ([`scenario::check`]); what `sweep --vary` must call on each row.
 #[test]
 fn check_refuses_what_an_override_breaks() {
     let s = base_with("", "").unwrap();
     assert!(scenario::check(&s).is_empty());
-    let broken: [(&str, fn(&mut Scenario)); 5] = [
+    let broken: [(&str, Change); 5] = [
         ("samples per series", |s| s.interval_ns = 1),
         ("I/Os per second", |s| {
             if let Some(scenario::WorkloadDef::Poisson(p)) = &mut s.hosts[0].workload {
