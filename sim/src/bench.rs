@@ -138,6 +138,15 @@ pub fn print_engine(
     write_count: u64,
     w: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
+    // A rate over nothing is NaN: refuse it rather than print it.
+    for (flag, n) in [("--events", events), ("--writes", write_count)] {
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("bench engine {flag}: expected at least 1, found 0"),
+            ));
+        }
+    }
     let q = queue(events);
     writeln!(
         w,
@@ -172,6 +181,17 @@ mod tests {
         let b = queue(10_000);
         assert_eq!(b.events, 10_000);
         assert!(b.engine_per_s > 0.0 && b.bare_per_s > 0.0);
+    }
+
+    #[test]
+    fn zero_events_or_writes_are_refused_before_anything_runs() {
+        for (events, writes) in [(0, 10), (10, 0)] {
+            let mut out = Vec::new();
+            let e = print_engine(events, writes, &mut out).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("expected at least 1"), "{e}");
+            assert!(out.is_empty(), "nothing printed");
+        }
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub enum RunCmdError {
     },
     #[error(transparent)]
     Out(#[from] OutDirError),
+    /// `--mode` makes a scenario the file's rules refuse ([`scenario::check`]).
+    #[error("--mode {mode}: {}: {problems}", .path.display())]
+    ModeRefused {
+        mode: CopyMode,
+        path: PathBuf,
+        problems: String,
+    },
 }
 
 /// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
@@ -80,6 +87,22 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
                 "every interleaving a seed would choose",
                 "it has no randomness to seed",
             ));
+        }
+    }
+    if let Some(mode) = args.mode {
+        // The same rules as the file's, on the values the flag changes.
+        s.set_mode(mode);
+        let problems = scenario::check(&s);
+        if !problems.is_empty() {
+            return Err(RunCmdError::ModeRefused {
+                mode,
+                path: args.scenario.clone(),
+                problems: problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
         }
     }
     if args.skip_bad_lines {

@@ -396,3 +396,96 @@ fn the_pattern_matcher_means_what_expected_txt_says() {
     assert!(!matches("a ... c", "a b d"));
     assert!(!matches("b ...", "a b c"));
 }
+
+/// The corpus base with `from` replaced by `to` (once), parsed as `name`.
+fn base_with(from: &str, to: &str) -> Result<Scenario, scenario::ScenarioError> {
+    let text = fs::read_to_string(corpus().join("base.toml")).unwrap();
+    assert!(text.contains(from), "{from}");
+    scenario::parse(&text.replacen(from, to, 1), &corpus().join("base.toml"))
+}
+
+/// A value that arrives by `run --mode` meets the rules the file's values meet: `[defaults]`
+/// keeps a 100 µs cycle that only periodic mirrors read, so the file is valid, and
+/// `--mode periodic` makes every remote mirror read it.
+#[test]
+fn run_mode_is_held_to_the_rules_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(corpus().join("base.toml"))
+        .unwrap()
+        .replacen(
+            "duration = \"20s\"\n",
+            "duration = \"20s\"\n\n[defaults]\ncycle = \"100us\"\n",
+            1,
+        );
+    let path = dir.path().join("s.toml");
+    fs::write(&path, &text).unwrap();
+    scenario::load(&path).expect("valid while the mirrors are async");
+    let out = dir.path().join("out");
+    let mut a = args(path.clone(), &out, false);
+    a.mode = Some(mirrorlab_model::CopyMode::Periodic);
+    let e = run(&a).unwrap_err();
+    assert!(matches!(e, RunCmdError::ModeRefused { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("--mode periodic: ") && msg.contains("of at least 1ms"),
+        "{msg}"
+    );
+    assert!(!out.exists(), "nothing written");
+    // The file's own async keys stay legal under another mode: they are the async settings.
+    let s = base_with("mode = \"async\"", "mode = \"async\"\njournal = \"1GiB\"").unwrap();
+    let mut synced = s.clone();
+    synced.set_mode(mirrorlab_model::CopyMode::Sync);
+    assert!(scenario::check(&synced).is_empty());
+}
+
+/// A change an override could make.
+type Change = fn(&mut Scenario);
+
+/// An override that breaks a rule is refused by the same call the file goes through
+/// ([`scenario::check`]); what `sweep --vary` must call on each row.
+#[test]
+fn check_refuses_what_an_override_breaks() {
+    let s = base_with("", "").unwrap();
+    assert!(scenario::check(&s).is_empty());
+    let broken: [(&str, Change); 5] = [
+        ("samples per series", |s| s.interval_ns = 1),
+        ("I/Os per second", |s| {
+            if let Some(scenario::WorkloadDef::Poisson(p)) = &mut s.hosts[0].workload {
+                p.rate = 1e300;
+            }
+        }),
+        ("chunk at most the volume size", |s| {
+            s.mirrors[0].options.chunk_bytes = 4 << 30
+        }),
+        ("`cycle` of at least 1ms", |s| {
+            s.mirrors[0].options.mode = mirrorlab_model::CopyMode::Periodic;
+            s.mirrors[0].options.period_ns = 1;
+        }),
+        ("`journal` applies to async mirrors", |s| {
+            s.mirrors[0].options.mode = mirrorlab_model::CopyMode::Sync;
+            s.mirrors[0].keys.insert(scenario::PairKey::Journal);
+        }),
+    ];
+    for (expect, change) in broken {
+        let mut t = s.clone();
+        change(&mut t);
+        let problems = scenario::check(&t);
+        assert_eq!(problems.len(), 1, "{expect}: {problems:?}");
+        assert!(problems[0].message.contains(expect), "{problems:?}");
+    }
+}
+
+/// 16 TiB and 15 EiB volumes are legal: memory grows with written blocks, not the volume.
+#[test]
+fn huge_volumes_are_accepted_and_a_run_without_a_full_copy_stays_small() {
+    for size in ["16TiB", "15EiB"] {
+        let text = fs::read_to_string(corpus().join("base.toml"))
+            .unwrap()
+            .replace("\"1GiB\"", &format!("{size:?}"));
+        // Without the no-copy create there is no full-copy comparison run to make.
+        let text = &text[..text.find("[[command]]").unwrap()];
+        let s = scenario::parse(text, Path::new("huge.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let out = simulate(&s, &Overrides::default()).unwrap();
+        assert!(out.summary.hosts[0].writes > 1_000, "{size}");
+    }
+}

@@ -251,6 +251,8 @@ proptest! {
             match scenario::parse(&mutated, &p) {
                 Err(e) => Err(e.to_string()),
                 Ok(s) => {
+                    // What validates keeps every rule an override is held to.
+                    assert_eq!(scenario::check(&s), Vec::new());
                     if let Some(s) = squeezed(s, 500_000_000) {
                         // A trace may still be bad (a mutated path to another file); that is
                         // an error, never a panic.
@@ -268,6 +270,43 @@ proptest! {
             let line: usize = parts.next().unwrap_or("").parse().unwrap_or(0);
             let column: usize = parts.next().unwrap_or("").parse().unwrap_or(0);
             prop_assert!(line >= 1 && column >= 1, "{e}\n{shown}");
+        }
+    }
+
+    /// Legal-looking resource values (issue #16): a run of any length, sampled at any
+    /// interval, at any rate and cycle, is either refused at the value, naming the limit, or
+    /// within the limits, so its memory and time follow what it produces.
+    #[test]
+    fn resource_values_are_refused_with_their_limit_or_bounded(
+        duration in prop::sample::select(vec!["1ms", "20s", "2h", "100000h", "5119000h"]),
+        interval in prop::sample::select(vec![None, Some("1ns"), Some("1us"), Some("1ms"), Some("1h")]),
+        rate in prop::sample::select(vec!["1", "100", "1e6", "1e9", "1e300"]),
+        cycle in prop::sample::select(vec![None, Some("1ns"), Some("999us"), Some("1ms"), Some("1h")]),
+    ) {
+        let mut text = ScenarioText::new("limits", duration);
+        if let Some(i) = interval {
+            text = text.key("output", format!("{{ interval = {} }}", quote(i)));
+        }
+        let mut text = text
+            .two_sites("100MB/s", "1ms")
+            .host("prod", "production", 1, &format!("{{ poisson = {rate}, volume = \"1:1\" }}"))
+            .mirror("R", "1:1", "2:1");
+        if let Some(c) = cycle {
+            text = text.string("mode", "periodic").string("cycle", c);
+        }
+        let text = text.build();
+        match scenario::parse(&text, Path::new("limits.toml")) {
+            Ok(s) => {
+                prop_assert!(s.duration_ns / s.interval_ns <= scenario::MAX_SAMPLES, "{text}");
+                let ios = rate.parse::<f64>().unwrap() * s.duration_ns as f64 / 1e9;
+                prop_assert!(ios <= scenario::MAX_EVENTS, "{text}");
+                prop_assert!(s.mirrors[0].options.period_ns >= scenario::MIN_PERIOD_NS, "{text}");
+            }
+            Err(e) => {
+                let e = e.to_string();
+                prop_assert!(e.starts_with("limits.toml:"), "{e}");
+                prop_assert!(e.contains("at most") || e.contains("at least"), "{e}\n{text}");
+            }
         }
     }
 

@@ -5,7 +5,7 @@ mod sim_common;
 
 use mirrorlab::Overrides;
 use mirrorlab_model::CopyMode;
-use sim_common::{load, run};
+use sim_common::{cloudphysics, load, run};
 
 fn check(name: &str, overrides: Overrides) -> mirrorlab::RunOutput {
     let s = load(name);
@@ -46,6 +46,9 @@ fn fig1_basic_runs() {
 
 #[test]
 fn fig8_dr_test_builds_the_second_mirror_without_copying() {
+    if cloudphysics("fig8_dr_test_builds_the_second_mirror_without_copying").is_none() {
+        return;
+    }
     let out = check("fig8-dr-test.toml", Overrides::default());
     let s = &out.summary;
     assert_eq!(s.splits.len(), 1);
@@ -74,6 +77,9 @@ fn fig8_dr_test_builds_the_second_mirror_without_copying() {
 
 #[test]
 fn fig8_atomic_split_keeps_svols_identical_in_every_mode() {
+    if cloudphysics("fig8_atomic_split_keeps_svols_identical_in_every_mode").is_none() {
+        return;
+    }
     for mode in CopyMode::ALL {
         // Past the split and the no-copy create, short of the full trace.
         let o = Overrides {

@@ -5,6 +5,43 @@
 use mirrorlab::{scenario, simulate, Overrides, RunOutput, Scenario};
 use std::path::PathBuf;
 
+/// The CloudPhysics trace `fig8-dr-test.toml` replays: GPL-3.0, so not in the repository.
+pub const CLOUDPHYSICS: &str = "cloudphysics-2h.csv";
+
+/// Where the CloudPhysics trace is: `$MIRRORLAB_TRACES`, else `../shared/traces/` beside the
+/// clone (as the scenario resolves it). `None` when absent: the calling test `test` prints a
+/// banner saying it did not run, and adds itself to `skipped-tests.txt` in cargo's test
+/// temporary directory (the summary). In CI (`CI=true`) a missing trace fails the test instead,
+/// so a skip can never pass there.
+pub fn cloudphysics(test: &str) -> Option<PathBuf> {
+    let dirs = [
+        std::env::var_os("MIRRORLAB_TRACES").map(PathBuf::from),
+        Some(root().join("../shared/traces")),
+    ];
+    let found = dirs
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(CLOUDPHYSICS))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let why = format!(
+            "{test} did not run: it needs {CLOUDPHYSICS} (GPL-3.0, not in the repository); set \
+             MIRRORLAB_TRACES to its directory or put ../shared/traces beside the clone"
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "in CI: {why}");
+        eprintln!("\n======== SKIPPED ========\n{why}\n=========================\n");
+        let summary = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
+        let line = format!("{test}: needs {CLOUDPHYSICS}\n");
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        eprintln!("(skipped tests are listed in {})", summary.display());
+    }
+    found
+}
+
 /// The workspace root (`/work/main` in development, the clone in CI).
 pub fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
