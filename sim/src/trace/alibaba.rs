@@ -1,7 +1,7 @@
 //! Alibaba block traces (2020): CSV `device_id,opcode,offset,length,timestamp` without a
 //! header, opcode `R`/`W`, offset and length in bytes, timestamp in microseconds.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["device_id", "opcode", "offset", "length", "timestamp"],

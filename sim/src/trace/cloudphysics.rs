@@ -2,7 +2,8 @@
 //! CSV `version,time,op,size,lbn`, time in whole seconds, op the SCSI opcode in hex, size in
 //! bytes, lbn in 512-byte sectors. The volume is the traced virtual disk, so device is 0.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::Op;
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["version", "time", "op", "size", "lbn"],

@@ -1,7 +1,7 @@
 //! DiskSim ASCII traces as MQSim reads them: `arrival_time_ns device start_sector
 //! size_in_sectors type`, separated by spaces, type 0 = write and 1 = read.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator, SECTOR};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator, SECTOR};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &[

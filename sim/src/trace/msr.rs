@@ -3,7 +3,7 @@
 //! `Read`/`Write`, offset and size in bytes. Device is the DiskNumber; the hostname and
 //! response time are not used.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &[

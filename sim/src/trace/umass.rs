@@ -2,7 +2,7 @@
 //! 512-byte sectors, size in bytes, opcode `r`/`w`, timestamp in seconds. The SPC format allows
 //! optional fields after these, which are ignored; device is the ASU.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["ASU", "LBA", "Size", "Opcode", "Timestamp"],

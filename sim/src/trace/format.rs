@@ -1,0 +1,94 @@
+//! The trace formats a scenario can name, by name: parsing, printing and serde.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+use super::layout::Layout;
+use super::{alibaba, cloudphysics, disksim, msr, umass, TraceError};
+
+/// The trace formats a scenario can name in `workload.format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TraceFormat {
+    CloudPhysics,
+    /// DiskSim ASCII as MQSim reads it (times in ns); also named "mqsim".
+    DiskSim,
+    Msr,
+    Umass,
+    Alibaba,
+}
+
+impl TraceFormat {
+    pub const ALL: [TraceFormat; 5] = [
+        TraceFormat::CloudPhysics,
+        TraceFormat::DiskSim,
+        TraceFormat::Msr,
+        TraceFormat::Umass,
+        TraceFormat::Alibaba,
+    ];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            TraceFormat::CloudPhysics => "cloudphysics",
+            TraceFormat::DiskSim => "disksim",
+            TraceFormat::Msr => "msr",
+            TraceFormat::Umass => "umass",
+            TraceFormat::Alibaba => "alibaba",
+        }
+    }
+
+    pub(super) fn layout(self) -> &'static Layout {
+        match self {
+            TraceFormat::CloudPhysics => &cloudphysics::LAYOUT,
+            TraceFormat::DiskSim => &disksim::LAYOUT,
+            TraceFormat::Msr => &msr::LAYOUT,
+            TraceFormat::Umass => &umass::LAYOUT,
+            TraceFormat::Alibaba => &alibaba::LAYOUT,
+        }
+    }
+}
+
+impl fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for TraceFormat {
+    type Err = TraceError;
+
+    fn from_str(s: &str) -> Result<Self, TraceError> {
+        if s == "mqsim" {
+            return Ok(TraceFormat::DiskSim);
+        }
+        TraceFormat::ALL
+            .into_iter()
+            .find(|format| format.name() == s)
+            .ok_or_else(|| TraceError::UnknownFormat {
+                found: s.to_string(),
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for TraceFormat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A visitor rather than `String::deserialize`, so the error carries the position.
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = TraceFormat;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a trace format name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TraceFormat, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+impl Serialize for TraceFormat {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
