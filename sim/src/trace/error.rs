@@ -52,7 +52,7 @@ pub enum TraceError {
     Io { line: u64, error: io::Error },
     #[error("cannot open trace {}: {error}", .path.display())]
     Open { path: PathBuf, error: io::Error },
-    #[error("expected a trace format (cloudphysics, disksim or mqsim, msr, umass, alibaba), found {found:?}")]
+    #[error("expected a trace format (cloudphysics, disksim, mqsim, msr, umass, alibaba), found {found:?}")]
     UnknownFormat { found: String },
     #[error("expected a time_scale that is a finite number >= 0, found {found}")]
     TimeScale { found: f64 },

@@ -5,23 +5,26 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::layout::Layout;
-use super::{alibaba, cloudphysics, disksim, msr, umass, TraceError};
+use super::{alibaba, cloudphysics, disksim, mqsim, msr, umass, TraceError};
 
 /// The trace formats a scenario can name in `workload.format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TraceFormat {
     CloudPhysics,
-    /// DiskSim ASCII as MQSim reads it (times in ns); also named "mqsim".
+    /// DiskSim's own ASCII format: times in milliseconds, hex flags with read = 1.
     DiskSim,
+    /// The DiskSim-like format MQSim reads: times in nanoseconds, type 0 = write, 1 = read.
+    MqSim,
     Msr,
     Umass,
     Alibaba,
 }
 
 impl TraceFormat {
-    pub const ALL: [TraceFormat; 5] = [
+    pub const ALL: [TraceFormat; 6] = [
         TraceFormat::CloudPhysics,
         TraceFormat::DiskSim,
+        TraceFormat::MqSim,
         TraceFormat::Msr,
         TraceFormat::Umass,
         TraceFormat::Alibaba,
@@ -31,6 +34,7 @@ impl TraceFormat {
         match self {
             TraceFormat::CloudPhysics => "cloudphysics",
             TraceFormat::DiskSim => "disksim",
+            TraceFormat::MqSim => "mqsim",
             TraceFormat::Msr => "msr",
             TraceFormat::Umass => "umass",
             TraceFormat::Alibaba => "alibaba",
@@ -41,6 +45,7 @@ impl TraceFormat {
         match self {
             TraceFormat::CloudPhysics => &cloudphysics::LAYOUT,
             TraceFormat::DiskSim => &disksim::LAYOUT,
+            TraceFormat::MqSim => &mqsim::LAYOUT,
             TraceFormat::Msr => &msr::LAYOUT,
             TraceFormat::Umass => &umass::LAYOUT,
             TraceFormat::Alibaba => &alibaba::LAYOUT,
@@ -58,9 +63,6 @@ impl FromStr for TraceFormat {
     type Err = TraceError;
 
     fn from_str(s: &str) -> Result<Self, TraceError> {
-        if s == "mqsim" {
-            return Ok(TraceFormat::DiskSim);
-        }
         TraceFormat::ALL
             .into_iter()
             .find(|format| format.name() == s)

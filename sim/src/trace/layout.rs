@@ -186,6 +186,27 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A hexadecimal number of at most `digits` digits, with or without `0x`, as C's `%x`
+    /// reads one (SCSI opcodes, DiskSim's request flags).
+    pub(super) fn hex(
+        &self,
+        i: usize,
+        digits: usize,
+        expected: &'static str,
+    ) -> Result<u32, FieldError> {
+        let text = self.get(i);
+        let hex = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .unwrap_or(text);
+        let valid =
+            (1..=digits.min(8)).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        valid
+            .then(|| u32::from_str_radix(hex, 16).ok())
+            .flatten()
+            .ok_or_else(|| self.error(i, expected))
+    }
+
     /// A 512-byte sector number, as a byte offset.
     pub(super) fn sector(&self, i: usize) -> Result<u64, FieldError> {
         self.number(i, "a sector number")?

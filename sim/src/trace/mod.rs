@@ -14,6 +14,7 @@ mod disksim;
 mod error;
 mod format;
 mod layout;
+mod mqsim;
 mod msr;
 mod reader;
 mod umass;

@@ -1,5 +1,7 @@
-//! DiskSim ASCII traces as MQSim reads them: `arrival_time_ns device start_sector
-//! size_in_sectors type`, separated by spaces, type 0 = write and 1 = read.
+//! MQSim's variant of the DiskSim ASCII trace (the TPC-C trace in `../shared/traces/` is one):
+//! `arrival_time_ns device start_sector size_in_sectors type`, separated by spaces, the time in
+//! whole nanoseconds and type 0 = write, 1 = read. Real DiskSim traces differ in the unit of
+//! time and in the flags: see [`super::disksim`].
 
 use super::layout::{FieldError, Fields, Layout, RawRecord, Separator, SECTOR};
 
@@ -20,6 +22,13 @@ pub(super) const LAYOUT: Layout = Layout {
 };
 
 fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
+    // A decimal time is DiskSim's milliseconds, not MQSim's nanoseconds: say so.
+    if f.get(0).contains('.') {
+        return Err(f.error(
+            0,
+            "a time in whole nanoseconds (a decimal time suggests format = \"disksim\", in milliseconds)",
+        ));
+    }
     Ok(Some(RawRecord {
         time_ns: f.time(0, 1, "a time in nanoseconds")?,
         device: f.number(1, "a device number")?,

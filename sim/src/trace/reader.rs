@@ -131,6 +131,11 @@ impl<R: BufRead> TraceReader<R> {
     fn parse_line(&mut self) -> Result<Option<TraceRecord>, TraceError> {
         let line = self.line;
         let text = std::str::from_utf8(&self.buf).map_err(|_| TraceError::NotUtf8 { line })?;
+        // The byte order mark spreadsheet programs put at the start of a UTF-8 CSV is not data.
+        let text = match line {
+            1 => text.strip_prefix('\u{feff}').unwrap_or(text),
+            _ => text,
+        };
         let text = text.trim();
         if text.is_empty() || text.starts_with('#') {
             return Ok(None);

@@ -20,7 +20,7 @@ fn bad_fields_name_line_field_and_expectation() {
         ),
         (
             "1 2 3 4\n",
-            DiskSim,
+            MqSim,
             r#"line 1: expected 5 space-separated fields "arrival_time_ns device start_sector size_in_sectors type", found 4 in "1 2 3 4""#,
         ),
         (
@@ -50,18 +50,43 @@ fn bad_fields_name_line_field_and_expectation() {
         ),
         (
             "1 2 3 0 0\n",
-            DiskSim,
+            MqSim,
             r#"line 1: expected a non-zero size in field "size_in_sectors", found "0""#,
         ),
         (
             "1 2 3 4 2\n",
-            DiskSim,
+            MqSim,
             r#"line 1: expected 0 (write) or 1 (read) in field "type", found "2""#,
         ),
         (
             "1e3 2 3 4 0\n",
-            DiskSim,
+            MqSim,
             r#"line 1: expected a time in nanoseconds in field "arrival_time_ns", found "1e3""#,
+        ),
+        (
+            "1.5 0 8 8 1\n2 0 8 8 0x\n",
+            DiskSim,
+            r#"line 2: expected hexadecimal request flags (bit 0 set for a read) in field "request_flags", found "0x""#,
+        ),
+        (
+            "1.5 0 8 8 100000000\n",
+            DiskSim,
+            r#"line 1: expected hexadecimal request flags (bit 0 set for a read) in field "request_flags", found "100000000""#,
+        ),
+        (
+            "1e3 0 8 8 1\n",
+            DiskSim,
+            r#"line 1: expected a time in milliseconds in field "arrival_time_ms", found "1e3""#,
+        ),
+        (
+            "1.5 0 8 8\n",
+            DiskSim,
+            r#"line 1: expected 5 space-separated fields "arrival_time_ms device_number block_number request_size request_flags", found 4 in "1.5 0 8 8""#,
+        ),
+        (
+            "1.5 0 8 8 1\n",
+            MqSim,
+            r#"line 1: expected a time in whole nanoseconds (a decimal time suggests format = "disksim", in milliseconds) in field "arrival_time_ns", found "1.5""#,
         ),
         (
             "1,hm,0,Delete,0,512,1\n",

@@ -45,7 +45,7 @@ fn cloudphysics_2h_trace() {
 fn tpcc_small_trace() {
     let records = read_file(
         "tpcc-small.trace",
-        TraceFormat::DiskSim,
+        TraceFormat::MqSim,
         TraceOptions::default(),
     );
     let writes = records.iter().filter(|r| r.op == Op::Write).count();
@@ -73,7 +73,7 @@ fn tpcc_small_trace() {
 
     let slow = read_file(
         "tpcc-small.trace",
-        TraceFormat::DiskSim,
+        TraceFormat::MqSim,
         TraceOptions {
             time_scale: 2.0,
             ..Default::default()
@@ -111,7 +111,7 @@ fn one_line_of_each_format() {
         at_zero(Op::Read, 40_409_911 * 512, 6_656, 0)
     );
     assert_eq!(
-        one("938513000 4 264719034 16 1\n", TraceFormat::DiskSim),
+        one("938513000 4 264719034 16 1\n", TraceFormat::MqSim),
         at_zero(Op::Read, 264_719_034 * 512, 8_192, 4)
     );
     assert_eq!(
@@ -134,7 +134,7 @@ fn one_line_of_each_format() {
     );
     assert_eq!(
         "mqsim".parse::<TraceFormat>().ok(),
-        Some(TraceFormat::DiskSim)
+        Some(TraceFormat::MqSim)
     );
 }
 
@@ -243,9 +243,9 @@ fn format_names() {
     }
     assert_eq!(
         serde_json::from_str::<TraceFormat>("\"mqsim\"").ok(),
-        Some(TraceFormat::DiskSim)
+        Some(TraceFormat::MqSim)
     );
-    let expected = r#"expected a trace format (cloudphysics, disksim or mqsim, msr, umass, alibaba), found "CSV""#;
+    let expected = r#"expected a trace format (cloudphysics, disksim, mqsim, msr, umass, alibaba), found "CSV""#;
     assert_eq!(
         "CSV"
             .parse::<TraceFormat>()
@@ -259,5 +259,76 @@ fn format_names() {
             .err()
             .map(|e| e.to_string()),
         Some(format!("{expected} at line 1 column 5"))
+    );
+}
+
+/// DiskSim's own format: milliseconds as decimals, 512-byte blocks, hex flags with bit 0 for a
+/// read (other bits, e.g. 0x80 synchronous, leave a write a write).
+#[test]
+fn disksim_ascii_in_milliseconds_with_hex_flags() {
+    let text =
+        "0.000000 0 1000 8 1\n1.500000 2 2048 16 0\n2.25 1 0 1 80000001\n10.000001 0 7 4 0x80\n";
+    let records: Vec<_> = read_str(text, TraceFormat::DiskSim, TraceOptions::default())
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect();
+    let record = |time_ns, op, block: u64, blocks: u64, device| {
+        Ok(TraceRecord {
+            time_ns,
+            op,
+            offset: block * 512,
+            len: blocks * 512,
+            device,
+        })
+    };
+    assert_eq!(
+        records,
+        [
+            record(0, Op::Read, 1000, 8, 0),
+            record(1_500_000, Op::Write, 2048, 16, 2),
+            record(2_250_000, Op::Read, 0, 1, 1),
+            record(10_000_001, Op::Write, 7, 4, 0),
+        ]
+    );
+}
+
+/// The same line means different things in the two formats: MQSim's first field is whole
+/// nanoseconds and its last is 0 or 1; DiskSim's are milliseconds and a hex bit field.
+#[test]
+fn mqsim_and_disksim_differ_in_time_unit_and_flags() {
+    let text = "100 0 8 8 0\n250 0 8 8 1\n";
+    let times = |format| -> Vec<_> {
+        read_str(text, format, TraceOptions::default())
+            .into_iter()
+            .map(|r| r.map(|r| (r.time_ns, r.op)).map_err(|e| e.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        times(TraceFormat::MqSim),
+        [Ok((0, Op::Write)), Ok((150, Op::Read))]
+    );
+    assert_eq!(
+        times(TraceFormat::DiskSim),
+        [Ok((0, Op::Write)), Ok((150_000_000, Op::Read))]
+    );
+}
+
+/// A UTF-8 byte order mark before the first line (as spreadsheet programs write) is not data;
+/// anywhere else it is.
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    let text = "\u{feff}version,time,op,size,lbn\n1,7,2a,512,1\n";
+    assert_eq!(
+        errors(text, TraceFormat::CloudPhysics),
+        Vec::<String>::new()
+    );
+    let text = "\u{feff}0,1,512,w,0.5\n";
+    assert_eq!(
+        read_str(text, TraceFormat::Umass, TraceOptions::default()).len(),
+        1
+    );
+    assert_eq!(
+        error("0,1,512,w,0.5\n\u{feff}0,1,512,w,0.5\n", TraceFormat::Umass),
+        "line 2: expected an ASU number in field \"ASU\", found \"\\u{feff}0\""
     );
 }
