@@ -40,6 +40,7 @@
 
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
+use crate::workload::Spread;
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::replay::{MessageKey, Part, Step};
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
@@ -159,6 +160,7 @@ struct WorkloadFile {
     devices: Option<BTreeMap<String, Spanned<VolumeId>>>,
     time_scale: Option<Spanned<f64>>,
     skip_bad_lines: Option<bool>,
+    spread: Option<Spread>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +300,7 @@ pub struct TraceDef {
     pub format: TraceFormat,
     pub time_scale: f64,
     pub skip_bad_lines: bool,
+    pub spread: Spread,
     /// (device or any, volume, volume size).
     pub map: Vec<(Option<u64>, VolumeId, u64)>,
 }
@@ -1219,6 +1222,7 @@ fn workload(
                 ("devices", wf.devices.is_some()),
                 ("time_scale", wf.time_scale.is_some()),
                 ("skip_bad_lines", wf.skip_bad_lines.is_some()),
+                ("spread", wf.spread.is_some()),
             ] {
                 if present {
                     ctx.err(
@@ -1372,6 +1376,7 @@ fn workload(
                 format,
                 time_scale,
                 skip_bad_lines: wf.skip_bad_lines.unwrap_or(false),
+                spread: wf.spread.unwrap_or_default(),
                 map,
             }))
         }

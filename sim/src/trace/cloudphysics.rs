@@ -11,6 +11,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: false,
     header: true,
     time_field: 1,
+    time_unit_ns: NS_PER_S,
     offset_field: 4,
     parse,
 };
@@ -26,7 +27,7 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         _ => return Ok(None),
     };
     Ok(Some(RawRecord {
-        time_ns: f.time(1, NS_PER_S, "a time in seconds")?,
+        time_ns: f.time("a time in seconds")?,
         op,
         len: f.size(3, 1, "a size in bytes")?,
         offset: f.sector(4)?,

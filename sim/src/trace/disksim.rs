@@ -28,6 +28,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: false,
     header: false,
     time_field: 0,
+    time_unit_ns: NS_PER_MS,
     offset_field: 2,
     parse,
 };
@@ -39,7 +40,7 @@ const READ: u32 = 0x1;
 
 fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
     Ok(Some(RawRecord {
-        time_ns: f.time(0, NS_PER_MS, "a time in milliseconds")?,
+        time_ns: f.time("a time in milliseconds")?,
         device: f.number(1, "a device number")?,
         offset: f.sector(2)?,
         len: f.size(3, SECTOR, "a size in 512-byte blocks")?,

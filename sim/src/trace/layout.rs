@@ -29,6 +29,9 @@ pub(super) struct Layout {
     /// A header line naming the fields may come first.
     pub(super) header: bool,
     pub(super) time_field: usize,
+    /// What one unit of the time field is in ns (1e9 for seconds): with the decimals a time is
+    /// written with, its resolution, the tick `spread` spreads records over.
+    pub(super) time_unit_ns: u128,
     pub(super) offset_field: usize,
     /// `Ok(None)` for a well-formed line that is not an I/O.
     pub(super) parse: fn(&Fields<'_>) -> Result<Option<RawRecord>, FieldError>,
@@ -92,7 +95,7 @@ pub(super) const SECTOR: u64 = 512;
 pub(super) struct Fields<'a> {
     pub(super) values: [&'a str; MAX_FIELDS],
     pub(super) count: usize,
-    names: &'static [&'static str],
+    layout: &'static Layout,
 }
 
 /// A bad field, before the reader adds the line number.
@@ -114,11 +117,11 @@ impl FieldError {
 }
 
 impl<'a> Fields<'a> {
-    pub(super) fn split(text: &'a str, layout: &Layout) -> Self {
+    pub(super) fn split(text: &'a str, layout: &'static Layout) -> Self {
         let mut fields = Fields {
             values: [""; MAX_FIELDS],
             count: 0,
-            names: layout.names,
+            layout,
         };
         let mut push = |value: &'a str| {
             if let Some(slot) = fields.values.get_mut(fields.count) {
@@ -138,7 +141,7 @@ impl<'a> Fields<'a> {
     }
 
     pub(super) fn error(&self, i: usize, expected: &'static str) -> FieldError {
-        let field = self.names.get(i).copied().unwrap_or("?");
+        let field = self.layout.names.get(i).copied().unwrap_or("?");
         FieldError {
             field,
             expected,
@@ -214,13 +217,9 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.error(i, "a sector number below 2^55"))
     }
 
-    /// A non-negative decimal time in units of `unit_ns` nanoseconds, rounded to the ns.
-    pub(super) fn time(
-        &self,
-        i: usize,
-        unit_ns: u128,
-        expected: &'static str,
-    ) -> Result<u128, FieldError> {
-        scale_decimal(self.get(i), unit_ns, 1).map_err(|_| self.error(i, expected))
+    /// The time field: a non-negative decimal in the layout's time unit, in ns (rounded).
+    pub(super) fn time(&self, expected: &'static str) -> Result<u128, FieldError> {
+        let i = self.layout.time_field;
+        scale_decimal(self.get(i), self.layout.time_unit_ns, 1).map_err(|_| self.error(i, expected))
     }
 }

@@ -17,6 +17,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: false,
     header: false,
     time_field: 0,
+    time_unit_ns: 1,
     offset_field: 2,
     parse,
 };
@@ -30,7 +31,7 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         ));
     }
     Ok(Some(RawRecord {
-        time_ns: f.time(0, 1, "a time in nanoseconds")?,
+        time_ns: f.time("a time in nanoseconds")?,
         device: f.number(1, "a device number")?,
         offset: f.sector(2)?,
         len: f.size(3, SECTOR, "a size in 512-byte sectors")?,

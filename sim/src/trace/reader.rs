@@ -33,6 +33,8 @@ pub struct TraceReader<R> {
     last_time: u128,
     last_time_text: String,
     records: u64,
+    /// The resolution of the latest record's time, in ns after time_scale.
+    tick_ns: u64,
     skipped: u64,
     yielded_error: bool,
     /// An error found before reading (a bad option), yielded first.
@@ -72,6 +74,7 @@ impl<R: BufRead> TraceReader<R> {
             last_time: 0,
             last_time_text: String::new(),
             records: 0,
+            tick_ns: 0,
             skipped: 0,
             yielded_error: false,
             pending,
@@ -82,6 +85,14 @@ impl<R: BufRead> TraceReader<R> {
     /// Lines skipped as bad so far (only with `skip_bad_lines`).
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// The resolution of the time of the record last yielded, as the trace wrote it, in ns after
+    /// `time_scale`: 1 s for CloudPhysics' whole seconds, 1 us for a UMass time written with six
+    /// decimals, 1 ns for MQSim's integers. Records with one time were issued somewhere within
+    /// one such tick.
+    pub fn tick_ns(&self) -> u64 {
+        self.tick_ns
     }
 
     /// The 1-based line of the record (or error) last yielded, for the caller's own checks.
@@ -183,6 +194,7 @@ impl<R: BufRead> TraceReader<R> {
                     )
                     .at(line)
             })?;
+        self.tick_ns = tick(time_text, layout.time_unit_ns, self.options.time_scale);
         self.last_time = raw.time_ns;
         self.last_time_text.clear();
         self.last_time_text.push_str(time_text);
@@ -204,6 +216,19 @@ fn scale_time(time: u64, scale: f64) -> Option<u64> {
     let scaled = (time as f64 * scale).round();
     // 2^64 as f64; `as` would saturate silently.
     (scaled < 18_446_744_073_709_551_616.0).then_some(scaled as u64)
+}
+
+/// The resolution of a time written as `text` in units of `unit_ns`: the unit divided by ten
+/// for each decimal digit, at least 1 ns, then scaled.
+fn tick(text: &str, unit_ns: u128, scale: f64) -> u64 {
+    let decimals = text
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    let tick = u32::try_from(decimals)
+        .ok()
+        .and_then(|d| 10u128.checked_pow(d))
+        .map_or(1, |divisor| (unit_ns / divisor).max(1));
+    scale_time(u64::try_from(tick).unwrap_or(u64::MAX), scale).unwrap_or(u64::MAX)
 }
 
 impl<R: BufRead> Iterator for TraceReader<R> {

@@ -10,6 +10,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: true,
     header: true,
     time_field: 4,
+    time_unit_ns: NS_PER_S,
     offset_field: 1,
     parse,
 };
@@ -22,6 +23,6 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         offset: f.sector(1)?,
         len: f.size(2, 1, "a size in bytes")?,
         op: f.op(3, "r", "w", "\"r\" or \"w\"")?,
-        time_ns: f.time(4, NS_PER_S, "a time in seconds")?,
+        time_ns: f.time("a time in seconds")?,
     }))
 }
