@@ -1342,6 +1342,14 @@ fn workload(
                     return None;
                 }
             };
+            if let Some(kind) = crate::trace::not_a_file(&path) {
+                let message = format!(
+                    "trace {:?}: expected a regular file, found {kind}",
+                    trace.get_ref()
+                );
+                ctx.err(trace.span(), message);
+                return None;
+            }
             let time_scale = wf.time_scale.as_ref().map_or(1.0, |t| *t.get_ref());
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 let span = wf.time_scale.as_ref().map_or(w.span(), Spanned::span);
@@ -1387,7 +1395,7 @@ fn workload(
 fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, String> {
     let p = Path::new(given);
     if p.is_absolute() {
-        return if p.is_file() {
+        return if p.exists() {
             Ok(p.to_path_buf())
         } else {
             Err(p.display().to_string())
@@ -1395,10 +1403,10 @@ fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, Stri
     }
     let dir = scenario_path.parent().unwrap_or(Path::new(""));
     let beside = dir.join(p);
-    if beside.is_file() {
+    if beside.exists() {
         return Ok(beside);
     }
-    if p.is_file() {
+    if p.exists() {
         return Ok(p.to_path_buf());
     }
     let cwd = std::env::current_dir().map_or_else(

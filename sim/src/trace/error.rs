@@ -52,6 +52,8 @@ pub enum TraceError {
     Io { line: u64, error: io::Error },
     #[error("cannot open trace {}: {error}", .path.display())]
     Open { path: PathBuf, error: io::Error },
+    #[error("cannot read trace {}: expected a regular file, found {kind}", .path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("expected a trace format (cloudphysics, disksim, mqsim, msr, umass, alibaba), found {found:?}")]
     UnknownFormat { found: String },
     #[error("expected a time_scale that is a finite number >= 0, found {found}")]
@@ -72,6 +74,7 @@ impl TraceError {
             | TraceError::Io { line, .. } => Some(*line),
             TraceError::Empty
             | TraceError::Open { .. }
+            | TraceError::NotAFile { .. }
             | TraceError::UnknownFormat { .. }
             | TraceError::TimeScale { .. } => None,
         }

@@ -24,7 +24,7 @@ mod tests;
 
 pub use error::TraceError;
 pub use format::TraceFormat;
-pub use reader::TraceReader;
+pub use reader::{not_a_file, TraceReader};
 
 /// One block I/O, with its time relative to the trace's first record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

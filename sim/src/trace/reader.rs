@@ -48,11 +48,49 @@ impl TraceReader<BufReader<File>> {
         format: TraceFormat,
         options: TraceOptions,
     ) -> Result<TraceReader<BufReader<File>>, TraceError> {
+        // Checked before opening: opening a FIFO would wait for a writer.
+        if let Some(kind) = not_a_file(path) {
+            return Err(TraceError::NotAFile {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
         let file = File::open(path).map_err(|error| TraceError::Open {
             path: path.to_path_buf(),
             error,
         })?;
         Ok(TraceReader::new(BufReader::new(file), format, options))
+    }
+}
+
+/// What `path` is when it exists but is not a regular file ("a directory", "a FIFO (named
+/// pipe)", "a character device", ...): a trace is read more than once (a sweep replays it per
+/// run) and must end. `None` for a regular file, or for a path that cannot be looked at
+/// (opening it says why).
+pub fn not_a_file(path: &Path) -> Option<&'static str> {
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_file() {
+        None
+    } else {
+        Some("neither a file nor a directory")
     }
 }
 

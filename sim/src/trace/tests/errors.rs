@@ -315,3 +315,32 @@ fn bad_time_scale_is_the_first_item() {
         );
     }
 }
+
+/// A trace path that is not a regular file is refused with what it is, before opening it (a
+/// FIFO would block the open until something wrote to it).
+#[test]
+fn paths_that_are_not_files_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mkfifo");
+    for (path, kind) in [
+        (dir.path(), "a directory"),
+        (Path::new("/dev/null"), "a character device"),
+        (fifo.as_path(), "a FIFO (named pipe)"),
+    ] {
+        let message = TraceReader::open(path, TraceFormat::MqSim, TraceOptions::default())
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            message,
+            Some(format!(
+                "cannot read trace {}: expected a regular file, found {kind}",
+                path.display()
+            ))
+        );
+    }
+}
