@@ -11,16 +11,16 @@
 
 use crate::engine::component_rng;
 use crate::scenario::{Addresses, PoissonDef, TraceDef, WorkloadDef};
-use crate::trace::{Op, TraceError, TraceOptions, TraceReader, TraceRecord};
+use crate::trace::{deserialize_name, Op, TraceError, TraceOptions, TraceReader, TraceRecord};
 use mirrorlab_model::VolumeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer};
 use std::collections::VecDeque;
-use std::fmt;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// One host I/O.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,26 +274,23 @@ pub enum Spread {
     Uniform,
 }
 
+impl FromStr for Spread {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Spread::None),
+            "uniform" => Ok(Spread::Uniform),
+            _ => Err(format!(
+                "expected a spread of \"none\" (records of one timestamp at once) or \"uniform\" (evenly over the timestamp's tick), found {s:?}"
+            )),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Spread {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// A visitor rather than `String::deserialize`, so the error carries the position.
-        struct Name;
-        impl serde::de::Visitor<'_> for Name {
-            type Value = Spread;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("\"none\" or \"uniform\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Spread, E> {
-                match v {
-                    "none" => Ok(Spread::None),
-                    "uniform" => Ok(Spread::Uniform),
-                    _ => Err(E::custom(format!(
-                        "expected a spread of \"none\" (records of one timestamp at once) or \"uniform\" (evenly over the timestamp's tick), found {v:?}"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_str(Name)
+        deserialize_name(d, "\"none\" or \"uniform\"")
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use super::layout::Layout;
@@ -74,19 +75,32 @@ impl FromStr for TraceFormat {
 
 impl<'de> Deserialize<'de> for TraceFormat {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// A visitor rather than `String::deserialize`, so the error carries the position.
-        struct Name;
-        impl serde::de::Visitor<'_> for Name {
-            type Value = TraceFormat;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a trace format name")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TraceFormat, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Name)
+        deserialize_name(d, "a trace format name")
     }
+}
+
+/// A value named by a string, read with its `FromStr` (whose error is the message). A visitor
+/// rather than `String::deserialize`, so the error carries the position.
+pub(crate) fn deserialize_name<'de, D, T>(d: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    struct Name<T>(&'static str, PhantomData<T>);
+    impl<T: FromStr> serde::de::Visitor<'_> for Name<T>
+    where
+        T::Err: fmt::Display,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Name(expecting, PhantomData))
 }
 
 impl Serialize for TraceFormat {

@@ -23,6 +23,7 @@ mod umass;
 mod tests;
 
 pub use error::TraceError;
+pub(crate) use format::deserialize_name;
 pub use format::TraceFormat;
 pub use reader::{not_a_file, TraceReader};
 
