@@ -3,19 +3,24 @@
 //! This module owns turning a workload definition into a stream of [`Io`]s in time order:
 //! Poisson arrivals with a size distribution and uniform, sequential or Zipf addresses drawn
 //! from the host's own ChaCha8 stream, or a real trace streamed record by record through
-//! [`crate::trace::TraceReader`] with devices mapped to volumes. Nothing is buffered beyond
-//! the next I/O, so memory does not grow with trace length. Times are relative to the
-//! workload's start; the host adds its start time.
+//! [`crate::trace::TraceReader`] with devices mapped to volumes, its records of one timestamp
+//! tick either all at the tick's start or spread evenly over it ([`Spread`]). Nothing is
+//! buffered beyond the next I/O (with `spread = "uniform"`, beyond the records of one tick), so
+//! memory does not grow with trace length. Times are relative to the workload's start; the
+//! host adds its start time.
 
 use crate::engine::component_rng;
 use crate::scenario::{Addresses, PoissonDef, TraceDef, WorkloadDef};
-use crate::trace::{Op, TraceError, TraceOptions, TraceReader, TraceRecord};
+use crate::trace::{deserialize_name, Op, TraceError, TraceOptions, TraceReader, TraceRecord};
 use mirrorlab_model::VolumeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// One host I/O.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,6 +258,42 @@ fn helper2(x: f64) -> f64 {
     }
 }
 
+/// When the records that share one timestamp are issued (`workload.spread`). A trace that
+/// writes whole seconds (CloudPhysics) records every I/O of a second with the same time;
+/// replayed as written they arrive as one burst in one nanosecond.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Spread {
+    /// All at the time written, in file order: the trace as recorded (the default, so that a
+    /// scenario's figures do not change unless it asks).
+    #[default]
+    None,
+    /// The N records of one tick (the resolution the time is written with: 1 s for whole
+    /// seconds, 1 us for six decimals of a second) at t0 + k * tick / N, k = 0..N, in file
+    /// order; over less than a tick when the next record comes sooner, so times never go
+    /// backwards. Buffers the records of one tick.
+    Uniform,
+}
+
+impl FromStr for Spread {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Spread::None),
+            "uniform" => Ok(Spread::Uniform),
+            _ => Err(format!(
+                "expected a spread of \"none\" (records of one timestamp at once) or \"uniform\" (evenly over the timestamp's tick), found {s:?}"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Spread {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_name(d, "\"none\" or \"uniform\"")
+    }
+}
+
 /// A trace replayed onto volumes.
 pub struct TraceReplay {
     path: PathBuf,
@@ -263,6 +304,11 @@ pub struct TraceReplay {
     skip_bad_lines: bool,
     /// Records past the end of their volume, skipped (`skip_bad_lines`).
     past_end: u64,
+    spread: Spread,
+    /// With `Spread::Uniform`: the rest of the current tick's I/Os, times already spread.
+    tick: VecDeque<Io>,
+    /// With `Spread::Uniform`: the first I/O of the next tick, read to end the current one.
+    next_tick: Option<(Io, u64)>,
 }
 
 impl TraceReplay {
@@ -283,10 +329,55 @@ impl TraceReplay {
             unmapped: 0,
             skip_bad_lines: def.skip_bad_lines,
             past_end: 0,
+            spread: def.spread,
+            tick: VecDeque::new(),
+            next_tick: None,
         })
     }
 
     fn next_io(&mut self) -> Result<Option<Io>, WorkloadError> {
+        match self.spread {
+            Spread::None => Ok(self.next_record()?.map(|(io, _)| io)),
+            Spread::Uniform => self.next_spread(),
+        }
+    }
+
+    /// The next I/O with its times spread over its tick: reads the whole tick (and the first
+    /// record after it) when the previous one is used up.
+    fn next_spread(&mut self) -> Result<Option<Io>, WorkloadError> {
+        if let Some(io) = self.tick.pop_front() {
+            return Ok(Some(io));
+        }
+        let first = match self.next_tick.take() {
+            Some(first) => first,
+            None => match self.next_record()? {
+                Some(first) => first,
+                None => return Ok(None),
+            },
+        };
+        let (first, tick_ns) = first;
+        let start = first.time_ns;
+        let mut end = start.saturating_add(tick_ns);
+        self.tick.push_back(first);
+        while let Some((io, tick_ns)) = self.next_record()? {
+            if io.time_ns != start {
+                end = end.min(io.time_ns);
+                self.next_tick = Some((io, tick_ns));
+                break;
+            }
+            self.tick.push_back(io);
+        }
+        let n = self.tick.len() as u128;
+        let span = u128::from(end - start);
+        for (k, io) in self.tick.iter_mut().enumerate() {
+            // k < n, so the offset is below `span` and fits.
+            io.time_ns = start + (k as u128 * span / n) as u64;
+        }
+        Ok(self.tick.pop_front())
+    }
+
+    /// The next record mapped onto its volume, with the tick of its time.
+    fn next_record(&mut self) -> Result<Option<(Io, u64)>, WorkloadError> {
         loop {
             let record: TraceRecord = match self.reader.next() {
                 None => return Ok(None),
@@ -323,13 +414,14 @@ impl TraceReplay {
                     },
                 });
             }
-            return Ok(Some(Io {
+            let io = Io {
                 time_ns: record.time_ns,
                 op: record.op,
                 volume,
                 offset: record.offset,
                 len: record.len,
-            }));
+            };
+            return Ok(Some((io, self.reader.tick_ns())));
         }
     }
 }
@@ -337,6 +429,7 @@ impl TraceReplay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::TraceFormat;
 
     #[test]
     fn zipf_ranks_are_skewed_and_in_range() {
@@ -384,5 +477,69 @@ mod tests {
             .iter()
             .all(|i| i.offset + i.len <= 1 << 30 && i.offset % 4096 == 0));
         assert!(ios.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+    }
+
+    /// The I/O times of `text` replayed as `format` with `spread`.
+    fn replay_times(text: &str, format: TraceFormat, spread: Spread) -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.trace");
+        std::fs::write(&path, text).unwrap();
+        let def = TraceDef {
+            path,
+            format,
+            time_scale: 1.0,
+            skip_bad_lines: false,
+            spread,
+            map: vec![(None, VolumeId::new(1, 1), 1 << 30)],
+        };
+        let mut replay = TraceReplay::open(&def).unwrap();
+        std::iter::from_fn(|| replay.next_io().unwrap())
+            .map(|io| io.time_ns)
+            .collect()
+    }
+
+    #[test]
+    fn uniform_spread_puts_the_kth_of_n_records_at_k_ticks_over_n() {
+        // CloudPhysics whole seconds: 3 records at 5 s, 1 at 6 s, 4 at 8 s.
+        let lines: Vec<String> = [5, 5, 5, 6, 8, 8, 8, 8]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("1,{t},2a,4096,{}\n", i * 8))
+            .collect();
+        let text = lines.concat();
+        let second = 1_000_000_000u64;
+        assert_eq!(
+            replay_times(&text, TraceFormat::CloudPhysics, Spread::None),
+            [
+                0,
+                0,
+                0,
+                second,
+                3 * second,
+                3 * second,
+                3 * second,
+                3 * second
+            ],
+            "as written by default"
+        );
+        let mut want = Vec::new();
+        for (t0, n) in [(0, 3), (second, 1), (3 * second, 4)] {
+            want.extend((0..n).map(|k| t0 + k * second / n));
+        }
+        assert_eq!(
+            replay_times(&text, TraceFormat::CloudPhysics, Spread::Uniform),
+            want
+        );
+    }
+
+    #[test]
+    fn uniform_spread_ends_at_the_next_record_when_it_comes_within_the_tick() {
+        // UMass "0.5" has a tick of 100 ms, but the next record is 10 ms later: the two at
+        // 0.5 s share those 10 ms. "0.510000" has a tick of 1 us.
+        let text = "0,1,512,w,0.5\n0,9,512,w,0.5\n0,17,512,w,0.510000\n0,25,512,w,0.510000\n";
+        assert_eq!(
+            replay_times(text, TraceFormat::Umass, Spread::Uniform),
+            [0, 5_000_000, 10_000_000, 10_000_500]
+        );
     }
 }

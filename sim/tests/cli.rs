@@ -90,7 +90,7 @@ fn a_bad_trace_line_exits_2_names_file_and_line_and_keeps_the_old_report() {
             "prod",
             "production",
             1,
-            &scenario_text::trace(Path::new("t.trace"), "disksim", "1:1"),
+            &scenario_text::trace(Path::new("t.trace"), "mqsim", "1:1"),
         )
         .build();
     fs::write(&scenario, text).unwrap();

@@ -230,7 +230,7 @@ fn each_malformed_trace_names_file_and_line_or_is_skipped_and_counted() {
 
 // ----- the output directory after a failure -----
 
-/// A DiskSim trace of `n` good writes with line `bad` (1-based) replaced by `bad_line`.
+/// An MQSim-format trace of `n` good writes with line `bad` (1-based) replaced by `bad_line`.
 fn long_trace(n: u64, bad: u64, bad_line: &str) -> String {
     let mut t = String::with_capacity(n as usize * 24);
     for i in 1..=n {
@@ -248,12 +248,7 @@ fn scenario_file(dir: &Path, trace_path: &Path) -> PathBuf {
     let path = dir.join("long.toml");
     let text = ScenarioText::new("long trace", "2min")
         .two_sites("100MB/s", "5ms")
-        .host(
-            "prod",
-            "production",
-            1,
-            &trace(trace_path, "disksim", "1:1"),
-        )
+        .host("prod", "production", 1, &trace(trace_path, "mqsim", "1:1"))
         .mirror("R", "1:1", "2:1")
         .build();
     fs::write(&path, text).unwrap();

@@ -51,7 +51,7 @@ fn writes(end: u64, gap: u64) -> Vec<W> {
     out
 }
 
-/// The DiskSim trace of `w` (times in ns, sectors of 512 bytes, type 0 = write).
+/// The MQSim-format trace of `w` (DiskSim-like, times in ns, sectors of 512 bytes, type 0 = write).
 fn disksim(w: &[W]) -> String {
     let mut t = String::new();
     for &(time, offset, len) in w {
@@ -109,7 +109,7 @@ fn two_sites(
 fn trace_host(s: ScenarioText, dir: &Path, w: &[W]) -> ScenarioText {
     let path = dir.join("w.trace");
     std::fs::write(&path, disksim(w)).unwrap();
-    s.host("prod", "production", 1, &trace(&path, "disksim", "1:1"))
+    s.host("prod", "production", 1, &trace(&path, "mqsim", "1:1"))
 }
 
 fn poisson_host(s: ScenarioText, rate: u64, size: &str) -> ScenarioText {

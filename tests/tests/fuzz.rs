@@ -425,6 +425,13 @@ fn trace_line(format: TraceFormat) -> impl Strategy<Value = String> {
                     sectors(offset),
                 ],
                 TraceFormat::DiskSim => vec![
+                    format!("{}.{:03}", t / 1000, t % 1000),
+                    device.to_string(),
+                    sectors(offset),
+                    sectors(len),
+                    (if write { "80" } else { "81" }).into(),
+                ],
+                TraceFormat::MqSim => vec![
                     (t * 1000).to_string(),
                     device.to_string(),
                     sectors(offset),
@@ -459,7 +466,7 @@ fn trace_line(format: TraceFormat) -> impl Strategy<Value = String> {
                 let k = i % fields.len();
                 fields[k] = j;
             }
-            let sep = if format == TraceFormat::DiskSim {
+            let sep = if matches!(format, TraceFormat::DiskSim | TraceFormat::MqSim) {
                 " "
             } else {
                 ","

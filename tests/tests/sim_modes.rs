@@ -47,7 +47,7 @@ fn async_acknowledges_at_once_and_lags_behind() {
     assert!(r1.max_lag_bytes > 0);
 }
 
-/// A DiskSim trace of `(offset, len)` writes, one a millisecond.
+/// An MQSim-format trace (DiskSim-like, times in ns) of `(offset, len)` writes, one a millisecond.
 fn disksim(writes: &[(u64, u64)]) -> String {
     let mut t = String::new();
     for (i, (offset, len)) in writes.iter().enumerate() {
@@ -90,9 +90,9 @@ fn resync_after_auxiliary_writes_sends_exactly_the_dirty_chunks() {
         .two_sites("100MB/s", "2ms")
         .host("prod", "production", 1, &poisson(200, "8KiB", "1:1"))
         .string("stop", "1min")
-        .host("prod2", "production", 1, &trace(&a, "disksim", "1:1"))
+        .host("prod2", "production", 1, &trace(&a, "mqsim", "1:1"))
         .string("start", "150s")
-        .host("aux", "auxiliary", 2, &trace(&b, "disksim", "2:1"))
+        .host("aux", "auxiliary", 2, &trace(&b, "mqsim", "2:1"))
         .string("start", "3min")
         .mirror("R", "1:1", "2:1")
         .string("mode", "async")

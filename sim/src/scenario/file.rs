@@ -6,6 +6,7 @@
 use super::HostRole;
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
+use crate::workload::Spread;
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
 use mirrorlab_model::{CopyMode, VolumeId, VolumeSerial};
 use serde::Deserialize;
@@ -114,6 +115,7 @@ pub(super) struct WorkloadFile {
     pub(super) devices: Option<BTreeMap<String, Spanned<VolumeId>>>,
     pub(super) time_scale: Option<Spanned<f64>>,
     pub(super) skip_bad_lines: Option<bool>,
+    pub(super) spread: Option<Spread>,
 }
 
 #[derive(Deserialize)]

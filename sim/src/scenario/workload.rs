@@ -56,6 +56,7 @@ pub(super) fn workload(
                 ("devices", wf.devices.is_some()),
                 ("time_scale", wf.time_scale.is_some()),
                 ("skip_bad_lines", wf.skip_bad_lines.is_some()),
+                ("spread", wf.spread.is_some()),
             ] {
                 if present {
                     ctx.err(
@@ -175,6 +176,14 @@ pub(super) fn workload(
                     return None;
                 }
             };
+            if let Some(kind) = crate::trace::not_a_file(&path) {
+                let message = format!(
+                    "trace {:?}: expected a regular file, found {kind}",
+                    trace.get_ref()
+                );
+                ctx.err(trace.span(), message);
+                return None;
+            }
             let time_scale = wf.time_scale.as_ref().map_or(1.0, |t| *t.get_ref());
             if !(time_scale.is_finite() && time_scale > 0.0) {
                 let span = wf.time_scale.as_ref().map_or(w.span(), Spanned::span);
@@ -209,6 +218,7 @@ pub(super) fn workload(
                 format,
                 time_scale,
                 skip_bad_lines: wf.skip_bad_lines.unwrap_or(false),
+                spread: wf.spread.unwrap_or_default(),
                 map,
             }))
         }
@@ -221,7 +231,7 @@ pub(super) fn workload(
 fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, String> {
     let p = Path::new(given);
     if p.is_absolute() {
-        return if p.is_file() {
+        return if p.exists() {
             Ok(p.to_path_buf())
         } else {
             Err(p.display().to_string())
@@ -231,15 +241,15 @@ fn resolve_trace_path(given: &str, scenario_path: &Path) -> Result<PathBuf, Stri
         .filter(|d| !d.is_empty())
         .zip(p.file_name())
         .map(|(d, name)| Path::new(&d).join(name));
-    if let Some(l) = library.as_ref().filter(|l| l.is_file()) {
+    if let Some(l) = library.as_ref().filter(|l| l.exists()) {
         return Ok(l.clone());
     }
     let dir = scenario_path.parent().unwrap_or(Path::new(""));
     let beside = dir.join(p);
-    if beside.is_file() {
+    if beside.exists() {
         return Ok(beside);
     }
-    if p.is_file() {
+    if p.exists() {
         return Ok(p.to_path_buf());
     }
     let cwd = std::env::current_dir().map_or_else(

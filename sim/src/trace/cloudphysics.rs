@@ -2,7 +2,8 @@
 //! CSV `version,time,op,size,lbn`, time in whole seconds, op the SCSI opcode in hex, size in
 //! bytes, lbn in 512-byte sectors. The volume is the traced virtual disk, so device is 0.
 
-use super::{FieldError, Fields, Layout, Op, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::Op;
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["version", "time", "op", "size", "lbn"],
@@ -10,6 +11,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: false,
     header: true,
     time_field: 1,
+    time_unit_ns: NS_PER_S,
     offset_field: 4,
     parse,
 };
@@ -19,26 +21,16 @@ const NS_PER_S: u128 = 1_000_000_000;
 fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
     // READ and WRITE in their 6-, 10-, 12- and 16-byte CDB forms; any other command (INQUIRY,
     // TEST UNIT READY, ...) moves no block data and is not a record.
-    let op = match opcode(f.get(2)).ok_or_else(|| f.error(2, "a hex SCSI opcode"))? {
+    let op = match f.hex(2, 2, "a hex SCSI opcode")? {
         0x08 | 0x28 | 0xa8 | 0x88 => Op::Read,
         0x0a | 0x2a | 0xaa | 0x8a => Op::Write,
         _ => return Ok(None),
     };
     Ok(Some(RawRecord {
-        time_ns: f.time(1, NS_PER_S, "a time in seconds")?,
+        time_ns: f.time("a time in seconds")?,
         op,
         len: f.size(3, 1, "a size in bytes")?,
         offset: f.sector(4)?,
         device: 0,
     }))
-}
-
-/// `2a`, `2A` or `0x2a`.
-fn opcode(text: &str) -> Option<u8> {
-    let hex = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
-    let valid = (1..=2).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then(|| u8::from_str_radix(hex, 16).ok()).flatten()
 }

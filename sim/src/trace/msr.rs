@@ -3,7 +3,7 @@
 //! `Read`/`Write`, offset and size in bytes. Device is the DiskNumber; the hostname and
 //! response time are not used.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &[
@@ -19,6 +19,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: false,
     header: true,
     time_field: 0,
+    time_unit_ns: NS_PER_TICK,
     offset_field: 4,
     parse,
 };
@@ -27,7 +28,7 @@ const NS_PER_TICK: u128 = 100;
 
 fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
     Ok(Some(RawRecord {
-        time_ns: f.time(0, NS_PER_TICK, "a time in FILETIME ticks (100 ns)")?,
+        time_ns: f.time("a time in FILETIME ticks (100 ns)")?,
         device: f.number(2, "a disk number")?,
         op: f.op(3, "Read", "Write", "\"Read\" or \"Write\"")?,
         offset: f.number(4, "an offset in bytes")?,

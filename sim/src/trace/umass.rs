@@ -2,7 +2,7 @@
 //! 512-byte sectors, size in bytes, opcode `r`/`w`, timestamp in seconds. The SPC format allows
 //! optional fields after these, which are ignored; device is the ASU.
 
-use super::{FieldError, Fields, Layout, RawRecord, Separator};
+use super::layout::{FieldError, Fields, Layout, RawRecord, Separator};
 
 pub(super) const LAYOUT: Layout = Layout {
     names: &["ASU", "LBA", "Size", "Opcode", "Timestamp"],
@@ -10,6 +10,7 @@ pub(super) const LAYOUT: Layout = Layout {
     extra_fields: true,
     header: true,
     time_field: 4,
+    time_unit_ns: NS_PER_S,
     offset_field: 1,
     parse,
 };
@@ -22,6 +23,6 @@ fn parse(f: &Fields<'_>) -> Result<Option<RawRecord>, FieldError> {
         offset: f.sector(1)?,
         len: f.size(2, 1, "a size in bytes")?,
         op: f.op(3, "r", "w", "\"r\" or \"w\"")?,
-        time_ns: f.time(4, NS_PER_S, "a time in seconds")?,
+        time_ns: f.time("a time in seconds")?,
     }))
 }
