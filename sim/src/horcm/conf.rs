@@ -78,7 +78,7 @@ impl MirrorUnit {
 impl fmt::Display for MirrorUnit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MirrorUnit::Omitted => write!(f, "(none)"),
+            MirrorUnit::Omitted => write!(f, "none"),
             MirrorUnit::Number(n) => write!(f, "{n}"),
             MirrorUnit::Journal(n) => write!(f, "h{n}"),
         }
@@ -243,6 +243,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Conf, Vec<Located>> {
     };
     let mut section: Option<Section> = None;
     let mut seen: Vec<Section> = Vec::new();
+    // A misspelt section name is the likelier fault than a missing section: say it once.
+    let mut unknown_section = false;
     let mut lines = 0;
     for (i, raw) in text.lines().enumerate() {
         lines = i + 1;
@@ -283,6 +285,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Conf, Vec<Located>> {
                         ),
                     );
                     section = Some(Section::Skipped);
+                    unknown_section = true;
                 }
             }
             continue;
@@ -326,7 +329,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Conf, Vec<Located>> {
             "a HORCM_INST or HORCM_INSTP section (the remote instance of each group)",
         ),
     ] {
-        if missing(wanted) {
+        if missing(wanted) && !unknown_section {
             p.err(lines, 1, format!("expected {what}; the file has none"));
         }
     }

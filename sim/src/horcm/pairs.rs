@@ -240,9 +240,14 @@ pub fn pair(confs: &[Conf]) -> Result<Layout, Vec<Located>> {
                     where_is(side)
                 ))
             } else if in_system && said.contains(&Some(false)) {
+                let journal = if os.mu.local_only() == Some(false) {
+                    os.mu
+                } else {
+                    side.mu
+                };
                 Some(format!(
-                    "conflicting serials: MU# h is a Universal Replicator mirror between two \
-                     arrays, but both sides of {} {} are on {} (here and at {})",
+                    "conflicting serials: MU# {journal} is a Universal Replicator mirror between \
+                     two arrays, but both sides of {} {} are on {} (here and at {})",
                     d.group,
                     d.name,
                     side.volume.storage,

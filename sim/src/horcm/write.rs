@@ -106,7 +106,7 @@ pub fn scenario(layout: &Layout) -> String {
             t,
             "\n# TODO: the workload is not in a HORCM file: a small Poisson workload (placeholder).\n\
              [[host]]\nname = {}\nrole = \"production\"\nstorage = {}\n\
-             workload = {{ poisson = {WORKLOAD_IOPS}, size = {}, volume = {} }}",
+             workload = {{ poisson = {WORKLOAD_IOPS}, size = {}, volume = {} }} # TODO: placeholder",
             quote(&format!("prod-{}-{}", v.storage, v.serial)),
             v.storage,
             quote(WORKLOAD_SIZE),
