@@ -576,48 +576,39 @@ impl Parser<'_> {
         });
     }
 
-    /// Every group with volumes names its remote instance, once; every HORCM_INST group has
+    /// Every group with volumes names its remote instance; every `HORCM_INST` group has
     /// volumes.
     fn check_groups(&mut self) {
-        let conf = std::mem::replace(
-            &mut self.conf,
-            Conf {
-                path: PathBuf::new(),
-                monitor: Vec::new(),
-                command_serials: Vec::new(),
-                devices: Vec::new(),
-                remotes: Vec::new(),
-            },
-        );
-        let mut reported: Vec<&str> = Vec::new();
-        for d in &conf.devices {
-            if !conf.remotes.iter().any(|r| r.group == d.group) && !reported.contains(&&*d.group) {
-                reported.push(&d.group);
-                self.err(
-                    d.at.line,
-                    d.at.column,
+        let mut found: Vec<(At, String)> = Vec::new();
+        let c = &self.conf;
+        for (i, d) in c.devices.iter().enumerate() {
+            let first_of_group = !c.devices[..i].iter().any(|x| x.group == d.group);
+            if first_of_group && !c.remotes.iter().any(|r| r.group == d.group) {
+                found.push((
+                    d.at,
                     format!(
                         "group {} has no HORCM_INST line naming the instance that holds its \
                          other side",
                         d.group
                     ),
-                );
+                ));
             }
         }
-        for r in &conf.remotes {
-            if !conf.devices.iter().any(|d| d.group == r.group) {
-                self.err(
-                    r.at.line,
-                    r.at.column,
+        for r in &c.remotes {
+            if !c.devices.iter().any(|d| d.group == r.group) {
+                found.push((
+                    r.at,
                     format!(
                         "group {} has no volumes: expected its dev_names in HORCM_LDEV or \
                          HORCM_DEV",
                         r.group
                     ),
-                );
+                ));
             }
         }
-        self.conf = conf;
+        for (at, message) in found {
+            self.err(at.line, at.column, message);
+        }
     }
 }
 

@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 pub struct ImportArgs {
     /// The instances' configuration files (horcm0.conf horcm1.conf ...); a pair's side in the
     /// first is taken as its PVOL.
-    #[arg(num_args = 2.., required = true)]
+    #[arg(num_args = 2.., required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Write the scenario here (default: print it).
     #[arg(long)]

@@ -72,238 +72,80 @@ impl Layout {
     }
 }
 
+/// A pair line with its volume resolved.
+struct Entry<'a> {
+    device: &'a Device,
+    side: Side,
+}
+
 /// Joins the files' entries into pairs; `confs` in the import order (the first is primary).
 pub fn pair(confs: &[Conf]) -> Result<Layout, Vec<Located>> {
+    let entries = resolve(confs)?;
     let mut errors = Vec::new();
-    let located = |conf: &Conf, at: At, message: String| Located {
-        path: conf.path.clone(),
-        line: at.line,
-        column: Some(at.column),
-        message,
-    };
-    // Each file's devices with their volume ids.
-    let mut placeholders: Vec<(u32, String, u32, u32)> = Vec::new();
-    let mut sides: Vec<Vec<(&Device, Side)>> = Vec::new();
-    for (i, conf) in confs.iter().enumerate() {
-        let mut v = Vec::new();
-        for d in &conf.devices {
-            let (volume, path) = match &d.volume {
-                Volume::Ldev { serial, ldev } => (VolumeId::new(*serial, *ldev), None),
-                Volume::Path { port, target, lu } => {
-                    let serial = match conf.command_serials.as_slice() {
-                        [s] => *s,
-                        [s, rest @ ..] if rest.iter().all(|x| x == s) => *s,
-                        other => {
-                            let said = if other.is_empty() {
-                                "HORCM_CMD names no serial".to_string()
-                            } else {
-                                format!(
-                                    "HORCM_CMD names several ({})",
-                                    other
-                                        .iter()
-                                        .map(u32::to_string)
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            };
-                            errors.push(located(
-                                conf,
-                                d.at,
-                                format!(
-                                    "which array holds ({port}, {target}, {lu}) of {} {}? {said}: \
-                                     name one command device as \\\\.\\CMD-Serial#-LDEV#-Port#, or \
-                                     list the volume in HORCM_LDEV with its Serial#",
-                                    d.group, d.name
-                                ),
-                            ));
-                            continue;
-                        }
-                    };
-                    let key = (serial, port.clone(), *target, *lu);
-                    let n = match placeholders.iter().position(|p| *p == key) {
-                        Some(n) => n,
-                        None => {
-                            placeholders.push(key);
-                            placeholders.len() - 1
-                        }
-                    };
-                    (
-                        VolumeId::new(serial, PLACEHOLDER_LDEV + n as u32),
-                        Some((port.clone(), *target, *lu)),
-                    )
-                }
-            };
-            v.push((
-                d,
-                Side {
-                    file: i,
-                    line: d.at.line,
-                    volume,
-                    mu: d.mu,
-                    path,
-                },
-            ));
-        }
-        sides.push(v);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
     let mut pairs: Vec<Pair> = Vec::new();
     for (i, conf) in confs.iter().enumerate() {
-        for (d, side) in &sides[i] {
-            let others: Vec<(usize, &Device, &Side)> = sides
+        for e in &entries[i] {
+            let d = e.device;
+            let others: Vec<&Entry> = entries
                 .iter()
                 .enumerate()
                 .filter(|&(j, _)| j != i)
-                .flat_map(|(j, v)| {
-                    v.iter()
-                        .filter(|(o, _)| o.group == d.group && o.name == d.name)
-                        .map(move |(o, s)| (j, *o, s))
-                })
+                .flat_map(|(_, v)| v)
+                .filter(|o| o.device.group == d.group && o.device.name == d.name)
                 .collect();
-            let (j, od, os) = match others.as_slice() {
+            let other = match others.as_slice() {
                 [] => {
-                    let with_group: Vec<String> = confs
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, c)| j != i && c.devices.iter().any(|o| o.group == d.group))
-                        .map(|(_, c)| c.name())
-                        .collect();
-                    let why = if with_group.is_empty() {
-                        format!("no other file given has group {}", d.group)
-                    } else {
-                        format!(
-                            "{} has group {} but no dev_name {}",
-                            with_group.join(", "),
-                            d.group,
-                            d.name
-                        )
-                    };
-                    errors.push(located(
-                        conf,
-                        d.at,
-                        format!(
-                            "{} {} has no other side: {why} (a pair is one dev_name of a group \
-                             in two instances' files)",
-                            d.group, d.name
-                        ),
-                    ));
+                    errors.push(located(conf, d.at, no_other_side(confs, i, d)));
                     continue;
                 }
                 [one] => *one,
-                _ => {
-                    // Reported once, from the first file that has it.
-                    if others.iter().all(|o| o.0 > i) {
-                        errors.push(located(
-                            conf,
-                            d.at,
-                            format!(
-                                "{} {} is in {} files; a pair joins two instances",
-                                d.group,
-                                d.name,
-                                others.len() + 1
-                            ),
-                        ));
-                    }
+                // Reported once, from the first file that has it.
+                _ if others.iter().all(|o| o.side.file > i) => {
+                    let message = format!(
+                        "{} {} is in {} files; a pair joins two instances",
+                        d.group,
+                        d.name,
+                        others.len() + 1
+                    );
+                    errors.push(located(conf, d.at, message));
+                    continue;
+                }
+                _ => continue,
+            };
+            // Each pair once, from its primary (earlier) file.
+            if other.side.file < i {
+                continue;
+            }
+            let secondary = &confs[other.side.file];
+            let kind = match kind(confs, d, &e.side, &other.side) {
+                Ok(k) => k,
+                Err(message) => {
+                    errors.push(located(secondary, other.device.at, message));
                     continue;
                 }
             };
-            // Each pair once, from its primary (earlier) file.
-            if j < i {
-                continue;
-            }
-            let where_is = |s: &Side| format!("{}:{}", confs[s.file].name(), s.line);
-            if side.volume == os.volume {
-                errors.push(located(
-                    &confs[j],
-                    od.at,
-                    format!(
-                        "both sides of {} {} are {} (here and at {})",
-                        d.group,
-                        d.name,
-                        side.volume,
-                        where_is(side)
-                    ),
-                ));
-                continue;
-            }
-            let in_system = side.volume.storage == os.volume.storage;
-            let said = [side.mu.local_only(), os.mu.local_only()];
-            let conflict = if said.contains(&Some(true)) && said.contains(&Some(false)) {
-                Some(format!(
-                    "MU# {} here and MU# {} at {} disagree: 1-2 are ShadowImage (in-system), \
-                     h0-h3 Universal Replicator (remote)",
-                    os.mu,
-                    side.mu,
-                    where_is(side)
-                ))
-            } else if in_system && said.contains(&Some(false)) {
-                let journal = if os.mu.local_only() == Some(false) {
-                    os.mu
+            if let Some(p) = pairs.iter().find(|p| {
+                p.group == d.group && (p.kind == Kind::InSystem) != (kind == Kind::InSystem)
+            }) {
+                let was = if p.kind == Kind::InSystem {
+                    "in-system"
                 } else {
-                    side.mu
+                    "remote"
                 };
-                Some(format!(
-                    "conflicting serials: MU# {journal} is a Universal Replicator mirror between \
-                     two arrays, but both sides of {} {} are on {} (here and at {})",
-                    d.group,
-                    d.name,
-                    side.volume.storage,
-                    where_is(side)
-                ))
-            } else if !in_system && said.contains(&Some(true)) {
-                Some(format!(
-                    "conflicting serials: MU# 1-2 is a ShadowImage (in-system) mirror, but {} {} \
-                     joins {} (at {}) and {} (here)",
-                    d.group,
-                    d.name,
-                    side.volume.storage,
-                    where_is(side),
-                    os.volume.storage
-                ))
-            } else {
-                None
-            };
-            if let Some(message) = conflict {
-                errors.push(located(&confs[j], od.at, message));
-                continue;
-            }
-            let kind = if in_system {
-                Kind::InSystem
-            } else if said.contains(&Some(false)) {
-                Kind::Journal
-            } else {
-                Kind::TrueCopy
-            };
-            if let Some(p) = pairs
-                .iter()
-                .find(|p| p.group == d.group && (p.kind == Kind::InSystem) != in_system)
-            {
-                errors.push(located(
-                    conf,
-                    d.at,
-                    format!(
-                        "group {} mixes in-system and remote pairs ({} is {}): a group is \
-                         ShadowImage or TrueCopy/Universal Replicator",
-                        d.group,
-                        p.name,
-                        if p.kind == Kind::InSystem {
-                            "in-system"
-                        } else {
-                            "remote"
-                        }
-                    ),
-                ));
+                let message = format!(
+                    "group {} mixes in-system and remote pairs ({} is {was}): a group is \
+                     ShadowImage or TrueCopy/Universal Replicator",
+                    d.group, p.name
+                );
+                errors.push(located(conf, d.at, message));
                 continue;
             }
             pairs.push(Pair {
                 group: d.group.clone(),
                 name: d.name.clone(),
                 kind,
-                primary: side.clone(),
-                secondary: os.clone(),
+                primary: e.side.clone(),
+                secondary: other.side.clone(),
                 remote: conf
                     .remotes
                     .iter()
@@ -312,15 +154,164 @@ pub fn pair(confs: &[Conf]) -> Result<Layout, Vec<Located>> {
             });
         }
     }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let layout = Layout {
+        files: confs.iter().map(Conf::name).collect(),
+        pairs,
+    };
+    check_topology(&layout, confs)?;
+    Ok(layout)
+}
+
+fn located(conf: &Conf, at: At, message: String) -> Located {
+    Located {
+        path: conf.path.clone(),
+        line: at.line,
+        column: Some(at.column),
+        message,
+    }
+}
+
+/// Each file's pair lines with their volume ids; a `HORCM_DEV` path gets a placeholder LDEV
+/// on the array its file's command device names.
+fn resolve(confs: &[Conf]) -> Result<Vec<Vec<Entry<'_>>>, Vec<Located>> {
+    let mut errors = Vec::new();
+    let mut placeholders: Vec<(u32, &str, u32, u32)> = Vec::new();
+    let mut out = Vec::new();
+    for (file, conf) in confs.iter().enumerate() {
+        let mut v = Vec::new();
+        for d in &conf.devices {
+            let (volume, path) = match &d.volume {
+                Volume::Ldev { serial, ldev } => (VolumeId::new(*serial, *ldev), None),
+                Volume::Path { port, target, lu } => {
+                    let serial = match path_serial(conf) {
+                        Ok(s) => s,
+                        Err(said) => {
+                            let message = format!(
+                                "which array holds ({port}, {target}, {lu}) of {} {}? {said}: \
+                                 name one command device as \\\\.\\CMD-Serial#-LDEV#-Port#, \
+                                 or list the volume in HORCM_LDEV with its Serial#",
+                                d.group, d.name
+                            );
+                            errors.push(located(conf, d.at, message));
+                            continue;
+                        }
+                    };
+                    let key = (serial, port.as_str(), *target, *lu);
+                    let n = placeholders
+                        .iter()
+                        .position(|p| *p == key)
+                        .unwrap_or_else(|| {
+                            placeholders.push(key);
+                            placeholders.len() - 1
+                        });
+                    (
+                        VolumeId::new(serial, PLACEHOLDER_LDEV + n as u32),
+                        Some((port.clone(), *target, *lu)),
+                    )
+                }
+            };
+            let side = Side {
+                file,
+                line: d.at.line,
+                volume,
+                mu: d.mu,
+                path,
+            };
+            v.push(Entry { device: d, side });
+        }
+        out.push(v);
+    }
     if errors.is_empty() {
-        let layout = Layout {
-            files: confs.iter().map(Conf::name).collect(),
-            pairs,
-        };
-        check_topology(&layout, confs)?;
-        Ok(layout)
+        Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// The one array a file's command devices name, or what they say instead.
+fn path_serial(conf: &Conf) -> Result<u32, String> {
+    let mut serials = conf.command_serials.clone();
+    serials.sort_unstable();
+    serials.dedup();
+    match serials.as_slice() {
+        [s] => Ok(*s),
+        [] => Err("HORCM_CMD names no serial".to_string()),
+        several => Err(format!(
+            "HORCM_CMD names several ({})",
+            several
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Why the line `d` of file `i` pairs with nothing.
+fn no_other_side(confs: &[Conf], i: usize, d: &Device) -> String {
+    let with_group: Vec<String> = confs
+        .iter()
+        .enumerate()
+        .filter(|&(j, c)| j != i && c.devices.iter().any(|o| o.group == d.group))
+        .map(|(_, c)| c.name())
+        .collect();
+    let why = if with_group.is_empty() {
+        format!("no other file given has group {}", d.group)
+    } else {
+        format!(
+            "{} has group {} but no dev_name {}",
+            with_group.join(", "),
+            d.group,
+            d.name
+        )
+    };
+    format!(
+        "{} {} has no other side: {why} (a pair is one dev_name of a group in two instances' \
+         files)",
+        d.group, d.name
+    )
+}
+
+/// The kind of the pair `d` joining `primary` and `secondary`, or why the two lines (their
+/// serials, their MU#s) contradict each other, said from the secondary's line.
+fn kind(confs: &[Conf], d: &Device, primary: &Side, secondary: &Side) -> Result<Kind, String> {
+    let there = format!("{}:{}", confs[primary.file].name(), primary.line);
+    let (group, name) = (&d.group, &d.name);
+    if primary.volume == secondary.volume {
+        return Err(format!(
+            "both sides of {group} {name} are {} (here and at {there})",
+            primary.volume
+        ));
+    }
+    let in_system = primary.volume.storage == secondary.volume.storage;
+    let said = [primary.mu.local_only(), secondary.mu.local_only()];
+    let journal = [primary.mu, secondary.mu]
+        .into_iter()
+        .find(|m| m.local_only() == Some(false));
+    if said.contains(&Some(true)) && journal.is_some() {
+        return Err(format!(
+            "MU# {} here and MU# {} at {there} disagree: 1-2 are ShadowImage (in-system), \
+             h0-h3 Universal Replicator (remote)",
+            secondary.mu, primary.mu
+        ));
+    }
+    match (in_system, journal) {
+        (true, Some(mu)) => Err(format!(
+            "conflicting serials: MU# {mu} is a Universal Replicator mirror between two arrays, \
+             but both sides of {group} {name} are on {} (here and at {there})",
+            primary.volume.storage
+        )),
+        (false, _) if said.contains(&Some(true)) => Err(format!(
+            "conflicting serials: MU# 1-2 is a ShadowImage (in-system) mirror, but {group} {name} \
+             joins {} (at {there}) and {} (here)",
+            primary.volume.storage, secondary.volume.storage
+        )),
+        (true, None) => Ok(Kind::InSystem),
+        (false, Some(_)) => Ok(Kind::Journal),
+        (false, None) => Ok(Kind::TrueCopy),
     }
 }
 
