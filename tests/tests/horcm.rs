@@ -193,6 +193,9 @@ fn primary_names_the_file_whose_sides_are_pvols() {
     );
     let e = run_import_cmd(&args(&[f0, f1, "--primary", "other.conf"])).unwrap_err();
     assert!(e.to_string().contains("not one of the files"), "{e}");
+    let e = run_import_cmd(&args(&[f0, f0, "--out", o, "--force"])).unwrap_err();
+    assert!(e.to_string().contains("given twice"), "{e}");
+    assert!(import(&files[..1]).is_err());
 }
 
 #[test]

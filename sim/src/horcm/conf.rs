@@ -239,7 +239,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Conf, Vec<Located>> {
             devices: Vec::new(),
             remotes: Vec::new(),
         },
-        command_devices: 0,
     };
     let mut section: Option<Section> = None;
     let mut seen: Vec<Section> = Vec::new();
@@ -347,7 +346,6 @@ struct Parser<'a> {
     path: &'a Path,
     errors: Vec<Located>,
     conf: Conf,
-    command_devices: usize,
 }
 
 impl Parser<'_> {
@@ -401,7 +399,6 @@ impl Parser<'_> {
             }
             Section::Cmd => {
                 for d in f {
-                    self.command_devices += 1;
                     if let Some(rest) = d.text.strip_prefix(r"\\.\CMD-") {
                         let digits: String =
                             rest.chars().take_while(|c| c.is_ascii_digit()).collect();

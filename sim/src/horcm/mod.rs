@@ -115,6 +115,11 @@ pub fn import(files: &[PathBuf]) -> Result<String, ImportError> {
 
 /// [`import`] on files already parsed.
 pub fn import_confs(confs: &[conf::Conf]) -> Result<String, ImportError> {
+    if confs.len() < 2 {
+        return Err(ImportError::Usage(
+            "expected two or more HORCM files: a pair joins two instances".to_string(),
+        ));
+    }
     let layout = pairs::pair(confs).map_err(ImportError::Invalid)?;
     let text = write::scenario(&layout);
     scenario::parse(&text, Path::new("imported.toml"))
@@ -143,6 +148,14 @@ pub fn run_import_cmd(args: &ImportArgs) -> Result<(), ImportError> {
         })?;
         let primary = files.remove(i);
         files.insert(0, primary);
+    }
+    for (i, f) in files.iter().enumerate() {
+        if files[..i].iter().any(|g| same_file(f, g)) {
+            return Err(ImportError::Usage(format!(
+                "{} is given twice: each instance's file once",
+                f.display()
+            )));
+        }
     }
     if let Some(out) = &args.out {
         if files.iter().any(|f| same_file(f, out)) {

@@ -154,6 +154,14 @@ pub fn pair(confs: &[Conf]) -> Result<Layout, Vec<Located>> {
             });
         }
     }
+    if let (true, Some(first)) = (pairs.is_empty() && errors.is_empty(), confs.first()) {
+        errors.push(Located {
+            path: first.path.clone(),
+            line: 1,
+            column: None,
+            message: "no pairs: no HORCM_LDEV or HORCM_DEV line is in any of the files".to_string(),
+        });
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
