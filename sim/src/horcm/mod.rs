@@ -34,6 +34,22 @@
 //! - the LDEV number of a `HORCM_DEV` volume: a placeholder id above every LDEV number, on
 //!   the array the file's `\\.\CMD-Serial#` command device names.
 //!
+//! Pages read (as stored by the search tool):
+//! - Hitachi CCI User and Reference Guide MK-90RD011-25, 2.9.1 (mirror descriptors):
+//!   <https://azmanual.top/manuals/91478/hitachi-tagmastore-mk-90rd011-25.html?page=117>
+//! - Hitachi CCI User and Reference Guide (VSP G1500), unit IDs and `\\.\CMD-Ser#-ldev#-Port#`:
+//!   <https://www.easymanua.ls/hitachi/vsp-g1500/manual?p=47>
+//! - HP XP RAID Manager user guide, `HORCM_CMD` forms and device groups:
+//!   <https://azmanual.top/manuals/396691/hp-xp-raid-manager-software-xp-p9500-storage.html?page=59>,
+//!   <https://azmanual.top/manuals/398124/hp-xp-raid-manager-software-xp-p9500-storage.html?page=69>
+//! - HP XP7 Replication Manager user guide, LDEV forms in `HORCM_LDEV`:
+//!   <http://38.142.81.21:8001/manual/hp/hp-command-view-xp-advanced-edition-enterprise-media-kit/hp-xp7-replication-manager-user-guide-tk981-96013-may-2014/page-148.html>
+//! - HP Serviceguard Continentalclusters, "Mirror Unit Descriptors" (3DC):
+//!   <https://manualsdump.com/en/manuals/hp-serviceguard_continentalcluster/286017/421>
+//! - Oracle Sun Cluster guides, whole `HORCM_DEV`/`HORCM_INST` files for TrueCopy and UR:
+//!   <https://docs.oracle.com/cd/E19575-01/820-7358/gbmih/index.html>,
+//!   <https://docs.oracle.com/cd/E19575-01/821-0709/gjibv/index.html>
+//!
 //! Serial numbers are taken as written (VSP G1000 and later prefix a `3` in some places; the
 //! files should agree with each other, which is all a scenario needs).
 
