@@ -7,6 +7,7 @@ pub mod check_cmd;
 pub mod cost;
 pub mod demo;
 pub mod engine;
+pub mod horcm;
 pub mod human;
 pub mod link;
 pub mod metrics;

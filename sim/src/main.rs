@@ -66,6 +66,9 @@ enum Cmd {
     Sweep(mirrorlab::sweep_cmd::SweepArgs),
     /// Charts and index.html from what sweep, merge or run wrote.
     Report(mirrorlab::report::ReportArgs),
+    /// A scenario from HORCM (CCI) configuration files: the arrays, LDEVs, pairs and groups
+    /// they describe, with TODO placeholders for what they do not say.
+    Import(mirrorlab::horcm::ImportArgs),
     /// Join the shard directories of one sweep (sweep --shard I/N) into one sweep and report.
     Merge(mirrorlab::sweep_cmd::MergeArgs),
     /// Measure speed; with no target, everything.
@@ -127,6 +130,9 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Sweep(args)) => mirrorlab::sweep_cmd::run_sweep_cmd(&args).map(ExitCode::from),
         Some(Cmd::Report(args)) => mirrorlab::report::run_report_cmd(&args).map(ExitCode::from),
+        Some(Cmd::Import(args)) => mirrorlab::horcm::run_import_cmd(&args)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
         Some(Cmd::Merge(args)) => mirrorlab::sweep_cmd::run_merge_cmd(&args).map(ExitCode::from),
         Some(Cmd::Bench {
             target,
