@@ -166,7 +166,7 @@ pub struct TraceDef {
     pub format: TraceFormat,
     pub time_scale: f64,
     pub skip_bad_lines: bool,
-    pub spread: Spread,
+    pub spread: crate::workload::Spread,
     /// (device or any, volume, volume size).
     pub map: Vec<(Option<u64>, VolumeId, u64)>,
 }
