@@ -4,7 +4,7 @@
 //! modulo N).
 
 use super::{bad, SweepError};
-use crate::scenario::{Scenario, WorkloadDef};
+use crate::scenario::{self, PairKey, Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos, Rate};
 use mirrorlab_model::{CopyMode, BLOCK_BYTES};
 use serde::{Deserialize, Serialize};
@@ -261,8 +261,19 @@ impl Param {
                             }
                         }
                         Param::MirrorChunk(_) => o.chunk_bytes = bytes(),
-                        Param::MirrorJournal(_) => o.journal_bytes = bytes(),
-                        Param::MirrorPeriod(_) => o.period_ns = nanos(),
+                        Param::MirrorJournal(_) => {
+                            o.journal_bytes = bytes();
+                            m.keys.insert(PairKey::Journal);
+                        }
+                        Param::MirrorPeriod(_) => {
+                            o.period_ns = nanos();
+                            // `cycle` and `pass` are one period; the mode names the key.
+                            m.keys.insert(if o.mode == CopyMode::Adaptive {
+                                PairKey::Pass
+                            } else {
+                                PairKey::Cycle
+                            });
+                        }
                         _ => o.window_bytes = bytes(),
                     }
                 }
@@ -336,7 +347,17 @@ impl Grid {
             }
             varies.push(v);
         }
-        Ok(Grid { varies })
+        let grid = Grid { varies };
+        // Every row keeps the rules the file would (scenario::check), however the value
+        // arrived: refused here, before anything runs, naming the row.
+        for i in 0..grid.len() {
+            let problems = scenario::check(&grid.scenario(s, i));
+            if !problems.is_empty() {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return Err(bad(format!("--vary {}: {}", grid.label(i), problems.join("; "))));
+            }
+        }
+        Ok(grid)
     }
 
     pub fn len(&self) -> usize {
@@ -359,10 +380,15 @@ impl Grid {
         out
     }
 
-    /// A copy of `base` with row `i` applied.
+    /// A copy of `base` with row `i` applied: modes first, so that a mode-specific key set in
+    /// the same row is judged against the mode it runs with.
     pub fn scenario(&self, base: &Scenario, i: usize) -> Scenario {
         let mut s = base.clone();
-        for (v, value) in self.varies.iter().zip(self.point(i)) {
+        let row: Vec<_> = self.varies.iter().zip(self.point(i)).collect();
+        let (modes, rest): (Vec<_>, Vec<_>) = row
+            .into_iter()
+            .partition(|(v, _)| matches!(v.param, Param::Mode | Param::MirrorMode(_)));
+        for (v, value) in modes.into_iter().chain(rest) {
             v.param.apply(&mut s, value);
         }
         s
@@ -482,6 +508,24 @@ mod tests {
         assert!(err("mode").contains("KEY=VALUE"));
         assert!(err("mode=sync,sync").contains("twice"));
         assert!(Grid::parse(&["mode=sync".into(), "mode=async".into()], &s).is_err());
+    }
+
+    #[test]
+    fn every_row_keeps_the_files_rules() {
+        let s = scenario();
+        let err = |specs: &[&str]| {
+            let specs: Vec<String> = specs.iter().map(|x| x.to_string()).collect();
+            Grid::parse(&specs, &s).unwrap_err().to_string()
+        };
+        // A period below the floor, a run with too many samples, a chunk over the volume.
+        assert!(err(&["mode=periodic", "mirror.R.cycle=1ns"]).contains("cycle"));
+        assert!(err(&["duration=5119000h"]).contains("samples per series"));
+        assert!(err(&["mirror.R.chunk=2GiB"]).contains("at most the volume size"));
+        // The mode is applied first, so a cycle on a periodic row is judged as periodic's,
+        // and the same cycle on an async row is refused as a key of another mode.
+        assert!(Grid::parse(&["mirror.R.cycle=1s".into(), "mode=periodic".into()], &s).is_ok());
+        let wrong_mode = err(&["mode=async", "mirror.R.cycle=1s"]);
+        assert!(wrong_mode.contains("mode=async"), "{wrong_mode}");
     }
 
     #[test]
