@@ -103,13 +103,15 @@ impl std::str::FromStr for CommandLine {
             .filter(|w| !w.starts_with("--"))
             .collect();
         let check_flags = |verb: &'static str, allowed: &[&str]| -> Result<(), CommandError> {
-            match flags.iter().find(|f| !allowed.contains(f)) {
-                Some(f) => Err(usage(
-                    verb,
-                    format!("unknown option {f}; allowed: {}", allowed.join(" ")),
-                )),
-                None => Ok(()),
-            }
+            let Some(f) = flags.iter().find(|f| !allowed.contains(f)) else {
+                return Ok(());
+            };
+            let allowed = if allowed.is_empty() {
+                format!("{verb} takes no options")
+            } else {
+                format!("allowed: {}", allowed.join(" "))
+            };
+            Err(usage(verb, format!("unknown option {f}; {allowed}")))
         };
         let targets = |verb: &'static str| -> Result<Vec<MirrorRef>, CommandError> {
             if args.is_empty() {
@@ -177,12 +179,25 @@ impl std::str::FromStr for CommandLine {
                     targets: targets("pairdelete")?,
                 })
             }
-            "takeover" => Ok(CommandLine::Takeover {
-                storage: storage("takeover", &args)?,
-            }),
+            "takeover" => {
+                check_flags("takeover", &[])?;
+                Ok(CommandLine::Takeover {
+                    storage: storage("takeover", &args)?,
+                })
+            }
             "linkdown" | "linkup" => {
+                let verb = if verb == "linkdown" {
+                    "linkdown"
+                } else {
+                    "linkup"
+                };
+                check_flags(verb, &[])?;
                 let [link] = args[..] else {
-                    return Err(usage("linkdown", "expected one link name"));
+                    let found = args.len();
+                    return Err(usage(
+                        verb,
+                        format!("expected one link name, found {found} words"),
+                    ));
                 };
                 let link = link.to_string();
                 Ok(if verb == "linkdown" {
@@ -191,15 +206,20 @@ impl std::str::FromStr for CommandLine {
                     CommandLine::LinkUp { link }
                 })
             }
-            "crash" => Ok(CommandLine::Crash {
-                storage: storage("crash", &args)?,
-            }),
-            "restart" => Ok(CommandLine::Restart {
-                storage: storage("restart", &args)?,
-            }),
-            "disaster" => Ok(CommandLine::Disaster {
-                storage: storage("disaster", &args)?,
-            }),
+            "crash" | "restart" | "disaster" => {
+                let verb = match verb {
+                    "crash" => "crash",
+                    "restart" => "restart",
+                    _ => "disaster",
+                };
+                check_flags(verb, &[])?;
+                let storage = storage(verb, &args)?;
+                Ok(match verb {
+                    "crash" => CommandLine::Crash { storage },
+                    "restart" => CommandLine::Restart { storage },
+                    _ => CommandLine::Disaster { storage },
+                })
+            }
             other => Err(CommandError::UnknownVerb(other.to_string())),
         }
     }

@@ -100,37 +100,9 @@ pub(super) fn commands(
     out
 }
 
-/// Verbs that take no `--` option (the model's parser passes one over on most of them).
-const NO_OPTIONS: [&str; 7] = [
-    "takeover",
-    "linkdown",
-    "linkup",
-    "crash",
-    "restart",
-    "disaster",
-    "pairdelete",
-];
-
-/// A command line as [`CommandLine`] parses it, refusing first what that parser lets through
-/// or misnames: an option on a verb that takes none, and `linkup` with other than one link.
+/// A command line as [`CommandLine`] parses it (which refuses an option on a verb that takes
+/// none, and names the verb in every usage message).
 pub(super) fn parse_line(text: &str) -> Result<CommandLine, String> {
-    let mut words = text.split_whitespace();
-    if let Some(verb) = words.next() {
-        let rest: Vec<&str> = words.collect();
-        if let Some(flag) = rest.iter().find(|w| w.starts_with("--")) {
-            if NO_OPTIONS.contains(&verb) {
-                return Err(format!(
-                    "{verb}: unknown option {flag}; {verb} takes no options"
-                ));
-            }
-        }
-        if matches!(verb, "linkdown" | "linkup") && rest.len() != 1 {
-            return Err(format!(
-                "{verb}: expected one link name, found {} words",
-                rest.len()
-            ));
-        }
-    }
     text.parse().map_err(|e: CommandError| e.to_string())
 }
 

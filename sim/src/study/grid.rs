@@ -354,7 +354,11 @@ impl Grid {
             let problems = scenario::check(&grid.scenario(s, i));
             if !problems.is_empty() {
                 let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                return Err(bad(format!("--vary {}: {}", grid.label(i), problems.join("; "))));
+                return Err(bad(format!(
+                    "--vary {}: {}",
+                    grid.label(i),
+                    problems.join("; ")
+                )));
             }
         }
         Ok(grid)
