@@ -1,4 +1,5 @@
-//! Streaming readers for real block I/O traces (see `../shared/traces/README.md`).
+//! Streaming readers for real block I/O traces (the formats are described in `traces/README.md`
+//! and the README's "Trace formats").
 //!
 //! This module owns turning a trace file into [`TraceRecord`]s. It is split by concern: one
 //! file per format holds its field layout and how a line becomes a record; [`layout`] holds

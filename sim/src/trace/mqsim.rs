@@ -1,4 +1,4 @@
-//! MQSim's variant of the DiskSim ASCII trace (the TPC-C trace in `../shared/traces/` is one):
+//! MQSim's variant of the DiskSim ASCII trace (the TPC-C trace in `traces/` is one):
 //! `arrival_time_ns device start_sector size_in_sectors type`, separated by spaces, the time in
 //! whole nanoseconds and type 0 = write, 1 = read. Real DiskSim traces differ in the unit of
 //! time and in the flags: see [`super::disksim`].

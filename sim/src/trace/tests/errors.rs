@@ -283,7 +283,7 @@ fn io_errors_end_the_trace() {
         ]
     );
 
-    let missing = shared_trace("no-such-trace.csv");
+    let missing = repo_trace("no-such-trace.csv");
     let message = TraceReader::open(&missing, TraceFormat::Msr, TraceOptions::default())
         .err()
         .map(|e| e.to_string());

@@ -5,11 +5,10 @@ use crate::units::human_bytes;
 
 #[test]
 fn cloudphysics_2h_trace() {
-    let records = read_file(
-        "cloudphysics-2h.csv",
-        TraceFormat::CloudPhysics,
-        TraceOptions::default(),
-    );
+    let Some(path) = library_trace("cloudphysics_2h_trace", "cloudphysics-2h.csv") else {
+        return;
+    };
+    let records = read_file(&path, TraceFormat::CloudPhysics, TraceOptions::default());
     let writes: Vec<_> = records.iter().filter(|r| r.op == Op::Write).collect();
     let write_bytes: u64 = writes.iter().map(|r| r.len).sum();
     println!(
@@ -44,7 +43,7 @@ fn cloudphysics_2h_trace() {
 #[test]
 fn tpcc_small_trace() {
     let records = read_file(
-        "tpcc-small.trace",
+        &repo_trace("tpcc-small.trace"),
         TraceFormat::MqSim,
         TraceOptions::default(),
     );
@@ -72,7 +71,7 @@ fn tpcc_small_trace() {
     assert!(devices.len() > 1, "{devices:?}");
 
     let slow = read_file(
-        "tpcc-small.trace",
+        &repo_trace("tpcc-small.trace"),
         TraceFormat::MqSim,
         TraceOptions {
             time_scale: 2.0,
