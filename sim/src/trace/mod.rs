@@ -1,5 +1,5 @@
-//! Streaming readers for real block I/O traces (the formats are described in `traces/README.md`
-//! and the README's "Trace formats").
+//! Streaming readers for real block I/O traces (formats: the README's "Trace formats"; the
+//! sample kept in the repository: `traces/README.md`).
 //!
 //! This module owns turning a trace file into [`TraceRecord`]s. It is split by concern: one
 //! file per format holds its field layout and how a line becomes a record; [`layout`] holds
