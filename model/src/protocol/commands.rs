@@ -7,6 +7,32 @@ use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, Wri
 use crate::table::{refusal, PairOptions, PairState, Refusal, Verb};
 use crate::volume::{Digest, BLOCK_BYTES};
 
+/// The command a pair's copy answers, and what it waits for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(super) struct CommandWait {
+    /// The command waiting for this pair to reach PAIR (create, resync).
+    pub(super) id: Option<CommandId>,
+    /// Primary in COPY: the secondary has not answered the create or sent its bitmap yet,
+    /// so the copy cannot be complete whatever this end's bitmap says. Holds the state to
+    /// go back to if the secondary refuses.
+    pub(super) awaiting_peer: Option<PairState>,
+}
+
+/// Which incarnation of a pair, and which copy of it, a message belongs to: both numbered
+/// by the primary, so that replies to an earlier one still in flight are told apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(super) struct Incarnation {
+    /// Which paircreate made this pair: a mirror deleted and created again while replies
+    /// to the old one are in flight must not take them for its own (a stale "no-copy
+    /// accepted" would pair volumes that differ).
+    pub(super) epoch: u64,
+    /// Which copy of the pair is running (0: the initial one, then one more per resync): a
+    /// resync a fault aborted may still have its last messages in flight, and the next
+    /// resync must not take them for its own (a stale "copy complete" would end a restore
+    /// before its chunks arrive).
+    pub(super) copy_gen: u64,
+}
+
 impl StorageSystem {
     // ----- commands -----
 
@@ -52,7 +78,7 @@ impl StorageSystem {
                 // SVOLs are the standby host's now, writes tracked in the bitmap.
                 for p in self.pairs.values_mut() {
                     if p.role == Role::Secondary && p.state == PairState::SuspendedError {
-                        p.taken_over = true;
+                        p.rx.taken_over = true;
                     }
                 }
                 out.push(Output::Done(id));
@@ -130,10 +156,10 @@ impl StorageSystem {
             self.reachable(mirror.svol.storage)?;
         }
         let mut pair = Pair::new(mirror, role, options, PairState::Simplex);
-        pair.command = Some(id);
+        pair.command.id = Some(id);
         self.epochs += 1;
-        pair.epoch = self.epochs;
-        let epoch = pair.epoch;
+        pair.incarnation.epoch = self.epochs;
+        let epoch = pair.incarnation.epoch;
         if !nocopy {
             pair.pending = self.full_copy_bitmap(mirror.pvol.serial, options.chunk_bytes);
             if role == Role::Local {
@@ -154,8 +180,11 @@ impl StorageSystem {
             }
             _ => {
                 self.set_state(mirror, PairState::Copy, out);
-                self.pairs.get_mut(&mirror).expect("inserted").awaiting_peer =
-                    Some(PairState::Simplex);
+                self.pairs
+                    .get_mut(&mirror)
+                    .expect("inserted")
+                    .command
+                    .awaiting_peer = Some(PairState::Simplex);
                 out.push(Output::Send {
                     to: mirror.svol.storage,
                     via: Transport::Interconnect,
@@ -216,7 +245,7 @@ impl StorageSystem {
         };
         if refused.is_none() {
             let mut pair = Pair::new(mirror, Role::Secondary, options, PairState::Simplex);
-            pair.epoch = epoch;
+            pair.incarnation.epoch = epoch;
             if nocopy.is_none() {
                 let v = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
                 v.reset_to_origin(origin);
@@ -276,12 +305,12 @@ impl StorageSystem {
         }
         self.set_state(mirror, PairState::Copy, out);
         let p = self.pairs.get_mut(&mirror).expect("checked");
-        p.command = Some(id);
+        p.command.id = Some(id);
         p.restore = restore;
-        p.copy_gen += 1;
+        p.incarnation.copy_gen += 1;
         // A forward resync copies the union of both bitmaps: wait for the secondary's (a
         // restore is driven by the secondary; either may be refused there).
-        p.awaiting_peer = (p.role == Role::Primary).then_some(before);
+        p.command.awaiting_peer = (p.role == Role::Primary).then_some(before);
         if p.role == Role::Local {
             let s = std::mem::take(&mut p.svol_pending);
             p.pending.union_with(&s);
@@ -301,8 +330,8 @@ impl StorageSystem {
                     mirror,
                     restore,
                     runs,
-                    epoch: p.epoch,
-                    copy: p.copy_gen,
+                    epoch: p.incarnation.epoch,
+                    copy: p.incarnation.copy_gen,
                 },
             });
         }
@@ -332,7 +361,11 @@ impl StorageSystem {
             .filter_map(|f| f.sync_write)
             .collect();
         // A create or resync still copying is answered: it will never reach PAIR.
-        if let Some(c) = self.pairs.get_mut(&mirror).and_then(|p| p.command.take()) {
+        if let Some(c) = self
+            .pairs
+            .get_mut(&mirror)
+            .and_then(|p| p.command.id.take())
+        {
             out.push(Output::Refused(c, Refusal::Deleted));
         }
         self.set_state(mirror, PairState::Simplex, out);
@@ -344,7 +377,7 @@ impl StorageSystem {
 
     /// Reports the command that waited for `m` to reach PAIR.
     pub(super) fn finish_command(&mut self, m: MirrorId, out: &mut Vec<Output>) {
-        if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+        if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.id.take()) {
             out.push(Output::Done(c));
         }
     }

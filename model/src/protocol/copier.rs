@@ -4,18 +4,45 @@
 
 use super::write::Update;
 use super::{MarkKind, Message, Output, Pair, Role, StorageSystem, Timer, Transport};
-use crate::ids::MirrorId;
+use crate::ids::{MirrorId, WriteId};
 use crate::table::{CopyMode, PairState};
+
+/// A pair's bitmap copier: where its walk is, and the points of the write stream its
+/// marks report.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Copier {
+    /// Position in address order; `None` when idle.
+    pub(super) cursor: Option<u64>,
+    /// Start over at chunk 0 until the bitmap is empty (initial copy, resync, catch-up).
+    pub(super) wrap: bool,
+    /// Adaptive pass (or catch-up): every write up to this one is on the SVOL once it ends.
+    pub(super) pass_upto: WriteId,
+    /// A copy that ends with a delta set ([`Pair::copy_ends_with_delta`]) has sent it: the
+    /// SVOL is whole as of this write once the delta is acknowledged, and writes since wait
+    /// in the bitmap for the first cycle or pass in PAIR.
+    pub(super) closing: Option<WriteId>,
+}
+
+impl Default for Copier {
+    fn default() -> Self {
+        Copier {
+            cursor: None,
+            wrap: false,
+            pass_upto: WriteId(0),
+            closing: None,
+        }
+    }
+}
 
 impl StorageSystem {
     // ----- bitmap copier (initial copy, resync, adaptive passes, catch-up) -----
 
     pub(super) fn start_copier(&mut self, m: MirrorId, wrap: bool, out: &mut Vec<Output>) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
-        if p.cursor.is_none() {
-            p.cursor = Some(0);
+        if p.copier.cursor.is_none() {
+            p.copier.cursor = Some(0);
         }
-        p.wrap |= wrap && !(p.state == PairState::Copy && p.copy_ends_with_delta());
+        p.copier.wrap |= wrap && !(p.state == PairState::Copy && p.copy_ends_with_delta());
         if p.role == Role::Local {
             self.local_copy_step(m, out);
         } else {
@@ -25,19 +52,19 @@ impl StorageSystem {
 
     /// Takes the next pending chunk in address order, or `None` when the walk is over.
     fn next_chunk(p: &mut Pair) -> Option<u64> {
-        let cursor = p.cursor?;
+        let cursor = p.copier.cursor?;
         let next = p.pending.first_at_or_after(cursor).or_else(|| {
-            (p.wrap && !p.pending.is_empty()).then(|| p.pending.first_at_or_after(0))?
+            (p.copier.wrap && !p.pending.is_empty()).then(|| p.pending.first_at_or_after(0))?
         });
         match next {
             Some(c) => {
                 p.pending.clear(c);
-                p.cursor = Some(c + 1);
+                p.copier.cursor = Some(c + 1);
                 Some(c)
             }
             None => {
-                p.cursor = None;
-                p.wrap = false;
+                p.copier.cursor = None;
+                p.copier.wrap = false;
                 None
             }
         }
@@ -51,19 +78,19 @@ impl StorageSystem {
         if !p.is_source() || p.role == Role::Local {
             return;
         }
-        if p.state == PairState::Pair && p.cursor.is_none() {
+        if p.state == PairState::Pair && p.copier.cursor.is_none() {
             // No copier walk and no copy to complete: what follows would do nothing, and
             // this is every acknowledgement of an ordered mirror in PAIR.
             return;
         }
-        let was_copying = p.cursor.is_some();
+        let was_copying = p.copier.cursor.is_some();
         if matches!(p.state, PairState::Copy | PairState::Pair) {
             self.send_chunks(m, out);
         }
         let p = &self.pairs[&m];
-        if was_copying && p.cursor.is_none() && p.state == PairState::Pair {
+        if was_copying && p.copier.cursor.is_none() && p.state == PairState::Pair {
             // An adaptive pass (or a catch-up after an atomic split) is over.
-            let upto = p.pass_upto;
+            let upto = p.copier.pass_upto;
             let msg = Message::Mark {
                 mirror: m,
                 seq: self.next_seq(m),
@@ -104,26 +131,26 @@ impl StorageSystem {
         let Some(p) = self.pairs.get(&m) else {
             return;
         };
-        if p.state != PairState::Copy || !p.is_source() || p.cursor.is_some() {
+        if p.state != PairState::Copy || !p.is_source() || p.copier.cursor.is_some() {
             return;
         }
         // Writes during the copy dirtied chunks after the walk ended.
-        let dirty = p.closing.is_none() && !p.pending.is_empty();
+        let dirty = p.copier.closing.is_none() && !p.pending.is_empty();
         if dirty && !p.copy_ends_with_delta() {
             self.start_copier(m, true, out);
             return;
         }
-        if p.awaiting_peer.is_some() || p.tx.unacked.iter().any(|f| !f.is_write) {
+        if p.command.awaiting_peer.is_some() || p.tx.unacked.iter().any(|f| !f.is_write) {
             return;
         }
         if dirty {
             let upto = p.last_write;
             self.close_cycle(m, out);
-            self.pairs.get_mut(&m).expect("pair exists").closing = Some(upto);
+            self.pairs.get_mut(&m).expect("pair exists").copier.closing = Some(upto);
             return;
         }
         let p = self.pairs.get_mut(&m).expect("pair exists");
-        let upto = p.closing.take().unwrap_or(p.last_write);
+        let upto = p.copier.closing.take().unwrap_or(p.last_write);
         let role = p.role;
         if role != Role::Local {
             out.push(Output::Send {
@@ -132,7 +159,7 @@ impl StorageSystem {
                 msg: Message::CopyComplete {
                     mirror: m,
                     upto,
-                    copy: p.copy_gen,
+                    copy: p.incarnation.copy_gen,
                 },
             });
         }
@@ -206,7 +233,7 @@ impl StorageSystem {
                     return;
                 };
                 let idle = p.tx.unacked.is_empty();
-                if p.state == PairState::Pair && !p.paused && idle {
+                if p.state == PairState::Pair && !p.hold.paused && idle {
                     self.close_cycle(m, out);
                 }
                 self.arm_mode_timer(m, out);
@@ -215,8 +242,9 @@ impl StorageSystem {
                 let Some(p) = self.pairs.get_mut(&m) else {
                     return;
                 };
-                if p.state == PairState::Pair && p.cursor.is_none() && !p.pending.is_empty() {
-                    p.pass_upto = p.last_write;
+                if p.state == PairState::Pair && p.copier.cursor.is_none() && !p.pending.is_empty()
+                {
+                    p.copier.pass_upto = p.last_write;
                     self.start_copier(m, false, out);
                 }
                 self.arm_mode_timer(m, out);

@@ -4,8 +4,21 @@
 use super::write::Update;
 use super::{MarkKind, Message, Output, Role, StorageSystem, Transport};
 use crate::bitmap::PendingBitmap;
-use crate::ids::{MirrorId, StorageSerial};
+use crate::ids::{MirrorId, StorageSerial, WriteId};
 use crate::table::{PairState, Refusal, Verb};
+
+/// A chunk's blocks `first..end` and the written ones among them.
+type ChunkCopy = (u64, u64, Vec<(u64, WriteId)>);
+
+/// The receiving (secondary) end of a pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(super) struct Receiver {
+    /// Periodic: the cycle being received, applied whole at its end marker.
+    pub(super) cycle: Vec<ChunkCopy>,
+    /// The standby host took over ([`Command::Takeover`]); a SUSPENDED_ERROR SVOL is
+    /// writable only then.
+    pub(super) taken_over: bool,
+}
 
 impl StorageSystem {
     // ----- messages -----
@@ -21,8 +34,9 @@ impl StorageSystem {
         // Where the pair is, found once: a write arriving at the secondary, every other
         // message, then needs no further lookup.
         let at = self.pairs.position(&m);
-        let awaiting_create =
-            at.is_some_and(|i| self.pairs.value_at(i).awaiting_peer == Some(PairState::Simplex));
+        let awaiting_create = at.is_some_and(|i| {
+            self.pairs.value_at(i).command.awaiting_peer == Some(PairState::Simplex)
+        });
         if awaiting_create
             && !matches!(msg, Message::CreateReply { .. } | Message::SplitDone { .. })
         {
@@ -87,7 +101,7 @@ impl StorageSystem {
                     let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
                     let blocks = blocks.into_vec();
                     if cycle {
-                        p.rx_cycle.push((first, end, blocks));
+                        p.rx.cycle.push((first, end, blocks));
                     } else {
                         let vol = p.my_volume();
                         let update = Update::Replace { first, end, blocks };
@@ -106,7 +120,7 @@ impl StorageSystem {
                     MarkKind::CycleEnd if self.receiving(m) => {
                         let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
                         let vol = p.my_volume();
-                        for (first, end, blocks) in std::mem::take(&mut p.rx_cycle) {
+                        for (first, end, blocks) in std::mem::take(&mut p.rx.cycle) {
                             let update = Update::Replace { first, end, blocks };
                             self.write_volume(vol, &update, None, Some(m), out);
                         }
@@ -185,7 +199,10 @@ impl StorageSystem {
                 out,
             ),
             Message::CreateReply { epoch, .. }
-                if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) =>
+                if self
+                    .pairs
+                    .get(&m)
+                    .is_none_or(|p| p.incarnation.epoch != epoch) =>
             {
                 // A reply to a create of a pair deleted since: not ours.
             }
@@ -194,15 +211,15 @@ impl StorageSystem {
                     // Only while the create waits for it: a fault may have suspended the
                     // pair meanwhile and a resync be waiting for the secondary's bitmap.
                     if let Some(p) = self.pairs.get_mut(&m) {
-                        if p.awaiting_peer != Some(PairState::Simplex) {
+                        if p.command.awaiting_peer != Some(PairState::Simplex) {
                             return;
                         }
-                        p.awaiting_peer = None;
+                        p.command.awaiting_peer = None;
                     }
                     self.check_copy_complete(m, out)
                 }
                 Some(r) => {
-                    let cmd = self.pairs.get(&m).and_then(|p| p.command);
+                    let cmd = self.pairs.get(&m).and_then(|p| p.command.id);
                     self.set_state(m, PairState::Simplex, out);
                     if let Some(c) = cmd {
                         out.push(Output::Refused(c, r));
@@ -216,7 +233,11 @@ impl StorageSystem {
                 copy,
                 ..
             } => {
-                if self.pairs.get(&m).is_none_or(|p| p.epoch != epoch) {
+                if self
+                    .pairs
+                    .get(&m)
+                    .is_none_or(|p| p.incarnation.epoch != epoch)
+                {
                     // No table here (the create was lost with the link): answer, or the
                     // primary would wait in COPY for ever. It goes back to SIMPLEX.
                     // A table of an older incarnation (its pairdelete was lost with the link
@@ -256,7 +277,7 @@ impl StorageSystem {
                 self.set_state(m, PairState::Copy, out);
                 let p = self.pairs.get_mut(&m).expect("checked");
                 p.restore = restore;
-                p.copy_gen = copy;
+                p.incarnation.copy_gen = copy;
                 if restore {
                     p.pending.union_with(&PendingBitmap::from_runs(runs));
                     self.start_copier(m, true, out);
@@ -277,7 +298,10 @@ impl StorageSystem {
                 }
             }
             Message::ResyncBitmap { copy, .. } | Message::CopyComplete { copy, .. }
-                if self.pairs.get(&m).is_none_or(|p| p.copy_gen != copy) =>
+                if self
+                    .pairs
+                    .get(&m)
+                    .is_none_or(|p| p.incarnation.copy_gen != copy) =>
             {
                 // The answer to a resync a fault aborted: not this copy's.
             }
@@ -285,10 +309,14 @@ impl StorageSystem {
                 refused: Some(r), ..
             } => {
                 // The secondary refused the resync: back to where the pair was.
-                let Some(back) = self.pairs.get_mut(&m).and_then(|p| p.awaiting_peer.take()) else {
+                let Some(back) = self
+                    .pairs
+                    .get_mut(&m)
+                    .and_then(|p| p.command.awaiting_peer.take())
+                else {
                     return;
                 };
-                let cmd = self.pairs.get_mut(&m).and_then(|p| p.command.take());
+                let cmd = self.pairs.get_mut(&m).and_then(|p| p.command.id.take());
                 self.drop_in_flight(m, out);
                 self.set_state(m, back, out);
                 if let Some(c) = cmd {
@@ -297,7 +325,7 @@ impl StorageSystem {
             }
             Message::ResyncBitmap { runs, .. } => {
                 if let Some(p) = self.pairs.get_mut(&m) {
-                    p.awaiting_peer = None;
+                    p.command.awaiting_peer = None;
                     p.pending.union_with(&PendingBitmap::from_runs(runs));
                     self.start_copier(m, true, out);
                 }
@@ -323,14 +351,17 @@ impl StorageSystem {
             // answer decides. Acting on the stale notice refused the resync while the peer
             // went ahead into COPY alone.
             Message::Suspend { copy, .. }
-                if self.pairs.get(&m).is_some_and(|p| copy < p.copy_gen) => {}
+                if self
+                    .pairs
+                    .get(&m)
+                    .is_some_and(|p| copy < p.incarnation.copy_gen) => {}
             Message::Suspend { .. } => {
                 if matches!(self.state(m), PairState::Pair | PairState::Copy) {
                     // As for a lost link: what is unacknowledged goes back to the bitmap,
                     // waiting sync hosts get their fence's answer, a waiting command fails.
                     self.drop_in_flight(m, out);
                     self.set_state(m, PairState::SuspendedError, out);
-                    if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+                    if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.id.take()) {
                         out.push(Output::Refused(c, Refusal::Unreachable(from)));
                     }
                 }

@@ -10,7 +10,7 @@ impl StorageSystem {
 
     /// The journal filled with `on_full = suspend`: fall back to bitmap tracking.
     pub(super) fn suspend(&mut self, m: MirrorId, out: &mut Vec<Output>) {
-        let (peer, copy) = (self.pairs[&m].peer(), self.pairs[&m].copy_gen);
+        let (peer, copy) = (self.pairs[&m].peer(), self.pairs[&m].incarnation.copy_gen);
         self.drop_in_flight(m, out);
         self.set_state(m, PairState::SuspendedError, out);
         if !self.links_down.contains(&peer) {
@@ -33,7 +33,7 @@ impl StorageSystem {
                     via: Transport::Interconnect,
                     msg: Message::Suspend {
                         mirror: p.mirror,
-                        copy: p.copy_gen,
+                        copy: p.incarnation.copy_gen,
                     },
                 });
             }
@@ -51,7 +51,7 @@ impl StorageSystem {
             }
             sync_writes.extend(f.sync_write);
         }
-        for (u, _) in std::mem::take(&mut p.backlog) {
+        for (u, _) in std::mem::take(&mut p.hold.backlog) {
             p.mark_pending(u.blocks());
         }
         p.tx.unacked_data = 0;
@@ -59,12 +59,12 @@ impl StorageSystem {
         // A cycle half received is dropped, and its chunks are pending here: the sender may
         // have had them acknowledged already (the marker is what makes the cycle whole).
         let cb = p.chunk_blocks();
-        for (first, end, _) in std::mem::take(&mut p.rx_cycle) {
+        for (first, end, _) in std::mem::take(&mut p.rx.cycle) {
             p.pending.set_range(first / cb, end.div_ceil(cb));
         }
-        p.cursor = None;
-        p.wrap = false;
-        p.closing = None;
+        p.copier.cursor = None;
+        p.copier.wrap = false;
+        p.copier.closing = None;
         let fence = p.options.fence;
         for w in sync_writes {
             match fence {
@@ -92,7 +92,7 @@ impl StorageSystem {
             if matches!(self.state(m), PairState::Pair | PairState::Copy) {
                 self.set_state(m, PairState::SuspendedError, out);
             }
-            if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.take()) {
+            if let Some(c) = self.pairs.get_mut(&m).and_then(|p| p.command.id.take()) {
                 out.push(Output::Refused(c, Refusal::Unreachable(peer)));
             }
         }

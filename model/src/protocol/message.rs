@@ -96,7 +96,7 @@ pub enum Message {
         origin: u64,
         /// No-copy (Fig 12): the PVOL's digest when the command ran.
         nocopy: Option<Box<Digest>>,
-        /// The incarnation of the pair at the primary (see [`Pair::epoch`]).
+        /// The incarnation of the pair at the primary (see the pair's `Incarnation::epoch`).
         epoch: u64,
     },
     CreateReply {
@@ -109,7 +109,7 @@ pub enum Message {
         restore: bool,
         runs: Vec<(u64, u64)>,
         epoch: u64,
-        /// Which resync of the pair this is (see [`Pair::copy_gen`]).
+        /// Which resync of the pair this is (see the pair's `Incarnation::copy_gen`).
         copy: u64,
     },
     /// The secondary's answer to a forward resync: its bitmap, or why it refuses.
@@ -129,7 +129,7 @@ pub enum Message {
     /// its standby host took over): the other end suspends it too.
     Suspend {
         mirror: MirrorId,
-        /// The sender's [`Pair::copy_gen`] when it suspended: a notice older than the copy
+        /// The sender's copy (`Incarnation::copy_gen`) when it suspended: a notice older than the copy
         /// the receiver has since asked for is stale.
         copy: u64,
     },

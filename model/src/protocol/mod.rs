@@ -249,12 +249,12 @@ impl StorageSystem {
         }
         p.state = to;
         if to != PairState::SuspendedError {
-            p.taken_over = false;
+            p.rx.taken_over = false;
         }
         if to != PairState::Copy {
             p.restore = false;
-            p.cursor = None;
-            p.awaiting_peer = None;
+            p.copier.cursor = None;
+            p.command.awaiting_peer = None;
         }
         out.push(Output::StateChanged { mirror, from, to });
         if to == PairState::Simplex {

@@ -1,13 +1,15 @@
 //! One mirror as a storage system holds it ([`Pair`]): its Fig 6 table, and the state of
 //! its copy machinery, grouped by the part of the protocol that owns it.
 
+use super::commands::{CommandWait, Incarnation};
+use super::copier::Copier;
+use super::deliver::Receiver;
 use super::sender::Sender;
-use super::write::Update;
+use super::split::SplitHold;
 use crate::bitmap::PendingBitmap;
-use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
+use crate::ids::{MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
 use crate::table::{CopyMode, CopyTable, CopyType, PairOptions, PairState};
 use crate::volume::BLOCK_BYTES;
-use std::collections::VecDeque;
 
 /// Which end(s) of a mirror this system holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,9 +19,6 @@ pub enum Role {
     /// Both volumes are here (a local mirror).
     Local,
 }
-
-/// A chunk's blocks `first..end` and the written ones among them.
-type ChunkCopy = (u64, u64, Vec<(u64, WriteId)>);
 
 /// One mirror as this system holds it: the Fig 6 tables of its volume(s) here plus the
 /// copy machinery.
@@ -36,42 +35,13 @@ pub struct Pair {
     /// The current COPY runs SVOL -> PVOL (`pairresync --restore`).
     pub restore: bool,
     pub(super) tx: Sender,
-    /// Bitmap copier position (address order); `None` when idle.
-    pub(super) cursor: Option<u64>,
-    /// Start over at chunk 0 until the bitmap is empty (initial copy, resync, catch-up).
-    pub(super) wrap: bool,
     /// Newest write id on this system's volume of the pair, for `Replicated` reports.
     pub(super) last_write: WriteId,
-    pub(super) pass_upto: WriteId,
-    /// A copy that ends with a delta set ([`Pair::copy_ends_with_delta`]) has sent it: the
-    /// SVOL is whole as of this write once the delta is acknowledged, and writes since wait
-    /// in the bitmap for the first cycle or pass in PAIR.
-    pub(super) closing: Option<WriteId>,
-    /// Fig 11 step 1200 (seed variant): writes go to the bitmap during an atomic split.
-    pub(super) diverting: bool,
-    /// Writes are journaled but held during an atomic split (ordered variant, host network).
-    pub(super) paused: bool,
-    pub(super) backlog: VecDeque<(Update, WriteId)>,
-    /// Secondary, periodic: the cycle being received.
-    pub(super) rx_cycle: Vec<ChunkCopy>,
-    /// The command waiting for this pair to reach PAIR (create, resync).
-    pub(super) command: Option<CommandId>,
-    /// Primary in COPY: the secondary has not answered the create or sent its bitmap yet,
-    /// so the copy cannot be complete whatever this end's bitmap says. Holds the state to
-    /// go back to if the secondary refuses.
-    pub(super) awaiting_peer: Option<PairState>,
-    /// Secondary: the standby host took over ([`Command::Takeover`]); a SUSPENDED_ERROR SVOL
-    /// is writable only then.
-    pub(super) taken_over: bool,
-    /// Which copy of the pair is running (0: the initial one, then one more per resync,
-    /// numbered by the primary): a resync a fault aborted may still have its last messages
-    /// in flight, and the next resync must not take them for its own (a stale "copy
-    /// complete" would end a restore before its chunks arrive).
-    pub copy_gen: u64,
-    /// Which paircreate made this pair (numbered by the primary): a mirror deleted and
-    /// created again while replies to the old one are in flight must not take them for its
-    /// own (a stale "no-copy accepted" would pair volumes that differ).
-    pub epoch: u64,
+    pub(super) copier: Copier,
+    pub(super) hold: SplitHold,
+    pub(super) rx: Receiver,
+    pub(super) command: CommandWait,
+    pub(super) incarnation: Incarnation,
 }
 
 impl Pair {
@@ -90,20 +60,12 @@ impl Pair {
             svol_pending: PendingBitmap::new(),
             restore: false,
             tx: Sender::default(),
-            cursor: None,
-            wrap: false,
             last_write: WriteId(0),
-            pass_upto: WriteId(0),
-            closing: None,
-            diverting: false,
-            paused: false,
-            backlog: VecDeque::new(),
-            rx_cycle: Vec::new(),
-            command: None,
-            awaiting_peer: None,
-            taken_over: false,
-            copy_gen: 0,
-            epoch: 0,
+            copier: Copier::default(),
+            hold: SplitHold::default(),
+            rx: Receiver::default(),
+            command: CommandWait::default(),
+            incarnation: Incarnation::default(),
         }
     }
 
@@ -170,7 +132,7 @@ impl Pair {
     pub fn owns_svol(&self) -> bool {
         match self.state {
             PairState::Copy | PairState::Pair => true,
-            PairState::SuspendedError => !self.taken_over,
+            PairState::SuspendedError => !self.rx.taken_over,
             PairState::Simplex | PairState::Split => false,
         }
     }
@@ -180,7 +142,8 @@ impl Pair {
     /// split would divert its own writes into the same bitmap and could no longer tell them
     /// apart, so a new atomic split through this mirror waits until the copy is done.
     pub(super) fn catching_up(&self) -> bool {
-        self.options.mode == CopyMode::Async && (!self.pending.is_empty() || self.cursor.is_some())
+        self.options.mode == CopyMode::Async
+            && (!self.pending.is_empty() || self.copier.cursor.is_some())
     }
 
     /// Bytes of ordered writes not yet on the SVOL (the async journal's fill).

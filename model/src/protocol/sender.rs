@@ -157,7 +157,7 @@ impl StorageSystem {
         }
         // As `pump` would find, with the pair at hand: an ordered mirror in PAIR with no
         // copier walk has nothing to pump, and that is nearly every acknowledgement.
-        let idle = p.state == PairState::Pair && p.cursor.is_none();
+        let idle = p.state == PairState::Pair && p.copier.cursor.is_none();
         for w in acked_writes {
             self.sync_acked(w, out);
         }

@@ -7,6 +7,19 @@ use super::{MarkKind, Message, Mutant, Output, Role, SplitId, StorageSystem, Tra
 use crate::ids::{MirrorId, StorageSerial, WriteId};
 use crate::table::{refusal, AsyncResume, CopyMode, PairState, Refusal, Verb};
 use crate::topology::SplitPlan;
+use std::collections::VecDeque;
+
+/// How an atomic split holds a pair's write stream while it travels (Fig 10 step 1120,
+/// Fig 11 step 1200); released by `finish_split` (Fig 11 step 1250).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(super) struct SplitHold {
+    /// Fig 11 step 1200 (seed variant): writes go to the bitmap during an atomic split.
+    pub(super) diverting: bool,
+    /// Writes are journaled but held during an atomic split (ordered variant, host network).
+    pub(super) paused: bool,
+    /// The writes held while paused, with the host write each came from.
+    pub(super) backlog: VecDeque<(Update, WriteId)>,
+}
 
 /// An atomic split in progress on this system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -101,12 +114,12 @@ impl StorageSystem {
                 CopyMode::Sync if self.config.mutant == Some(Mutant::NoInhibit) => {}
                 CopyMode::Sync | CopyMode::SemiSync | CopyMode::Adaptive => op.inhibited = true,
                 CopyMode::Async => match p.options.resume {
-                    AsyncResume::Bitmap => p.diverting = true,
+                    AsyncResume::Bitmap => p.hold.diverting = true,
                     AsyncResume::Journal => {
-                        p.paused = self.config.split_transport == Transport::HostNetwork
+                        p.hold.paused = self.config.split_transport == Transport::HostNetwork
                     }
                 },
-                CopyMode::Periodic => p.paused = true,
+                CopyMode::Periodic => p.hold.paused = true,
             }
             let mode = p.options.mode;
             if mode == CopyMode::Periodic {
@@ -114,7 +127,7 @@ impl StorageSystem {
             }
             if mode == CopyMode::Adaptive {
                 let p = self.pairs.get_mut(&via).expect("found above");
-                p.pass_upto = p.last_write;
+                p.copier.pass_upto = p.last_write;
                 self.start_copier(via, true, out);
             }
             op.forwards.push(Forwarding {
@@ -183,7 +196,7 @@ impl StorageSystem {
                 for f in op.forwards.iter_mut().filter(|f| !f.sent && !f.done) {
                     let p = &self.pairs[&f.via];
                     let flushed = p.options.mode != CopyMode::Adaptive
-                        || (p.pending.is_empty() && p.cursor.is_none());
+                        || (p.pending.is_empty() && p.copier.cursor.is_none());
                     // Adaptive: the flush after the split command sends pre-split chunks
                     // for a while (host I/O is held meanwhile), all of which must be on the
                     // SVOL before the split; the seq taken at the command covers only the
@@ -252,16 +265,16 @@ impl StorageSystem {
             let Some(p) = self.pairs.get_mut(&f.via) else {
                 continue;
             };
-            p.paused = false;
-            let backlog: Vec<(Update, WriteId)> = p.backlog.drain(..).collect();
+            p.hold.paused = false;
+            let backlog: Vec<(Update, WriteId)> = p.hold.backlog.drain(..).collect();
             // As much as `carry` added for each (a chunk copied into the PVOL by a restore
             // or a cascade counts a whole chunk, not only host writes' bytes).
             for (u, _) in &backlog {
                 p.tx.journal_bytes -= update_bytes(u, p.options.chunk_bytes);
             }
-            if std::mem::take(&mut p.diverting) && !p.pending.is_empty() {
+            if std::mem::take(&mut p.hold.diverting) && !p.pending.is_empty() {
                 // Fig 11 step 1250: copy what was held from the bitmap, in address order.
-                p.pass_upto = p.last_write;
+                p.copier.pass_upto = p.last_write;
                 self.start_copier(f.via, true, out);
             }
             for (u, _) in backlog {

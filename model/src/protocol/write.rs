@@ -42,7 +42,7 @@ impl StorageSystem {
             return true;
         }
         self.pairs_of_pvol(w.volume).any(|p| {
-            if p.role != Role::Primary || p.state != PairState::Pair || p.diverting {
+            if p.role != Role::Primary || p.state != PairState::Pair || p.hold.diverting {
                 return false;
             }
             match p.options.mode {
@@ -203,7 +203,7 @@ impl StorageSystem {
         if p.state == PairState::Copy
             && p.role == Role::Primary
             && !p.restore
-            && p.awaiting_peer.is_none()
+            && p.command.awaiting_peer.is_none()
             && matches!(
                 p.options.mode,
                 CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async
@@ -214,7 +214,7 @@ impl StorageSystem {
         }
         // Its chunks are worked out only where it goes to the bitmap (`mark_pending`): two
         // divisions the ordered modes, which send the write itself, need not wait for.
-        if p.state != PairState::Pair || p.diverting {
+        if p.state != PairState::Pair || p.hold.diverting {
             p.mark_pending(update.blocks());
             return 0;
         }
@@ -239,9 +239,10 @@ impl StorageSystem {
                     self.suspend(m, out);
                     return 0;
                 }
-                if p.paused {
+                if p.hold.paused {
                     p.tx.journal_bytes += bytes;
-                    p.backlog
+                    p.hold
+                        .backlog
                         .push_back((update.clone(), host.unwrap_or(WriteId(0))));
                     return 0;
                 }
