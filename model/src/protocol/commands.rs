@@ -1,11 +1,11 @@
-//! Administrator commands (paircreate, pairresync, pairdelete, takeover) and the
-//! secondary's side of a create; atomic splits are in `split`.
+//! Administrator commands (paircreate, pairresync, pairdelete, takeover) at the system they
+//! are issued to; atomic splits are in `split`, the peer's side of each in `deliver`.
 
 use super::{Command, Message, Mutant, Output, Pair, Role, SplitId, StorageSystem, Transport};
 use crate::bitmap::PendingBitmap;
 use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
 use crate::table::{refusal, PairOptions, PairState, Refusal, Verb};
-use crate::volume::{Digest, BLOCK_BYTES};
+use crate::volume::BLOCK_BYTES;
 
 /// The command a pair's copy answers, and what it waits for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -216,58 +216,6 @@ impl StorageSystem {
             b.set(block / cb);
         }
         b
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_create(
-        &mut self,
-        from: StorageSerial,
-        mirror: MirrorId,
-        options: PairOptions,
-        size: u64,
-        origin: u64,
-        nocopy: Option<Digest>,
-        epoch: u64,
-        out: &mut Vec<Output>,
-    ) {
-        let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
-        let refused = match self.volumes.get(&mirror.svol.serial) {
-            None => Some(Refusal::NoSuchVolume(mirror.svol)),
-            Some(_) if self.state(mirror) != PairState::Simplex => {
-                refusal(Verb::Create, self.state(mirror))
-            }
-            Some(v) if v.size != size => Some(Refusal::SizeMismatch),
-            Some(_) if self.svol_free(mirror).is_err() => self.svol_free(mirror).err(),
-            Some(v) if nocopy.is_some_and(|d| d != v.digest() && !unchecked) => {
-                Some(Refusal::NotIdentical)
-            }
-            Some(_) => None,
-        };
-        if refused.is_none() {
-            let mut pair = Pair::new(mirror, Role::Secondary, options, PairState::Simplex);
-            pair.incarnation.epoch = epoch;
-            if nocopy.is_none() {
-                let v = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
-                v.reset_to_origin(origin);
-            }
-            pair.restore = false;
-            self.pairs.insert(mirror, pair);
-            let to = if nocopy.is_some() {
-                PairState::Pair
-            } else {
-                PairState::Copy
-            };
-            self.set_state(mirror, to, out);
-        }
-        out.push(Output::Send {
-            to: from,
-            via: Transport::Interconnect,
-            msg: Message::CreateReply {
-                mirror,
-                refused,
-                epoch,
-            },
-        });
     }
 
     fn resync(
