@@ -1,7 +1,7 @@
 //! Administrator commands (paircreate, pairresync, pairdelete, takeover) at the system they
 //! are issued to; atomic splits are in `split`, the peer's side of each in `deliver`.
 
-use super::{Command, Message, Mutant, Output, Pair, Role, SplitId, StorageSystem, Transport};
+use super::{Command, Message, Output, Pair, Role, SplitId, StorageSystem, Transport};
 use crate::bitmap::PendingBitmap;
 use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, VolumeSerial, WriteId};
 use crate::table::{refusal, PairOptions, PairState, Refusal, Verb};
@@ -34,8 +34,8 @@ pub(super) struct Incarnation {
 }
 
 impl StorageSystem {
-    // ----- commands -----
-
+    /// Runs an administrator command issued to this system; it ends in `Done` or `Refused`,
+    /// at once or when the copy or split it starts is over.
     pub(super) fn command(&mut self, id: CommandId, command: Command, out: &mut Vec<Output>) {
         let result = match command {
             Command::Create {
@@ -139,7 +139,6 @@ impl StorageSystem {
             .get(&mirror.pvol.serial)
             .ok_or(Refusal::NoSuchVolume(mirror.pvol))?;
         let (size, origin, digest) = (pv.size, pv.origin(), pv.digest());
-        let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
         let role = self.role_of(mirror);
         if role == Role::Local {
             let sv = self
@@ -149,7 +148,7 @@ impl StorageSystem {
             if sv.size != size {
                 return Err(Refusal::SizeMismatch);
             }
-            if nocopy && !unchecked && sv.digest() != digest {
+            if nocopy && !self.config.mutant_skips_nocopy_check() && sv.digest() != digest {
                 return Err(Refusal::NotIdentical);
             }
         } else {

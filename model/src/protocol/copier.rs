@@ -35,8 +35,6 @@ impl Default for Copier {
 }
 
 impl StorageSystem {
-    // ----- bitmap copier (initial copy, resync, adaptive passes, catch-up) -----
-
     pub(super) fn start_copier(&mut self, m: MirrorId, wrap: bool, out: &mut Vec<Output>) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
         if p.copier.cursor.is_none() {

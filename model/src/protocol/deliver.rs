@@ -2,7 +2,7 @@
 //! kind, and the acknowledgements the receiving end returns.
 
 use super::write::Update;
-use super::{MarkKind, Message, Mutant, Output, Pair, Role, SplitId, StorageSystem, Transport};
+use super::{MarkKind, Message, Output, Pair, Role, SplitId, StorageSystem, Transport};
 use crate::bitmap::PendingBitmap;
 use crate::ids::{MirrorId, StorageSerial, WriteId};
 use crate::table::{refusal, PairOptions, PairState, Refusal, Verb};
@@ -297,7 +297,7 @@ impl StorageSystem {
         out: &mut Vec<Output>,
     ) {
         let mirror = env.mirror;
-        let unchecked = self.config.mutant == Some(Mutant::NocopyUnchecked);
+        let unchecked = self.config.mutant_skips_nocopy_check();
         let refused = match self.volumes.get(&mirror.svol.serial) {
             None => Some(Refusal::NoSuchVolume(mirror.svol)),
             Some(_) if self.state(mirror) != PairState::Simplex => {

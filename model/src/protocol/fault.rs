@@ -1,12 +1,44 @@
-//! Faults: a link down, a restart, a full journal, a peer's suspend notice. What was in
-//! flight goes back to the bitmap, waiting hosts get their fence's answer, pairs suspend.
+//! Faults: a link down, a restart, a full journal (a peer's suspend notice is delivered in
+//! `deliver`, to the same end). What was in flight goes back to the bitmap, waiting hosts get
+//! their fence's answer, pairs suspend and the peers that can be reached are told.
 
 use super::{Message, Output, Role, StorageSystem, Transport};
 use crate::ids::{MirrorId, StorageSerial};
 use crate::table::{Fence, PairState, Refusal};
+use std::collections::BTreeSet;
 
 impl StorageSystem {
-    // ----- faults -----
+    /// The replication link to `peer` failed: its pairs suspend.
+    pub(super) fn link_down(&mut self, peer: StorageSerial, out: &mut Vec<Output>) {
+        self.links_down.insert(peer);
+        self.lose_peer(peer, out);
+    }
+
+    /// This system restarts after a crash: every remote pair is suspended as if each peer's
+    /// link had failed, the peers are told, and the host writes held here fail.
+    pub(super) fn restart(&mut self, out: &mut Vec<Output>) {
+        let peers: BTreeSet<StorageSerial> = self
+            .pairs
+            .values()
+            .filter(|p| p.role != Role::Local)
+            .map(|p| p.peer())
+            .collect();
+        let active: Vec<MirrorId> = self
+            .pairs
+            .values()
+            .filter(|p| p.role != Role::Local)
+            .filter(|p| matches!(p.state, PairState::Pair | PairState::Copy))
+            .map(|p| p.mirror)
+            .collect();
+        for peer in peers {
+            self.lose_peer(peer, out);
+        }
+        // The peers may not have lost the link: tell them the pairs are suspended.
+        self.notify_suspended(&active, out);
+        for w in std::mem::take(&mut self.held) {
+            out.push(Output::FailWrite(w.id, Refusal::Unreachable(self.serial)));
+        }
+    }
 
     /// The journal filled with `on_full = suspend`: fall back to bitmap tracking.
     pub(super) fn suspend(&mut self, m: MirrorId, out: &mut Vec<Output>) {

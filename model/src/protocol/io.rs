@@ -14,6 +14,7 @@ pub struct ProtocolConfig {
     pub split_transport: Transport,
     /// In-system copy speed, bytes per second (local initial copy and resync).
     pub local_copy_bytes_per_sec: u64,
+    /// A deliberate bug to run with (see `mutant.rs` for where each acts); `None` in earnest.
     pub mutant: Option<Mutant>,
 }
 

@@ -7,7 +7,7 @@ use crate::topology::SplitPlan;
 use crate::volume::{Digest, BLOCK_BYTES};
 
 /// Bytes of header on every message: counted as control traffic, apart from data.
-pub const HEADER_BYTES: u64 = 64;
+const HEADER_BYTES: u64 = 64;
 
 /// Which path a message takes between two storage systems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

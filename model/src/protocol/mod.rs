@@ -45,13 +45,13 @@ mod tests;
 mod write;
 
 pub use io::{Command, HostWrite, Input, Output, ProtocolConfig, Timer};
-pub use message::{MarkKind, Message, SplitId, Transport, HEADER_BYTES};
+pub use message::{MarkKind, Message, SplitId, Transport};
 pub use mutant::Mutant;
 pub use pair::{Pair, Role};
 
 use crate::flatmap::FlatMap;
 use crate::ids::{MirrorId, StorageSerial, VolumeSerial, WriteId};
-use crate::table::{CopyTable, PairOptions, PairState, Refusal};
+use crate::table::{CopyTable, PairOptions, PairState};
 use crate::volume::Volume;
 use split::SplitOp;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -192,46 +192,15 @@ impl StorageSystem {
     /// The one entry point: applies `input` and appends what the driver must do to `out`.
     pub fn handle(&mut self, input: Input, out: &mut Vec<Output>) {
         match input {
-            Input::Write(w) => {
-                if self.held.is_empty() && !self.blocked(&w) {
-                    self.admit(w, out);
-                } else {
-                    self.held.push_back(w);
-                }
-            }
+            Input::Write(w) => self.host_write(w, out),
             Input::Deliver { from, via, msg } => self.deliver(from, via, msg, out),
             Input::Command { id, command } => self.command(id, command, out),
             Input::Timer(t) => self.timer(t, out),
-            Input::LinkDown(peer) => {
-                self.links_down.insert(peer);
-                self.lose_peer(peer, out);
-            }
+            Input::LinkDown(peer) => self.link_down(peer, out),
             Input::LinkUp(peer) => {
                 self.links_down.remove(&peer);
             }
-            Input::Restart => {
-                let peers: BTreeSet<StorageSerial> = self
-                    .pairs
-                    .values()
-                    .filter(|p| p.role != Role::Local)
-                    .map(|p| p.peer())
-                    .collect();
-                let active: Vec<MirrorId> = self
-                    .pairs
-                    .values()
-                    .filter(|p| p.role != Role::Local)
-                    .filter(|p| matches!(p.state, PairState::Pair | PairState::Copy))
-                    .map(|p| p.mirror)
-                    .collect();
-                for peer in peers {
-                    self.lose_peer(peer, out);
-                }
-                // The peers may not have lost the link: tell them the pairs are suspended.
-                self.notify_suspended(&active, out);
-                for w in std::mem::take(&mut self.held) {
-                    out.push(Output::FailWrite(w.id, Refusal::Unreachable(self.serial)));
-                }
-            }
+            Input::Restart => self.restart(out),
         }
         self.progress_splits(out);
         self.admit_held(out);

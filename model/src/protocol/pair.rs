@@ -69,7 +69,7 @@ impl Pair {
         }
     }
 
-    pub fn chunk_blocks(&self) -> u64 {
+    pub(crate) fn chunk_blocks(&self) -> u64 {
         self.options.chunk_bytes / BLOCK_BYTES
     }
 
@@ -129,7 +129,7 @@ impl Pair {
     /// COPY and PAIR, and in SUSPENDED_ERROR too until a takeover (HORCM: an SVOL suspended
     /// by a fault stays write-protected; only `horctakeover` makes it writable, SSWS). Only
     /// a split (SPLIT, by command) hands the SVOL to the auxiliary host.
-    pub fn owns_svol(&self) -> bool {
+    pub(crate) fn owns_svol(&self) -> bool {
         match self.state {
             PairState::Copy | PairState::Pair => true,
             PairState::SuspendedError => !self.rx.taken_over,

@@ -3,7 +3,7 @@
 //! releasing the holds when every secondary has answered.
 
 use super::write::{update_bytes, Update};
-use super::{MarkKind, Message, Mutant, Output, Role, SplitId, StorageSystem, Transport};
+use super::{MarkKind, Message, Output, Role, SplitId, StorageSystem, Transport};
 use crate::ids::{MirrorId, StorageSerial, WriteId};
 use crate::table::{refusal, AsyncResume, CopyMode, PairState, Refusal, Verb};
 use crate::topology::SplitPlan;
@@ -43,8 +43,6 @@ pub(super) struct Forwarding {
 }
 
 impl StorageSystem {
-    // ----- atomic split (Figs 7-11) -----
-
     /// The root refuses a split up front if any mirror it names here cannot be split now.
     pub(super) fn check_split(&self, plan: &SplitPlan) -> Result<(), Refusal> {
         if !self.splits.is_empty() {
@@ -111,7 +109,7 @@ impl StorageSystem {
                 continue;
             }
             match p.options.mode {
-                CopyMode::Sync if self.config.mutant == Some(Mutant::NoInhibit) => {}
+                CopyMode::Sync if self.config.mutant_skips_inhibit() => {}
                 CopyMode::Sync | CopyMode::SemiSync | CopyMode::Adaptive => op.inhibited = true,
                 CopyMode::Async => match p.options.resume {
                     AsyncResume::Bitmap => p.hold.diverting = true,
@@ -207,7 +205,7 @@ impl StorageSystem {
                         f.drain_seq
                     };
                     let drained = p.tx.unacked.front().is_none_or(|u| u.seq > drain_seq)
-                        || self.config.mutant == Some(Mutant::NoDrain);
+                        || self.config.mutant_skips_drain();
                     let ready = match self.config.split_transport {
                         Transport::Interconnect => flushed,
                         // Fig 11 step 1220: the host network is not FIFO with the data, so

@@ -4,7 +4,7 @@
 use super::sender::InFlight;
 use super::*;
 use crate::ids::{MirrorId, StorageSerial, VolumeId};
-use crate::table::{CopyMode, Fence, OnFull, PairOptions, PairState};
+use crate::table::{CopyMode, Fence, OnFull, PairOptions, PairState, Refusal};
 use crate::topology::SplitPlan;
 use crate::topology::{fig2, fig8_volumes, Topology, VolumeSpec};
 use crate::volume::BLOCK_BYTES;

@@ -34,7 +34,16 @@ impl Update {
 }
 
 impl StorageSystem {
-    // ----- host writes -----
+    /// A host write arrives: admitted now, or held behind earlier ones or until what
+    /// blocks it clears (`admit_held`).
+    #[inline]
+    pub(super) fn host_write(&mut self, w: HostWrite, out: &mut Vec<Output>) {
+        if self.held.is_empty() && !self.blocked(&w) {
+            self.admit(w, out);
+        } else {
+            self.held.push_back(w);
+        }
+    }
 
     /// Whether `w` must wait: I/O inhibited, semi-sync transfer outstanding, journal full.
     pub(super) fn blocked(&self, w: &HostWrite) -> bool {
