@@ -63,7 +63,10 @@ impl StorageSystem {
         for (via, _) in &plan.forwards {
             let p = self.pairs.get(via).ok_or(Refusal::UnknownMirror)?;
             if p.state != PairState::Pair {
-                return Err(Refusal::Unreachable(via.svol.storage));
+                return Err(Refusal::ForwardNotPaired {
+                    via: *via,
+                    state: p.state,
+                });
             }
             if p.catching_up() {
                 return Err(Refusal::Busy);
