@@ -213,8 +213,6 @@ pub struct CheckState {
     fault_resync: Option<(CommandId, MirrorId, Outcome)>,
     pub faults_used: u8,
     pub fault_resyncs: u8,
-    pub link_down: bool,
-    pub crashed: bool,
     pub history: History,
 }
 
@@ -238,6 +236,9 @@ pub struct CheckModel {
     remote: Vec<(MirrorId, Option<usize>)>,
     primary: StorageSerial,
     secondary: StorageSerial,
+    /// The secondary's index in the fabric, and the link `--faults` takes down.
+    secondary_at: usize,
+    fault_link: usize,
 }
 
 const AUX_WRITE_BASE: u64 = 100;
@@ -336,6 +337,11 @@ impl CheckModel {
             ..ProtocolConfig::default()
         };
         let init = World::new(&topology, protocol);
+        let (p, b) = (
+            init.index(a105.storage).expect("the primary"),
+            init.index(b105.storage).expect("the secondary"),
+        );
+        let fault_link = init.link_between(p, b).expect("ORA_R1's link");
         let start = topology.clone();
         let lines = [
             (
@@ -394,6 +400,8 @@ impl CheckModel {
             remote: remote_mirrors,
             primary: a105.storage,
             secondary: b105.storage,
+            secondary_at: b,
+            fault_link,
         })
     }
 
@@ -489,7 +497,17 @@ impl CheckModel {
     fn next_kind(&self, s: &CheckState) -> Option<StepKind> {
         let step = self.script.get(usize::from(s.step))?;
         let (target, ..) = step.commands.get(s.step_cmds.len())?;
-        (!(s.crashed && *target == self.secondary)).then_some(step.kind)
+        (!(self.crashed(s) && *target == self.secondary)).then_some(step.kind)
+    }
+
+    /// Whether the fault link (primary-secondary) is down, as the fabric holds it.
+    fn link_down(&self, s: &CheckState) -> bool {
+        !s.world.link_is_up(self.fault_link)
+    }
+
+    /// Whether the secondary is crashed, as the fabric holds it.
+    fn crashed(&self, s: &CheckState) -> bool {
+        !s.world.is_up(self.secondary_at)
     }
 
     /// Applies `action` and returns the next state with the outputs it caused.
@@ -543,33 +561,15 @@ impl CheckModel {
             Action::FireTimer { system, timer } => n.world.fire(*system, *timer),
             Action::LinkDown => {
                 n.faults_used += 1;
-                n.link_down = true;
                 n.world.cut(p, b)
             }
-            Action::LinkUp => {
-                n.link_down = false;
-                n.world.heal(p, b)
-            }
+            Action::LinkUp => n.world.heal(p, b),
             Action::Crash => {
                 n.faults_used += 1;
-                n.crashed = true;
                 n.world.crash(b)
             }
-            Action::Restart => {
-                n.crashed = false;
-                n.world.restart(b)
-            }
+            Action::Restart => n.world.restart(b),
         };
-        // A dead link or system loses whatever is sent to it.
-        if n.link_down {
-            n.world.links.remove(&(p, b));
-            n.world.links.remove(&(b, p));
-        }
-        if n.crashed {
-            n.world.links.retain(|&(x, y), _| x != b && y != b);
-            n.world.host_net.retain(|e| e.from != b && e.to != b);
-            n.world.timers.retain(|&(x, _)| x != b);
-        }
         self.absorb(&mut n, &out);
         (n, out)
     }
@@ -871,8 +871,8 @@ impl CheckModel {
                 .unwrap_or_else(|| format!("command #{}", c.0))
         };
         let mut fx = Vec::new();
-        for (serial, sys) in &after.world.systems {
-            let old = &before.world.systems[serial];
+        for (serial, sys) in after.world.systems.iter() {
+            let old = &before.world.systems[&serial];
             let mut mirrors: Vec<MirrorId> = sys.pairs().map(|p| p.mirror).collect();
             mirrors.extend(old.pairs().map(|p| p.mirror));
             mirrors.sort();
@@ -1096,8 +1096,6 @@ impl CheckModel {
             fault_resync: None,
             faults_used: 0,
             fault_resyncs: 0,
-            link_down: false,
-            crashed: false,
             history: History::default(),
         }
     }
@@ -1263,7 +1261,7 @@ fn quiet_pair(m: &CheckModel, s: &CheckState) -> bool {
 }
 
 fn ends_agree(m: &CheckModel, s: &CheckState) -> bool {
-    if !m.quiet(s) || s.link_down || s.crashed {
+    if !m.quiet(s) || m.link_down(s) || m.crashed(s) {
         return true;
     }
     s.world.systems.values().all(|sys| {
@@ -1332,8 +1330,8 @@ impl Model for CheckModel {
         if self.config.faults
             && s.fault_resync.is_none()
             && s.fault_resyncs < 2 * s.faults_used
-            && !s.link_down
-            && !s.crashed
+            && !self.link_down(s)
+            && !self.crashed(s)
         {
             for sys in s.world.systems.values() {
                 for p in sys.pairs() {
@@ -1359,15 +1357,15 @@ impl Model for CheckModel {
             });
         }
         if self.config.faults {
-            let budget = s.faults_used < 1 && !s.link_down && !s.crashed;
+            let budget = s.faults_used < 1 && !self.link_down(s) && !self.crashed(s);
             if budget {
                 actions.push(Action::LinkDown);
                 actions.push(Action::Crash);
             }
-            if s.link_down {
+            if self.link_down(s) {
                 actions.push(Action::LinkUp);
             }
-            if s.crashed {
+            if self.crashed(s) {
                 actions.push(Action::Restart);
             }
         }

@@ -8,6 +8,7 @@ pub mod bitmap;
 pub mod check;
 pub mod command;
 pub mod display;
+pub mod fabric;
 mod flatmap;
 pub mod ids;
 pub mod protocol;
