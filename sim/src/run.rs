@@ -22,14 +22,15 @@ use crate::trace::Op;
 use crate::workload::{Io, Workload, WorkloadError};
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::display::pairdisplay;
+use mirrorlab_model::fabric::{Fabric, FaultRefusal, Route, Wire};
 use mirrorlab_model::protocol::Role;
 use mirrorlab_model::replay::{MessageKey, Step, TimerKind};
 use mirrorlab_model::volume::blocks_of;
 use mirrorlab_model::volume::describe_blocks;
 use mirrorlab_model::{
     Command, CommandId, CopyMode, Digest, HostWrite, Input, Message, MirrorId, Output, PairOptions,
-    PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, Volume,
-    VolumeId, WriteId, BLOCK_BYTES,
+    PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, VolumeId,
+    WriteId, BLOCK_BYTES,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -235,20 +236,16 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-struct Slot {
-    sys: StorageSystem,
-    up: bool,
-    /// Lost for good (`disaster`): never restarts.
-    lost: bool,
-    inhibited_since: Option<u64>,
-    inhibited_ns: u64,
+/// How long a system has held host I/O inhibited (Fig 10 step 1120).
+#[derive(Clone, Copy, Default)]
+struct Inhibit {
+    since: Option<u64>,
+    ns: u64,
 }
 
 struct LinkRt {
     def: LinkDef,
-    ends: [usize; 2],
     channels: [usize; 2],
-    up: bool,
     /// Draws message losses (`loss`), one stream per link.
     rng: ChaCha8Rng,
     lost: u64,
@@ -339,13 +336,35 @@ struct CmdRt {
     nocopy_identical: Option<bool>,
 }
 
+/// One run: the [`Fabric`] (the systems, what is down, what a delivery or fault does) and the
+/// timed side that decides when things happen. `Sim` derefs to its timed side.
 struct Sim<'a> {
+    fabric: Fabric,
+    t: Timed<'a>,
+}
+
+impl<'a> std::ops::Deref for Sim<'a> {
+    type Target = Timed<'a>;
+    fn deref(&self) -> &Timed<'a> {
+        &self.t
+    }
+}
+
+impl std::ops::DerefMut for Sim<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.t
+    }
+}
+
+/// The timed side of a run: the clock and event queue, the link channels, the hosts, the
+/// per-mirror tracks, the command sequence and the samples. It is the fabric's [`Wire`].
+struct Timed<'a> {
     scenario: &'a Scenario,
     /// Driven by `[replay]` steps: links hold messages and timers wait until a step names
     /// them.
     scripted: bool,
     engine: Engine<Ev>,
-    slots: Vec<Slot>,
+    inhibit: Vec<Inhibit>,
     serials: Vec<StorageSerial>,
     channels: Vec<Channel>,
     /// Interconnect channel from system i to j at `i * n + j`.
@@ -375,7 +394,6 @@ struct Sim<'a> {
     next_write: u64,
     /// Bytes of split messages (Forward, SplitDone, split marks) on any channel.
     split_control: u64,
-    out: Vec<Output>,
     end: u64,
     stop_on: Option<usize>,
     stop: bool,
@@ -393,7 +411,7 @@ struct Sim<'a> {
 struct Finished {
     end: u64,
     events: u64,
-    slots: Vec<Slot>,
+    fabric: Fabric,
     channels: Vec<Channel>,
     links: Vec<LinkRt>,
     hosts: Vec<HostRt>,
@@ -411,31 +429,16 @@ impl<'a> Sim<'a> {
         let topology = scenario.topology();
         let serials: Vec<StorageSerial> = scenario.storages.iter().map(|s| s.serial).collect();
         let n = serials.len();
-        let mut slots: Vec<Slot> = serials
-            .iter()
-            .map(|&s| Slot {
-                sys: StorageSystem::new(s, scenario.protocol),
-                up: true,
-                lost: false,
-                inhibited_since: None,
-                inhibited_ns: 0,
-            })
-            .collect();
+        let ends: Vec<(StorageSerial, StorageSerial)> =
+            scenario.links.iter().map(|l| (l.a, l.b)).collect();
+        // Mirrors listed with `initial = "copy"` are made by a full copy at t = 0.
+        let fabric = Fabric::install(&topology, scenario.protocol, &serials, &ends, |m| {
+            scenario
+                .mirrors
+                .iter()
+                .any(|x| x.id == m.id && !x.initial_copy)
+        });
         let idx = |s: StorageSerial| serials.iter().position(|&x| x == s).expect("validated");
-        for v in topology.volumes() {
-            slots[idx(v.id.storage)].sys.add_volume(
-                v.id.serial,
-                Volume::new(v.size, v.used, topology.origin_of(v.id)),
-            );
-        }
-        for m in scenario.mirrors.iter().filter(|m| !m.initial_copy) {
-            for s in [m.id.pvol.storage, m.id.svol.storage] {
-                let sys = &mut slots[idx(s)].sys;
-                if sys.pair(m.id).is_none() {
-                    sys.install_pair(m.id, m.options);
-                }
-            }
-        }
         let mut channels = Vec::new();
         let mut inter = vec![None; n * n];
         let mut link_of = Vec::new();
@@ -457,9 +460,7 @@ impl<'a> Sim<'a> {
             }
             links.push(LinkRt {
                 def: l.clone(),
-                ends: [a, b],
                 channels: chans,
-                up: true,
                 rng: component_rng(scenario.seed, &format!("link/{}", l.name)),
                 lost: 0,
             });
@@ -493,11 +494,11 @@ impl<'a> Sim<'a> {
                 first_failure: None,
             });
         }
-        let mut sim = Sim {
+        let t = Timed {
             scenario,
             scripted: scenario.replay.is_some(),
             engine: Engine::new(),
-            slots,
+            inhibit: vec![Inhibit::default(); n],
             serials,
             channels,
             inter,
@@ -519,7 +520,6 @@ impl<'a> Sim<'a> {
             next_command: 0,
             next_write: 0,
             split_control: 0,
-            out: Vec::new(),
             end: scenario.duration_ns,
             stop_on,
             stop: false,
@@ -533,6 +533,7 @@ impl<'a> Sim<'a> {
             failed_admitted: BTreeSet::new(),
             disasters: Vec::new(),
         };
+        let mut sim = Sim { fabric, t };
         let ids: Vec<MirrorId> = sim.topology.mirrors().map(|m| m.id).collect();
         for id in ids {
             let t = sim.track(id);
@@ -545,14 +546,6 @@ impl<'a> Sim<'a> {
         Ok(sim)
     }
 
-    fn now(&self) -> u64 {
-        self.engine.now()
-    }
-
-    fn idx(&self, s: StorageSerial) -> Option<usize> {
-        self.serials.iter().position(|&x| x == s)
-    }
-
     fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<Finished, SimError> {
         self.start()?;
         while let Some((_, ev)) = self.engine.pop() {
@@ -561,7 +554,7 @@ impl<'a> Sim<'a> {
                 Ev::Arrive(ch, epoch) => self.arrive(ch as usize, epoch),
                 Ev::Timer(gen) => {
                     let (i, timer) = self.timer_events.remove(&gen).expect("scheduled");
-                    if self.slots[i as usize].up && self.timers.get(&(i, timer)) == Some(&gen) {
+                    if self.fabric.is_up(i as usize) && self.timers.get(&(i, timer)) == Some(&gen) {
                         self.timers.remove(&(i, timer));
                         self.input(i as usize, Input::Timer(timer));
                     }
@@ -600,17 +593,14 @@ impl<'a> Sim<'a> {
             }
         }
         progress(self.now(), self.end);
-        Ok(self.finish())
+        let Sim { fabric, t } = self;
+        Ok(t.finish(fabric))
     }
 
     fn start(&mut self) -> Result<(), SimError> {
-        self.engine.at(self.end, Ev::End);
-        for i in 0..self.slots.len() {
-            let mut out = std::mem::take(&mut self.out);
-            self.slots[i].sys.start(&mut out);
-            self.route(i, &mut out);
-            self.out = out;
-        }
+        let end = self.end;
+        self.engine.at(end, Ev::End);
+        self.fabric.start(&mut self.t);
         for (l, link) in self.scenario.links.iter().enumerate() {
             for &(down, up) in &link.outages {
                 self.engine.at(down, Ev::Link(l as u32, false));
@@ -630,7 +620,8 @@ impl<'a> Sim<'a> {
             }
         }
         if self.record {
-            self.engine.at(self.scenario.interval_ns, Ev::Sample);
+            let first = self.scenario.interval_ns;
+            self.engine.at(first, Ev::Sample);
         }
         // Mirrors listed with `initial = "copy"` start with a full copy at t = 0.
         for m in self.scenario.mirrors.iter().filter(|m| m.initial_copy) {
@@ -655,123 +646,11 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
-    /// Fetches a host's next I/O (if it has started) and schedules it.
-    fn schedule_host(&mut self, h: usize) -> Result<(), SimError> {
-        let host = &mut self.hosts[h];
-        let (Some(start), Some(w)) = (host.start, host.workload.as_mut()) else {
-            return Ok(());
-        };
-        if let Some(io) = w.next_io()? {
-            let t = start.saturating_add(io.time_ns);
-            if host.def.stop_ns.is_none_or(|s| t < s) && t < self.end {
-                host.next = Some(io);
-                self.engine.at(t, Ev::Io(h as u32));
-            }
-        }
-        Ok(())
-    }
-
     // ----- protocol plumbing -----
 
-    /// Feeds one input to system `i` and routes what it asks for.
+    /// Feeds one input to system `i` through the fabric, which routes what it says.
     fn input(&mut self, i: usize, input: Input) {
-        let mut out = std::mem::take(&mut self.out);
-        let slot = &mut self.slots[i];
-        slot.sys.handle(input, &mut out);
-        match (slot.sys.inhibited(), slot.inhibited_since) {
-            (true, None) => slot.inhibited_since = Some(self.engine.now()),
-            (false, Some(since)) => {
-                slot.inhibited_ns += self.engine.now() - since;
-                slot.inhibited_since = None;
-            }
-            _ => {}
-        }
-        self.route(i, &mut out);
-        self.out = out;
-    }
-
-    fn route(&mut self, i: usize, out: &mut Vec<Output>) {
-        for o in out.drain(..) {
-            match o {
-                Output::Send { to, via, msg } => {
-                    if let Message::Write { write, .. } = msg {
-                        self.admitted(i, write.0);
-                    }
-                    self.send(i, to, via, msg);
-                }
-                Output::AckWrite(w) => self.acked(i, w),
-                Output::FailWrite(w, r) => self.failed(w, r.to_string()),
-                Output::Done(c) => self.command_done(c, None),
-                Output::Refused(c, r) => self.command_done(c, Some(r.to_string())),
-                Output::SetTimer { timer, after_ns } => {
-                    self.timer_gen += 1;
-                    self.timers.insert((i as u32, timer), self.timer_gen);
-                    // A replay fires a timer at the step that names it.
-                    if !self.scripted {
-                        self.timer_events.insert(self.timer_gen, (i as u32, timer));
-                        self.engine.after(after_ns, Ev::Timer(self.timer_gen));
-                    }
-                }
-                Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
-                Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
-            }
-        }
-    }
-
-    fn send(&mut self, from: usize, to: StorageSerial, via: Transport, msg: Message) {
-        let Some(j) = self.idx(to) else { return };
-        let n = self.serials.len();
-        let ch = match via {
-            Transport::Interconnect => self.inter[from * n + j],
-            Transport::HostNetwork => Some(self.host_channel(from, j)),
-        };
-        let Some(ch) = ch else { return };
-        let link_up = self.link_of[ch].is_none_or(|l| self.links[l].up);
-        if !(self.slots[from].up && self.slots[j].up && link_up) {
-            self.channels[ch].dropped += 1;
-            return;
-        }
-        let (data, control) = (msg.data_bytes(), msg.control_bytes());
-        if matches!(
-            msg,
-            Message::Forward { .. }
-                | Message::SplitDone { .. }
-                | Message::Mark {
-                    kind: mirrorlab_model::protocol::MarkKind::Split,
-                    ..
-                }
-        ) {
-            self.split_control += data + control;
-        }
-        if let Some(t) = self.find_track(msg.mirror()) {
-            self.tracks[t].data_bytes += data;
-            self.tracks[t].control_bytes += control;
-        }
-        let now = self.now();
-        let c = &mut self.channels[ch];
-        // A replay delivers a message at the step that names it.
-        if let (Some(arrive), false) = (c.send(now, via, msg), self.scripted) {
-            let epoch = c.epoch;
-            self.engine.at(arrive, Ev::Arrive(ch as u32, epoch));
-        }
-    }
-
-    fn host_channel(&mut self, from: usize, to: usize) -> usize {
-        let n = self.serials.len();
-        if let Some(c) = self.host_net[from * n + to] {
-            return c;
-        }
-        let c = self.channels.len();
-        self.channels.push(Channel::new(
-            self.serials[from],
-            self.serials[to],
-            0,
-            self.scenario.host_latency_ns,
-            self.scenario.interval_ns,
-        ));
-        self.link_of.push(None);
-        self.host_net[from * n + to] = Some(c);
-        c
+        self.fabric.input(i, input, &mut self.t);
     }
 
     fn arrive(&mut self, ch: usize, epoch: u32) {
@@ -788,7 +667,7 @@ impl<'a> Sim<'a> {
             return;
         }
         let Some(j) = self.idx(m.to) else { return };
-        if self.slots[j].up {
+        if self.fabric.is_up(j) {
             self.input(
                 j,
                 Input::Deliver {
@@ -852,7 +731,7 @@ impl<'a> Sim<'a> {
         let host = &mut self.hosts[h];
         host.writes += 1;
         let i = host.sys;
-        if !self.slots[i].up {
+        if !self.fabric.is_up(i) {
             self.fail_host(h, "the storage system is down".to_string());
             return;
         }
@@ -878,6 +757,396 @@ impl<'a> Sim<'a> {
         if let Some((id, p)) = self.current.take() {
             self.pending.insert(id, p);
         }
+    }
+
+    // ----- links and faults -----
+
+    fn link_down(&mut self, l: usize) {
+        self.fabric.link_down(l, &mut self.t);
+    }
+
+    fn link_up(&mut self, l: usize) {
+        self.fabric.link_up(l, &mut self.t);
+    }
+
+    /// System `i` stops (lost for good when `lost`: a disaster, whose cost is measured first).
+    fn crash(&mut self, i: usize, lost: bool) -> Result<(), FaultRefusal> {
+        self.fabric.may_crash(i, lost)?;
+        if lost {
+            self.t.record_disaster(&self.fabric, i);
+        }
+        self.fabric.crash(i, lost, &mut self.t)
+    }
+
+    fn restart(&mut self, i: usize) -> Result<(), FaultRefusal> {
+        self.fabric.restart(i, &mut self.t)
+    }
+
+    // ----- commands -----
+
+    /// Runs scenario command `k` whole, at the time the scenario gives it.
+    fn issue_command(&mut self, k: usize) {
+        self.begin_command(k);
+        while self.issue_part(k) {}
+    }
+
+    /// Starts scenario command `k`: a fault acts and completes at once; a HORCM verb becomes
+    /// the protocol commands it resolves to, left in `parts` for [`Self::issue_part`].
+    fn begin_command(&mut self, k: usize) {
+        let now = self.now();
+        self.commands[k].issued = Some(now);
+        let line = self.scenario.commands[k].line.clone();
+        let fault = |sim: &mut Self, s: StorageSerial| sim.idx(s).expect("validated");
+        match &line {
+            CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
+                let l = self
+                    .links
+                    .iter()
+                    .position(|x| &x.def.name == link)
+                    .expect("validated");
+                if matches!(line, CommandLine::LinkDown { .. }) {
+                    self.link_down(l);
+                } else {
+                    self.link_up(l);
+                }
+                return self.t.complete(&self.fabric, k);
+            }
+            CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
+                let i = fault(self, *storage);
+                let disaster = matches!(line, CommandLine::Disaster { .. });
+                if let Err(e) = self.crash(i, disaster) {
+                    self.commands[k].refusals.push(e.to_string());
+                }
+                return self.t.complete(&self.fabric, k);
+            }
+            CommandLine::Restart { storage } => {
+                let i = fault(self, *storage);
+                if let Err(e) = self.restart(i) {
+                    self.commands[k].refusals.push(e.to_string());
+                }
+                return self.t.complete(&self.fabric, k);
+            }
+            CommandLine::Takeover { storage } => {
+                let taken = self.idx(*storage).map(|i| self.fabric.take_over(i));
+                if let Some(Err(e)) = taken {
+                    self.commands[k].refusals.push(e.to_string());
+                    return self.t.complete(&self.fabric, k);
+                }
+            }
+            _ => {}
+        }
+        let t = &mut self.t;
+        let cmds = match resolve(
+            &line,
+            &mut t.topology,
+            t.defaults,
+            t.scenario.protocol.mutant,
+        ) {
+            Ok(c) => c.unwrap_or_default(),
+            Err(e) => {
+                self.commands[k].refusals.push(e.to_string());
+                return self.t.complete(&self.fabric, k);
+            }
+        };
+        self.commands[k].outstanding = cmds.len() as u32;
+        if cmds.is_empty() {
+            return self.t.complete(&self.fabric, k);
+        }
+        self.commands[k].parts = cmds.into();
+    }
+
+    /// Issues the next protocol command of scenario command `k`; false when none is left.
+    fn issue_part(&mut self, k: usize) -> bool {
+        let Some((serial, command)) = self.commands[k].parts.pop_front() else {
+            return false;
+        };
+        let scenario = self.scenario;
+        self.t
+            .before_command(&self.fabric, k, &scenario.commands[k].line, &command);
+        self.next_command += 1;
+        let id = CommandId(self.next_command);
+        self.cmd_of.insert(id, k);
+        match self.idx(serial).filter(|&i| self.fabric.is_up(i)) {
+            Some(i) => self.input(i, Input::Command { id, command }),
+            None => {
+                let down = format!("storage {serial} is down");
+                self.t.command_done(&self.fabric, id, Some(down));
+            }
+        }
+        true
+    }
+
+    // ----- replay -----
+
+    /// Applies replay step `n` (0-based) as the event it stands for would act in a clocked
+    /// run, through the same plumbing; `Err` when it cannot be applied where the run stands.
+    fn replay_step(&mut self, n: usize) -> Result<(), SimError> {
+        let scenario = self.scenario;
+        let Some(step) = scenario.replay.as_ref().and_then(|r| r.steps.get(n)) else {
+            return Ok(());
+        };
+        let applied = match &step.action {
+            &ReplayAction::Write {
+                host,
+                write,
+                volume,
+                block,
+            } => {
+                self.issue_write(host, write, volume, block * BLOCK_BYTES, BLOCK_BYTES);
+                Ok(())
+            }
+            &ReplayAction::Run { command } => self.replay_run(command),
+            ReplayAction::Deliver {
+                via,
+                from,
+                to,
+                message,
+            } => self.replay_deliver(*via, *from, *to, message),
+            &ReplayAction::Timer { system, timer } => self.replay_timer(system, timer),
+        };
+        applied.map_err(|message| {
+            SimError::Replay(Box::new(ReplayError {
+                path: scenario.path.clone(),
+                line: step.line,
+                column: step.column,
+                step: n + 1,
+                message,
+            }))
+        })
+    }
+
+    /// Issues the next protocol command of scenario command `k`, resolving it first if no
+    /// step has yet.
+    fn replay_run(&mut self, k: usize) -> Result<(), String> {
+        let first = self.commands[k].issued.is_none();
+        if first {
+            self.begin_command(k);
+        }
+        if self.issue_part(k) || first {
+            return Ok(());
+        }
+        let c = &self.commands[k];
+        let why = if c.refusals.is_empty() {
+            String::new()
+        } else {
+            format!(" (refused: {})", c.refusals.join("; "))
+        };
+        let text = &self.scenario.commands[k].text;
+        Err(format!("`{text}` has no part left to issue{why}"))
+    }
+
+    /// Delivers `message` from `from` to `to`: on a link it must be the oldest in flight (FIFO),
+    /// on the host network the oldest that is `message` goes.
+    fn replay_deliver(
+        &mut self,
+        via: Transport,
+        from: StorageSerial,
+        to: StorageSerial,
+        message: &MessageKey<MirrorId>,
+    ) -> Result<(), String> {
+        let (Some(i), Some(j)) = (self.idx(from), self.idx(to)) else {
+            return Err(format!("no storage {from} or {to}"));
+        };
+        let n = self.serials.len();
+        let ch = match via {
+            Transport::Interconnect => self.inter[i * n + j],
+            Transport::HostNetwork => self.host_net[i * n + j],
+        };
+        let queued: Vec<MessageKey<MirrorId>> = ch.map_or_else(Vec::new, |c| {
+            self.channels[c]
+                .queue()
+                .map(|m| MessageKey::of(&m.msg))
+                .collect()
+        });
+        let at = match via {
+            Transport::Interconnect => queued.first().filter(|k| *k == message).map(|_| 0),
+            Transport::HostNetwork => queued.iter().position(|k| k == message),
+        };
+        let Some(m) = ch.zip(at).and_then(|(c, at)| self.channels[c].take(at)) else {
+            let name = |k: &MessageKey<MirrorId>| self.key_text(k);
+            return Err(match (via, queued.first()) {
+                (Transport::Interconnect, None) => {
+                    format!("no message is in flight on link {from}->{to}")
+                }
+                (Transport::Interconnect, Some(head)) => format!(
+                    "the oldest message on link {from}->{to} is `{}`, not `{}`",
+                    name(head),
+                    name(message)
+                ),
+                (Transport::HostNetwork, _) => format!(
+                    "no `{}` is in flight on the host network {from}->{to} (in flight there: \
+                     {})",
+                    name(message),
+                    listing(queued.iter().map(name).collect())
+                ),
+            });
+        };
+        if self.fabric.is_up(j) {
+            let input = Input::Deliver {
+                from: m.from,
+                via: m.via,
+                msg: m.msg,
+            };
+            self.input(j, input);
+        }
+        Ok(())
+    }
+
+    /// Fires `timer` on `system`, which the protocol must have set there.
+    fn replay_timer(&mut self, system: StorageSerial, timer: Timer) -> Result<(), String> {
+        let Some(i) = self.idx(system) else {
+            return Err(format!("no storage {system}"));
+        };
+        if self.timers.remove(&(i as u32, timer)).is_none() {
+            return Err(format!(
+                "`{}`: that timer is not set (set: {})",
+                self.timer_text(i, timer),
+                listing(self.timers_set())
+            ));
+        }
+        self.input(i, Input::Timer(timer));
+        Ok(())
+    }
+}
+
+impl Timed<'_> {
+    fn finish(mut self, fabric: Fabric) -> Finished {
+        let end = self.now();
+        if self.record {
+            let iv = self.scenario.interval_ns;
+            let intervals = end.div_ceil(iv) as usize;
+            for k in 0..intervals {
+                let t0 = k as u64 * iv;
+                let t1 = (t0 + iv).min(end);
+                for l in &self.links {
+                    for (d, &ch) in l.channels.iter().enumerate() {
+                        let c = &self.channels[ch];
+                        let u = c.intervals().get(k).copied().unwrap_or_default();
+                        let (from, to) = if d == 0 {
+                            (l.def.a, l.def.b)
+                        } else {
+                            (l.def.b, l.def.a)
+                        };
+                        self.series.link_usage.push(LinkSample {
+                            time_ns: t1,
+                            link: l.def.name.clone(),
+                            direction: format!("{from}->{to}"),
+                            data_bytes: u.data_bytes,
+                            control_bytes: u.control_bytes,
+                            utilisation: round(
+                                (u.busy_ns as f64 / (t1 - t0).max(1) as f64).min(1.0),
+                                4,
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        let replay = self.scenario.replay.as_ref().map(|r| ReplayReport {
+            steps: r.steps.len(),
+            interval_ns: r.interval_ns,
+            broken: Vec::new(),
+            volumes: volume_contents(&fabric),
+            in_flight: self.in_flight(),
+            timers: self.timers_set(),
+        });
+        Finished {
+            replay,
+            end,
+            events: self.engine.processed(),
+            fabric,
+            channels: self.channels,
+            links: self.links,
+            hosts: self.hosts,
+            tracks: self.tracks,
+            commands: self.commands,
+            topology: self.topology,
+            series: self.series,
+            disasters: self.disasters,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.engine.now()
+    }
+
+    fn idx(&self, s: StorageSerial) -> Option<usize> {
+        self.serials.iter().position(|&x| x == s)
+    }
+
+    /// Fetches a host's next I/O (if it has started) and schedules it.
+    fn schedule_host(&mut self, h: usize) -> Result<(), SimError> {
+        let host = &mut self.hosts[h];
+        let (Some(start), Some(w)) = (host.start, host.workload.as_mut()) else {
+            return Ok(());
+        };
+        if let Some(io) = w.next_io()? {
+            let t = start.saturating_add(io.time_ns);
+            if host.def.stop_ns.is_none_or(|s| t < s) && t < self.end {
+                host.next = Some(io);
+                self.engine.at(t, Ev::Io(h as u32));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `msg` on its channel (the link's, or the host network's) with the fate the
+    /// fabric gave it: carried, it arrives after the channel's delay; dropped, it is counted.
+    fn carry(&mut self, from: usize, via: Transport, msg: Message, route: Route) {
+        let (Route::Carried(j) | Route::Dropped(j)) = route else {
+            return;
+        };
+        let n = self.serials.len();
+        let ch = match via {
+            Transport::Interconnect => self.inter[from * n + j],
+            Transport::HostNetwork => Some(self.host_channel(from, j)),
+        };
+        let Some(ch) = ch else { return };
+        if matches!(route, Route::Dropped(_)) {
+            self.channels[ch].dropped += 1;
+            return;
+        }
+        let (data, control) = (msg.data_bytes(), msg.control_bytes());
+        if matches!(
+            msg,
+            Message::Forward { .. }
+                | Message::SplitDone { .. }
+                | Message::Mark {
+                    kind: mirrorlab_model::protocol::MarkKind::Split,
+                    ..
+                }
+        ) {
+            self.split_control += data + control;
+        }
+        if let Some(t) = self.find_track(msg.mirror()) {
+            self.tracks[t].data_bytes += data;
+            self.tracks[t].control_bytes += control;
+        }
+        let now = self.now();
+        let c = &mut self.channels[ch];
+        // A replay delivers a message at the step that names it.
+        if let (Some(arrive), false) = (c.send(now, via, msg), self.scripted) {
+            let epoch = c.epoch;
+            self.engine.at(arrive, Ev::Arrive(ch as u32, epoch));
+        }
+    }
+
+    fn host_channel(&mut self, from: usize, to: usize) -> usize {
+        let n = self.serials.len();
+        if let Some(c) = self.host_net[from * n + to] {
+            return c;
+        }
+        let c = self.channels.len();
+        self.channels.push(Channel::new(
+            self.serials[from],
+            self.serials[to],
+            0,
+            self.scenario.host_latency_ns,
+            self.scenario.interval_ns,
+        ));
+        self.link_of.push(None);
+        self.host_net[from * n + to] = Some(c);
+        c
     }
 
     fn pending_mut(&mut self, id: u64) -> Option<&mut Pending> {
@@ -1027,72 +1296,12 @@ impl<'a> Sim<'a> {
         }
     }
 
-    // ----- links and faults -----
-
-    fn link_down(&mut self, l: usize) {
-        if !self.links[l].up {
-            return;
-        }
-        self.links[l].up = false;
-        let now = self.now();
-        for ch in self.links[l].channels {
-            self.channels[ch].fail(now);
-        }
-        let [a, b] = self.links[l].ends;
-        for (x, y) in [(a, b), (b, a)] {
-            if self.slots[x].up {
-                self.input(x, Input::LinkDown(self.serials[y]));
-            }
-        }
-    }
-
-    fn link_up(&mut self, l: usize) {
-        if self.links[l].up {
-            return;
-        }
-        self.links[l].up = true;
-        let [a, b] = self.links[l].ends;
-        for (x, y) in [(a, b), (b, a)] {
-            if self.slots[x].up && self.slots[y].up {
-                self.input(x, Input::LinkUp(self.serials[y]));
-            }
-        }
-    }
-
-    /// Every channel touching system `i` loses what it carries.
-    fn isolate(&mut self, i: usize) {
-        let now = self.now();
-        let s = self.serials[i];
-        for c in &mut self.channels {
-            if c.from == s || c.to == s {
-                c.fail(now);
-            }
-        }
-    }
-
-    fn crash(&mut self, i: usize, lost: bool) {
-        if !self.slots[i].up {
-            self.slots[i].lost |= lost;
-            return;
-        }
-        self.slots[i].up = false;
-        self.slots[i].lost = lost;
-        self.isolate(i);
-        self.timers.retain(|(s, _), _| *s as usize != i);
-        let s = self.serials[i];
-        for p in self.peers(i) {
-            if self.slots[p].up {
-                self.input(p, Input::LinkDown(s));
-            }
-        }
-    }
-
     /// What the loss of system `i` costs, measured from the protocol's state at this moment
     /// (before its links drop what they carry): for each remote mirror whose PVOL is there,
     /// the acknowledged writes whose data the SVOL does not hold. A write is on the SVOL when
     /// every block it wrote holds that write's version or a newer one there; the candidates
     /// are the writes not yet reported replicated (the lag), so nothing acknowledged escapes.
-    fn record_disaster(&mut self, i: usize) {
+    fn record_disaster(&mut self, fab: &Fabric, i: usize) {
         let now = self.now();
         let serial = self.serials[i];
         let mut mirrors = Vec::new();
@@ -1100,10 +1309,8 @@ impl<'a> Sim<'a> {
             if tr.id.is_local() || tr.id.pvol.storage != serial || !tr.active {
                 continue;
             }
-            let Some(s) = self.idx(tr.id.svol.storage) else {
-                continue;
-            };
-            let Some(svol) = self.slots[s].sys.volume(tr.id.svol.serial) else {
+            let svol = fab.system(tr.id.svol.storage);
+            let Some(svol) = svol.and_then(|s| s.volume(tr.id.svol.serial)) else {
                 continue;
             };
             let (mut writes, mut bytes, mut unacked) = (0u64, 0u64, 0u64);
@@ -1132,7 +1339,7 @@ impl<'a> Sim<'a> {
                 pvol: tr.id.pvol.to_string(),
                 svol: tr.id.svol.to_string(),
                 mode: options.map_or("-".to_string(), |o| o.mode.to_string()),
-                state: self.slots[i].sys.state(tr.id).to_string(),
+                state: fab.at(i).state(tr.id).to_string(),
                 acked_writes_lost: writes,
                 acked_bytes_lost: bytes,
                 rpo_ns: oldest.map_or(0, |t| now.saturating_sub(t)),
@@ -1155,126 +1362,8 @@ impl<'a> Sim<'a> {
         });
     }
 
-    fn restart(&mut self, i: usize) -> Result<(), String> {
-        if self.slots[i].lost {
-            return Err(format!(
-                "storage {} was lost in a disaster and cannot restart",
-                self.serials[i]
-            ));
-        }
-        if self.slots[i].up {
-            return Ok(());
-        }
-        self.slots[i].up = true;
-        self.input(i, Input::Restart);
-        let mut out = std::mem::take(&mut self.out);
-        self.slots[i].sys.start(&mut out);
-        self.route(i, &mut out);
-        self.out = out;
-        let s = self.serials[i];
-        for p in self.peers(i) {
-            if self.slots[p].up {
-                self.input(p, Input::LinkUp(s));
-                self.input(i, Input::LinkUp(self.serials[p]));
-            }
-        }
-        Ok(())
-    }
-
-    /// Systems joined to `i` by an up link.
-    fn peers(&self, i: usize) -> Vec<usize> {
-        self.links
-            .iter()
-            .filter(|l| l.up && l.ends.contains(&i))
-            .map(|l| if l.ends[0] == i { l.ends[1] } else { l.ends[0] })
-            .collect()
-    }
-
-    // ----- commands -----
-
-    /// Runs scenario command `k` whole, at the time the scenario gives it.
-    fn issue_command(&mut self, k: usize) {
-        self.begin_command(k);
-        while self.issue_part(k) {}
-    }
-
-    /// Starts scenario command `k`: a fault acts and completes at once; a HORCM verb becomes
-    /// the protocol commands it resolves to, left in `parts` for [`Self::issue_part`].
-    fn begin_command(&mut self, k: usize) {
-        let now = self.now();
-        self.commands[k].issued = Some(now);
-        let line = self.scenario.commands[k].line.clone();
-        let fault = |sim: &mut Self, s: StorageSerial| sim.idx(s).expect("validated");
-        match &line {
-            CommandLine::LinkDown { link } | CommandLine::LinkUp { link } => {
-                let l = self
-                    .links
-                    .iter()
-                    .position(|x| &x.def.name == link)
-                    .expect("validated");
-                if matches!(line, CommandLine::LinkDown { .. }) {
-                    self.link_down(l);
-                } else {
-                    self.link_up(l);
-                }
-                return self.complete(k);
-            }
-            CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
-                let i = fault(self, *storage);
-                let disaster = matches!(line, CommandLine::Disaster { .. });
-                if disaster {
-                    self.record_disaster(i);
-                }
-                self.crash(i, disaster);
-                return self.complete(k);
-            }
-            CommandLine::Restart { storage } => {
-                let i = fault(self, *storage);
-                if let Err(e) = self.restart(i) {
-                    self.commands[k].refusals.push(e);
-                }
-                return self.complete(k);
-            }
-            _ => {}
-        }
-        let cmds = match resolve(
-            &line,
-            &mut self.topology,
-            self.defaults,
-            self.scenario.protocol.mutant,
-        ) {
-            Ok(c) => c.unwrap_or_default(),
-            Err(e) => {
-                self.commands[k].refusals.push(e.to_string());
-                return self.complete(k);
-            }
-        };
-        self.commands[k].outstanding = cmds.len() as u32;
-        if cmds.is_empty() {
-            return self.complete(k);
-        }
-        self.commands[k].parts = cmds.into();
-    }
-
-    /// Issues the next protocol command of scenario command `k`; false when none is left.
-    fn issue_part(&mut self, k: usize) -> bool {
-        let Some((serial, command)) = self.commands[k].parts.pop_front() else {
-            return false;
-        };
-        let scenario = self.scenario;
-        self.before_command(k, &scenario.commands[k].line, &command);
-        self.next_command += 1;
-        let id = CommandId(self.next_command);
-        self.cmd_of.insert(id, k);
-        match self.idx(serial).filter(|&i| self.slots[i].up) {
-            Some(i) => self.input(i, Input::Command { id, command }),
-            None => self.command_done(id, Some(format!("storage {serial} is down"))),
-        }
-        true
-    }
-
     /// Notes what the split / resync / create reports need before the command runs.
-    fn before_command(&mut self, k: usize, line: &CommandLine, command: &Command) {
+    fn before_command(&mut self, fab: &Fabric, k: usize, line: &CommandLine, command: &Command) {
         match command {
             Command::Split { plan }
                 if matches!(line, CommandLine::PairSplit { atomic: true, .. }) =>
@@ -1301,8 +1390,7 @@ impl<'a> Sim<'a> {
                 let mut dirty = PendingBitmap::new();
                 let mut chunk_bytes = 0;
                 for s in [mirror.pvol.storage, mirror.svol.storage] {
-                    let Some(i) = self.idx(s) else { continue };
-                    if let Some(p) = self.slots[i].sys.pair(*mirror) {
+                    if let Some(p) = fab.system(s).and_then(|x| x.pair(*mirror)) {
                         dirty.union_with(&p.pending);
                         dirty.union_with(&p.svol_pending);
                         chunk_bytes = p.options.chunk_bytes;
@@ -1331,7 +1419,7 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn command_done(&mut self, c: CommandId, refusal: Option<String>) {
+    fn command_done(&mut self, fab: &Fabric, c: CommandId, refusal: Option<String>) {
         let Some(k) = self.cmd_of.remove(&c) else {
             return;
         };
@@ -1341,11 +1429,11 @@ impl<'a> Sim<'a> {
         let rt = &mut self.commands[k];
         rt.outstanding = rt.outstanding.saturating_sub(1);
         if rt.outstanding == 0 {
-            self.complete(k);
+            self.complete(fab, k);
         }
     }
 
-    fn complete(&mut self, k: usize) {
+    fn complete(&mut self, fab: &Fabric, k: usize) {
         let now = self.now();
         self.commands[k].completed = Some(now);
         let inhibited = self.inhibited_total();
@@ -1353,14 +1441,14 @@ impl<'a> Sim<'a> {
         let digests = self.commands[k]
             .split
             .as_ref()
-            .map(|s| self.svols_identical(&s.svols));
+            .map(|s| self.svols_identical(fab, &s.svols));
         let refused = !self.commands[k].refusals.is_empty();
         if let (CommandLine::PairCreate { nocopy: true, .. }, Some((m, ..)), false) = (
             &self.scenario.commands[k].line,
             self.commands[k].create,
             refused,
         ) {
-            self.commands[k].nocopy_identical = Some(self.copy_whole(m));
+            self.commands[k].nocopy_identical = Some(copy_whole(fab, m));
         }
         if let Some(s) = &mut self.commands[k].split {
             s.stall_ns = inhibited - s.inhibited_at_issue;
@@ -1413,7 +1501,7 @@ impl<'a> Sim<'a> {
 
     /// Whether SVOLs frozen by one atomic split hold the same data: SVOLs fed by the same
     /// source volume (through any chain of mirrors) must be identical.
-    fn svols_identical(&self, svols: &[VolumeId]) -> bool {
+    fn svols_identical(&self, fab: &Fabric, svols: &[VolumeId]) -> bool {
         let mut by_head: BTreeMap<VolumeId, Digest> = BTreeMap::new();
         for &v in svols {
             let mut head = v;
@@ -1425,7 +1513,7 @@ impl<'a> Sim<'a> {
                     break;
                 }
             }
-            let Some(d) = self.digest(v) else {
+            let Some(d) = digest(fab, v) else {
                 continue;
             };
             if *by_head.entry(head).or_insert(d) != d {
@@ -1435,160 +1523,12 @@ impl<'a> Sim<'a> {
         true
     }
 
-    /// Whether mirror `m`'s SVOL reads as its PVOL outside the chunks still pending at the
-    /// PVOL's end: what a finished copy promises (`Volume::same_outside`).
-    fn copy_whole(&self, m: MirrorId) -> bool {
-        let system = |s: StorageSerial| Some(&self.slots[self.idx(s)?].sys);
-        let svol = system(m.svol.storage).and_then(|s| s.volume(m.svol.serial));
-        match (system(m.pvol.storage), svol) {
-            (Some(p), Some(svol)) => p.copy_whole(m, svol),
-            _ => false,
-        }
-    }
-
-    fn digest(&self, v: VolumeId) -> Option<Digest> {
-        let i = self.idx(v.storage)?;
-        Some(self.slots[i].sys.volume(v.serial)?.digest())
-    }
-
     fn inhibited_total(&self) -> u64 {
         let now = self.now();
-        self.slots
+        self.inhibit
             .iter()
-            .map(|s| s.inhibited_ns + s.inhibited_since.map_or(0, |t| now - t))
+            .map(|s| s.ns + s.since.map_or(0, |t| now - t))
             .sum()
-    }
-
-    // ----- replay -----
-
-    /// Applies replay step `n` (0-based) as the event it stands for would act in a clocked
-    /// run, through the same plumbing; `Err` when it cannot be applied where the run stands.
-    fn replay_step(&mut self, n: usize) -> Result<(), SimError> {
-        let scenario = self.scenario;
-        let Some(step) = scenario.replay.as_ref().and_then(|r| r.steps.get(n)) else {
-            return Ok(());
-        };
-        let applied = match &step.action {
-            &ReplayAction::Write {
-                host,
-                write,
-                volume,
-                block,
-            } => {
-                self.issue_write(host, write, volume, block * BLOCK_BYTES, BLOCK_BYTES);
-                Ok(())
-            }
-            &ReplayAction::Run { command } => self.replay_run(command),
-            ReplayAction::Deliver {
-                via,
-                from,
-                to,
-                message,
-            } => self.replay_deliver(*via, *from, *to, message),
-            &ReplayAction::Timer { system, timer } => self.replay_timer(system, timer),
-        };
-        applied.map_err(|message| {
-            SimError::Replay(Box::new(ReplayError {
-                path: scenario.path.clone(),
-                line: step.line,
-                column: step.column,
-                step: n + 1,
-                message,
-            }))
-        })
-    }
-
-    /// Issues the next protocol command of scenario command `k`, resolving it first if no
-    /// step has yet.
-    fn replay_run(&mut self, k: usize) -> Result<(), String> {
-        let first = self.commands[k].issued.is_none();
-        if first {
-            self.begin_command(k);
-        }
-        if self.issue_part(k) || first {
-            return Ok(());
-        }
-        let c = &self.commands[k];
-        let why = if c.refusals.is_empty() {
-            String::new()
-        } else {
-            format!(" (refused: {})", c.refusals.join("; "))
-        };
-        let text = &self.scenario.commands[k].text;
-        Err(format!("`{text}` has no part left to issue{why}"))
-    }
-
-    /// Delivers `message` from `from` to `to`: on a link it must be the oldest in flight (FIFO),
-    /// on the host network the oldest that is `message` goes.
-    fn replay_deliver(
-        &mut self,
-        via: Transport,
-        from: StorageSerial,
-        to: StorageSerial,
-        message: &MessageKey<MirrorId>,
-    ) -> Result<(), String> {
-        let (Some(i), Some(j)) = (self.idx(from), self.idx(to)) else {
-            return Err(format!("no storage {from} or {to}"));
-        };
-        let n = self.serials.len();
-        let ch = match via {
-            Transport::Interconnect => self.inter[i * n + j],
-            Transport::HostNetwork => self.host_net[i * n + j],
-        };
-        let queued: Vec<MessageKey<MirrorId>> = ch.map_or_else(Vec::new, |c| {
-            self.channels[c]
-                .queue()
-                .map(|m| MessageKey::of(&m.msg))
-                .collect()
-        });
-        let at = match via {
-            Transport::Interconnect => queued.first().filter(|k| *k == message).map(|_| 0),
-            Transport::HostNetwork => queued.iter().position(|k| k == message),
-        };
-        let Some(m) = ch.zip(at).and_then(|(c, at)| self.channels[c].take(at)) else {
-            let name = |k: &MessageKey<MirrorId>| self.key_text(k);
-            return Err(match (via, queued.first()) {
-                (Transport::Interconnect, None) => {
-                    format!("no message is in flight on link {from}->{to}")
-                }
-                (Transport::Interconnect, Some(head)) => format!(
-                    "the oldest message on link {from}->{to} is `{}`, not `{}`",
-                    name(head),
-                    name(message)
-                ),
-                (Transport::HostNetwork, _) => format!(
-                    "no `{}` is in flight on the host network {from}->{to} (in flight there: \
-                     {})",
-                    name(message),
-                    listing(queued.iter().map(name).collect())
-                ),
-            });
-        };
-        if self.slots[j].up {
-            let input = Input::Deliver {
-                from: m.from,
-                via: m.via,
-                msg: m.msg,
-            };
-            self.input(j, input);
-        }
-        Ok(())
-    }
-
-    /// Fires `timer` on `system`, which the protocol must have set there.
-    fn replay_timer(&mut self, system: StorageSerial, timer: Timer) -> Result<(), String> {
-        let Some(i) = self.idx(system) else {
-            return Err(format!("no storage {system}"));
-        };
-        if self.timers.remove(&(i as u32, timer)).is_none() {
-            return Err(format!(
-                "`{}`: that timer is not set (set: {})",
-                self.timer_text(i, timer),
-                listing(self.timers_set())
-            ));
-        }
-        self.input(i, Input::Timer(timer));
-        Ok(())
     }
 
     /// A message key with its mirror named as a replay names it.
@@ -1643,30 +1583,6 @@ impl<'a> Sim<'a> {
         v.into_iter().map(|x| x.4).collect()
     }
 
-    /// Every volume's written blocks and digest, by volume id.
-    fn volume_contents(&self) -> Vec<VolumeContent> {
-        let mut v: Vec<(VolumeId, VolumeContent)> = self
-            .slots
-            .iter()
-            .flat_map(|s| {
-                s.sys.volumes().map(|(serial, vol)| {
-                    let id = VolumeId {
-                        storage: s.sys.serial(),
-                        serial,
-                    };
-                    let content = VolumeContent {
-                        volume: id.to_string(),
-                        blocks: describe_blocks(&vol.blocks_in(0, u64::MAX), |w| w.to_string()),
-                        digest: format!("{:016x}", vol.digest().0),
-                    };
-                    (id, content)
-                })
-            })
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v.into_iter().map(|x| x.1).collect()
-    }
-
     // ----- sampling -----
 
     fn sample(&mut self) {
@@ -1705,62 +1621,121 @@ impl<'a> Sim<'a> {
             h.interval_failed = 0;
         }
     }
+}
 
-    fn finish(mut self) -> Finished {
-        let end = self.now();
-        if self.record {
-            let iv = self.scenario.interval_ns;
-            let intervals = end.div_ceil(iv) as usize;
-            for k in 0..intervals {
-                let t0 = k as u64 * iv;
-                let t1 = (t0 + iv).min(end);
-                for l in &self.links {
-                    for (d, &ch) in l.channels.iter().enumerate() {
-                        let c = &self.channels[ch];
-                        let u = c.intervals().get(k).copied().unwrap_or_default();
-                        let (from, to) = if d == 0 {
-                            (l.def.a, l.def.b)
-                        } else {
-                            (l.def.b, l.def.a)
-                        };
-                        self.series.link_usage.push(LinkSample {
-                            time_ns: t1,
-                            link: l.def.name.clone(),
-                            direction: format!("{from}->{to}"),
-                            data_bytes: u.data_bytes,
-                            control_bytes: u.control_bytes,
-                            utilisation: round(
-                                (u.busy_ns as f64 / (t1 - t0).max(1) as f64).min(1.0),
-                                4,
-                            ),
-                        });
-                    }
-                }
+impl Wire for Timed<'_> {
+    /// Times a host I/O inhibit (Fig 10 step 1120) from the input that set it to the one
+    /// that lifted it.
+    fn handled(&mut self, fab: &Fabric, i: usize) {
+        let now = self.engine.now();
+        let slot = &mut self.inhibit[i];
+        match (fab.at(i).inhibited(), slot.since) {
+            (true, None) => slot.since = Some(now),
+            (false, Some(since)) => {
+                slot.ns += now - since;
+                slot.since = None;
             }
-        }
-        let replay = self.scenario.replay.as_ref().map(|r| ReplayReport {
-            steps: r.steps.len(),
-            interval_ns: r.interval_ns,
-            broken: Vec::new(),
-            volumes: self.volume_contents(),
-            in_flight: self.in_flight(),
-            timers: self.timers_set(),
-        });
-        Finished {
-            replay,
-            end,
-            events: self.engine.processed(),
-            slots: self.slots,
-            channels: self.channels,
-            links: self.links,
-            hosts: self.hosts,
-            tracks: self.tracks,
-            commands: self.commands,
-            topology: self.topology,
-            series: self.series,
-            disasters: self.disasters,
+            _ => {}
         }
     }
+
+    fn send(
+        &mut self,
+        _: &Fabric,
+        from: usize,
+        _: StorageSerial,
+        via: Transport,
+        msg: Message,
+        route: Route,
+    ) {
+        if let Message::Write { write, .. } = msg {
+            self.admitted(from, write.0);
+        }
+        self.carry(from, via, msg, route);
+    }
+
+    fn set_timer(&mut self, _: &Fabric, i: usize, timer: Timer, after_ns: u64) {
+        self.timer_gen += 1;
+        self.timers.insert((i as u32, timer), self.timer_gen);
+        // A replay fires a timer at the step that names it.
+        if !self.scripted {
+            self.timer_events.insert(self.timer_gen, (i as u32, timer));
+            self.engine.after(after_ns, Ev::Timer(self.timer_gen));
+        }
+    }
+
+    fn output(&mut self, fab: &Fabric, i: usize, o: Output) {
+        match o {
+            Output::AckWrite(w) => self.acked(i, w),
+            Output::FailWrite(w, r) => self.failed(w, r.to_string()),
+            Output::Done(c) => self.command_done(fab, c, None),
+            Output::Refused(c, r) => self.command_done(fab, c, Some(r.to_string())),
+            Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
+            Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
+            Output::Send { .. } | Output::SetTimer { .. } => {
+                unreachable!("the fabric routes these")
+            }
+        }
+    }
+
+    fn link_lost(&mut self, _: &Fabric, l: usize, _: usize, _: usize) {
+        let now = self.now();
+        for ch in self.links[l].channels {
+            self.channels[ch].fail(now);
+        }
+    }
+
+    /// Every channel touching system `i` loses what it carries, and its timers are gone.
+    fn system_lost(&mut self, _: &Fabric, i: usize) {
+        let now = self.now();
+        let s = self.serials[i];
+        for c in &mut self.channels {
+            if c.from == s || c.to == s {
+                c.fail(now);
+            }
+        }
+        self.timers.retain(|(s, _), _| *s as usize != i);
+    }
+}
+
+/// Whether mirror `m`'s SVOL reads as its PVOL outside the chunks still pending at the
+/// PVOL's end: what a finished copy promises (`Volume::same_outside`).
+fn copy_whole(fab: &Fabric, m: MirrorId) -> bool {
+    let svol = fab
+        .system(m.svol.storage)
+        .and_then(|s| s.volume(m.svol.serial));
+    match (fab.system(m.pvol.storage), svol) {
+        (Some(p), Some(svol)) => p.copy_whole(m, svol),
+        _ => false,
+    }
+}
+
+fn digest(fab: &Fabric, v: VolumeId) -> Option<Digest> {
+    Some(fab.system(v.storage)?.volume(v.serial)?.digest())
+}
+
+/// Every volume's written blocks and digest, by volume id.
+fn volume_contents(fabric: &Fabric) -> Vec<VolumeContent> {
+    let mut v: Vec<(VolumeId, VolumeContent)> = fabric
+        .systems
+        .values()
+        .flat_map(|s| {
+            s.volumes().map(|(serial, vol)| {
+                let id = VolumeId {
+                    storage: s.serial(),
+                    serial,
+                };
+                let content = VolumeContent {
+                    volume: id.to_string(),
+                    blocks: describe_blocks(&vol.blocks_in(0, u64::MAX), |w| w.to_string()),
+                    digest: format!("{:016x}", vol.digest().0),
+                };
+                (id, content)
+            })
+        })
+        .collect();
+    v.sort_by_key(|x| x.0);
+    v.into_iter().map(|x| x.1).collect()
 }
 
 /// Items for a replay error message: `a`, `b` as `` `a`, `b` ``, or "none".
@@ -1777,7 +1752,7 @@ fn listing(items: Vec<String>) -> String {
 
 impl Finished {
     fn system(&self, s: StorageSerial) -> Option<&StorageSystem> {
-        self.slots.iter().map(|x| &x.sys).find(|x| x.serial() == s)
+        self.fabric.system(s)
     }
 
     /// Mirrors in PAIR with nothing pending or in flight must hold identical volumes.
@@ -2006,7 +1981,7 @@ impl Finished {
             disasters: self.disasters,
             second_mirror: second,
             commands,
-            pairdisplay: pairdisplay(&self.topology, self.slots.iter().map(|s| &s.sys)),
+            pairdisplay: pairdisplay(&self.topology, self.fabric.systems.values()),
             skipped_trace_lines: skipped,
             unmapped_trace_records: unmapped,
             invariants: Invariants {
