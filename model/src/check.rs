@@ -10,6 +10,7 @@
 
 use crate::command::{resolve, CommandLine};
 use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, WriteId};
+use crate::invariants;
 use crate::protocol::{
     Command, HostWrite, Input, MarkKind, Message, Mutant, Output, ProtocolConfig, Timer, Transport,
 };
@@ -661,7 +662,7 @@ impl CheckModel {
             if outcome != Outcome::Pending {
                 if outcome == Outcome::Done {
                     n.history.fault_repaired = true;
-                    if !self.same(&n.world, mirror) {
+                    if !invariants::copy_whole(&n.world, mirror) {
                         n.history.resync_differs = true;
                     }
                 }
@@ -681,39 +682,30 @@ impl CheckModel {
         if all_done {
             match step.kind {
                 StepKind::Split => {
+                    let w = &n.world;
+                    let identical =
+                        invariants::split_identical(w, &self.topology, &self.split_svols);
+                    let at_points = (self.split_svols.iter())
+                        .all(|&v| invariants::at_a_point(w, v, &n.pvol_points));
                     let h = &mut n.history;
                     h.split_done = true;
-                    let ds: Vec<Digest> = self
-                        .split_svols
-                        .iter()
-                        .map(|&v| n.world.volume(v).digest())
-                        .collect();
-                    h.split_differs |= ds.iter().any(|d| *d != ds[0]);
-                    h.split_not_a_point |= ds.iter().any(|d| !n.pvol_points.contains(d));
+                    h.split_differs |= !identical;
+                    h.split_not_a_point |= !at_points;
                 }
                 StepKind::NoCopyCreate => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.nocopy_pair = true;
-                    n.history.nocopy_differs |= !self.same(&n.world, m);
+                    n.history.nocopy_differs |= !invariants::copy_whole(&n.world, m);
                 }
                 StepKind::Resync => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.resynced = true;
-                    n.history.resync_differs |= !self.same(&n.world, m);
+                    n.history.resync_differs |= !invariants::copy_whole(&n.world, m);
                 }
             }
         }
         n.step += 1;
         n.step_cmds.clear();
-    }
-
-    /// Whether `m`'s SVOL matches its PVOL outside the chunks the PVOL's end still holds
-    /// pending: what a finished copy (resync, no-copy create) promises in every mode. The
-    /// ordered modes hold nothing pending then, so this is full equality; a periodic or
-    /// adaptive copy ends with a delta set, and writes after it wait in the bitmap for the
-    /// first cycle or pass in PAIR.
-    fn same(&self, w: &World, m: MirrorId) -> bool {
-        w.system(m.pvol.storage).copy_whole(m, w.volume(m.svol))
     }
 
     // ----- rendering -----
@@ -1182,17 +1174,10 @@ fn volume_content(v: &Volume) -> String {
 
 // ----- properties: each named as the sentence it checks -----
 
-pub const PVOL_IN_ORDER: &str = "the PVOL takes the production writes in the order issued";
-pub const SPLIT_IDENTICAL: &str = "the SVOLs of a completed atomic split are identical";
-pub const SPLIT_AT_A_POINT: &str =
-    "the SVOLs of a completed atomic split equal the PVOL at one point of the write stream";
-pub const SYNC_ACKED: &str = "sync: every acknowledged write is on the remote SVOL";
-pub const PREFIX: &str = "the remote SVOL holds a prefix of the writes (outside a resync)";
-pub const NOCOPY_IDENTICAL: &str = "a no-copy pair is created only on identical volumes";
-pub const RESYNC_EQUAL: &str = "a completed resync leaves the SVOL equal to the PVOL";
-pub const QUIET_PAIR: &str = "a mirror in PAIR holds identical volumes once nothing is in flight";
-pub const ENDS_AGREE: &str =
-    "once the network is quiet, a remote mirror in PAIR at one end is in PAIR at the other";
+pub use crate::invariants::{
+    ENDS_AGREE, NOCOPY_IDENTICAL, PREFIX, PVOL_IN_ORDER, QUIET_PAIR, RESYNC_EQUAL,
+    SPLIT_AT_A_POINT, SPLIT_IDENTICAL, SYNC_ACKED,
+};
 pub const NO_HANG: &str =
     "nothing hangs: when nothing more can happen, every host write and command has finished";
 pub const SPLIT_COMPLETES: &str = "the atomic split completes";
@@ -1213,23 +1198,16 @@ fn split_at_a_point(_: &CheckModel, s: &CheckState) -> bool {
 }
 
 fn sync_acked(m: &CheckModel, s: &CheckState) -> bool {
-    if s.world.system(m.primary).state(m.r1) != PairState::Pair {
-        return true;
-    }
-    let svol = s.world.volume(m.r1.svol);
-    (1..=s.issued).all(|k| {
-        s.acked & (1 << (k - 1)) == 0
-            || svol
-                .block(m.block_of(k))
-                .is_some_and(|v| v >= WriteId(u64::from(k)))
-    })
+    let acked = (1..=s.issued)
+        .filter(|k| s.acked & (1 << (k - 1)) != 0)
+        .map(|k| (m.block_of(k), WriteId(u64::from(k))));
+    invariants::acked_on_svol(&s.world, m.r1, acked)
 }
 
 fn prefix(m: &CheckModel, s: &CheckState) -> bool {
     m.remote.iter().enumerate().all(|(i, (mirror, _))| {
         s.history.resyncing & (1 << i) != 0
-            || s.pvol_points
-                .contains(&s.world.volume(mirror.svol).digest())
+            || invariants::at_a_point(&s.world, mirror.svol, &s.pvol_points)
     })
 }
 
@@ -1241,36 +1219,12 @@ fn resync_equal(_: &CheckModel, s: &CheckState) -> bool {
     !s.history.resync_differs
 }
 
-fn quiet_pair(m: &CheckModel, s: &CheckState) -> bool {
-    if !m.quiet(s) {
-        return true;
-    }
-    s.world.systems.values().all(|sys| {
-        sys.pairs().all(|p| {
-            let ordered_or_local = p.mirror.is_local()
-                || matches!(
-                    p.options.mode,
-                    CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async
-                );
-            let both_pair = s.world.system(p.mirror.pvol.storage).state(p.mirror)
-                == PairState::Pair
-                && s.world.system(p.mirror.svol.storage).state(p.mirror) == PairState::Pair;
-            !(ordered_or_local && both_pair) || m.same(&s.world, p.mirror)
-        })
-    })
+fn quiet_pair(_: &CheckModel, s: &CheckState) -> bool {
+    invariants::quiet_pairs_differing(&s.world, |m| s.world.carries(m)).is_empty()
 }
 
 fn ends_agree(m: &CheckModel, s: &CheckState) -> bool {
-    if !m.quiet(s) || m.link_down(s) || m.crashed(s) {
-        return true;
-    }
-    s.world.systems.values().all(|sys| {
-        sys.pairs().filter(|p| !p.mirror.is_local()).all(|p| {
-            let ends = [p.mirror.pvol.storage, p.mirror.svol.storage]
-                .map(|e| s.world.system(e).state(p.mirror) == PairState::Pair);
-            ends[0] == ends[1]
-        })
-    })
+    !m.quiet(s) || m.link_down(s) || m.crashed(s) || invariants::ends_agree(&s.world)
 }
 
 fn no_hang(m: &CheckModel, s: &CheckState) -> bool {

@@ -261,6 +261,7 @@ impl Fabric {
     }
 
     /// The index of system `s`.
+    #[inline]
     pub fn index(&self, s: StorageSerial) -> Option<usize> {
         self.layout.serials.iter().position(|&x| x == s)
     }
@@ -282,6 +283,7 @@ impl Fabric {
         self.marks[i].health
     }
 
+    #[inline]
     pub fn is_up(&self, i: usize) -> bool {
         self.marks[i].health == Health::Up
     }
@@ -295,11 +297,13 @@ impl Fabric {
     }
 
     /// The link joining systems `i` and `j`.
+    #[inline]
     pub fn link_between(&self, i: usize, j: usize) -> Option<usize> {
         self.layout.link_at[i * self.len() + j].map(|l| l as usize)
     }
 
     /// Routes what system `i` said: messages by [`Self::route_of`], the rest to the wire.
+    #[inline]
     pub fn route(&self, i: usize, out: impl IntoIterator<Item = Output>, wire: &mut impl Wire) {
         for o in out {
             match o {
@@ -315,6 +319,7 @@ impl Fabric {
 
     /// What becomes of a message from system `from` to `to` over `via`: the interconnect
     /// needs a link between the two, up; either network needs both ends up.
+    #[inline]
     pub fn route_of(&self, from: usize, to: StorageSerial, via: Transport) -> Route {
         let Some(j) = self.index(to) else {
             return Route::Nowhere;

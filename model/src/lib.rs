@@ -11,6 +11,7 @@ pub mod display;
 pub mod fabric;
 mod flatmap;
 pub mod ids;
+pub mod invariants;
 pub mod protocol;
 pub mod replay;
 pub mod table;

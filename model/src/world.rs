@@ -5,7 +5,7 @@
 
 use crate::command::{resolve, CommandError, CommandLine};
 use crate::fabric::{Fabric, Route, Wire};
-use crate::ids::{CommandId, StorageSerial, VolumeId, WriteId};
+use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, WriteId};
 use crate::protocol::{
     Command, HostWrite, Input, Message, Mutant, Output, ProtocolConfig, StorageSystem, Timer,
     Transport,
@@ -307,6 +307,12 @@ impl World {
     pub fn fire(&mut self, s: StorageSerial, timer: Timer) -> Vec<Output> {
         self.timers.remove(&(s, timer));
         self.input(s, Input::Timer(timer))
+    }
+
+    /// Whether a message of mirror `m` is in flight.
+    pub fn carries(&self, m: MirrorId) -> bool {
+        self.links.values().flatten().any(|x| x.mirror() == m)
+            || self.host_net.iter().any(|e| e.msg.mirror() == m)
     }
 
     /// True when no message is in flight.

@@ -14,8 +14,8 @@ use crate::link::Channel;
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
     BrokenPromise, CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport,
-    Invariants, LinkReport, MirrorCost, MirrorReport, ReplayReport, ResyncReport, RunOutput,
-    SecondMirror, SplitReport, Summary, VolumeContent,
+    InvariantVerdict, Invariants, LinkReport, MirrorCost, MirrorReport, ReplayReport, ResyncReport,
+    RunOutput, SecondMirror, SplitReport, Summary, VolumeContent,
 };
 use crate::scenario::{HostDef, HostRole, LinkDef, ReplayAction, Scenario, When};
 use crate::trace::Op;
@@ -23,12 +23,12 @@ use crate::workload::{Io, Workload, WorkloadError};
 use mirrorlab_model::command::{resolve, CommandLine};
 use mirrorlab_model::display::pairdisplay;
 use mirrorlab_model::fabric::{Fabric, FaultRefusal, Route, Wire};
-use mirrorlab_model::protocol::Role;
+use mirrorlab_model::invariants;
 use mirrorlab_model::replay::{MessageKey, Step, TimerKind};
 use mirrorlab_model::volume::blocks_of;
 use mirrorlab_model::volume::describe_blocks;
 use mirrorlab_model::{
-    Command, CommandId, CopyMode, Digest, HostWrite, Input, Message, MirrorId, Output, PairOptions,
+    Command, CommandId, CopyMode, HostWrite, Input, Message, MirrorId, Output, PairOptions,
     PairState, PendingBitmap, StorageSerial, StorageSystem, Timer, Topology, Transport, VolumeId,
     WriteId, BLOCK_BYTES,
 };
@@ -1092,6 +1092,7 @@ impl Timed<'_> {
 
     /// Puts `msg` on its channel (the link's, or the host network's) with the fate the
     /// fabric gave it: carried, it arrives after the channel's delay; dropped, it is counted.
+    #[inline]
     fn carry(&mut self, from: usize, via: Transport, msg: Message, route: Route) {
         let (Route::Carried(j) | Route::Dropped(j)) = route else {
             return;
@@ -1441,14 +1442,14 @@ impl Timed<'_> {
         let digests = self.commands[k]
             .split
             .as_ref()
-            .map(|s| self.svols_identical(fab, &s.svols));
+            .map(|s| invariants::split_identical(fab, &self.topology, &s.svols));
         let refused = !self.commands[k].refusals.is_empty();
         if let (CommandLine::PairCreate { nocopy: true, .. }, Some((m, ..)), false) = (
             &self.scenario.commands[k].line,
             self.commands[k].create,
             refused,
         ) {
-            self.commands[k].nocopy_identical = Some(copy_whole(fab, m));
+            self.commands[k].nocopy_identical = Some(invariants::copy_whole(fab, m));
         }
         if let Some(s) = &mut self.commands[k].split {
             s.stall_ns = inhibited - s.inhibited_at_issue;
@@ -1497,30 +1498,6 @@ impl Timed<'_> {
         if self.stop_on == Some(k) {
             self.stop = true;
         }
-    }
-
-    /// Whether SVOLs frozen by one atomic split hold the same data: SVOLs fed by the same
-    /// source volume (through any chain of mirrors) must be identical.
-    fn svols_identical(&self, fab: &Fabric, svols: &[VolumeId]) -> bool {
-        let mut by_head: BTreeMap<VolumeId, Digest> = BTreeMap::new();
-        for &v in svols {
-            let mut head = v;
-            let mut hops = 0;
-            while let Some(m) = self.topology.mirrors().find(|m| m.id.svol == head) {
-                head = m.id.pvol;
-                hops += 1;
-                if hops > 64 {
-                    break;
-                }
-            }
-            let Some(d) = digest(fab, v) else {
-                continue;
-            };
-            if *by_head.entry(head).or_insert(d) != d {
-                return false;
-            }
-        }
-        true
     }
 
     fn inhibited_total(&self) -> u64 {
@@ -1698,22 +1675,6 @@ impl Wire for Timed<'_> {
     }
 }
 
-/// Whether mirror `m`'s SVOL reads as its PVOL outside the chunks still pending at the
-/// PVOL's end: what a finished copy promises (`Volume::same_outside`).
-fn copy_whole(fab: &Fabric, m: MirrorId) -> bool {
-    let svol = fab
-        .system(m.svol.storage)
-        .and_then(|s| s.volume(m.svol.serial));
-    match (fab.system(m.pvol.storage), svol) {
-        (Some(p), Some(svol)) => p.copy_whole(m, svol),
-        _ => false,
-    }
-}
-
-fn digest(fab: &Fabric, v: VolumeId) -> Option<Digest> {
-    Some(fab.system(v.storage)?.volume(v.serial)?.digest())
-}
-
 /// Every volume's written blocks and digest, by volume id.
 fn volume_contents(fabric: &Fabric) -> Vec<VolumeContent> {
     let mut v: Vec<(VolumeId, VolumeContent)> = fabric
@@ -1755,35 +1716,48 @@ impl Finished {
         self.fabric.system(s)
     }
 
-    /// Mirrors in PAIR with nothing pending or in flight must hold identical volumes.
+    /// [`invariants::QUIET_PAIR`] at the end: a mirror in PAIR at both ends with nothing of
+    /// it pending or in flight holds identical volumes.
     fn check_quiet_pairs(&self, failures: &mut Vec<String>) {
-        for m in self.topology.mirrors() {
-            let (Some(p), Some(s)) = (
-                self.system(m.id.pvol.storage),
-                self.system(m.id.svol.storage),
-            ) else {
-                continue;
-            };
-            let (Some(pp), Some(sp)) = (p.pair(m.id), s.pair(m.id)) else {
-                continue;
-            };
-            let quiet = |x: &mirrorlab_model::protocol::Pair| {
-                x.state == PairState::Pair && x.pending_bytes() == 0 && x.unacked() == 0
-            };
-            if !(quiet(pp) && quiet(sp)) || pp.role == Role::Secondary {
-                continue;
-            }
-            let (Some(a), Some(b)) = (p.volume(m.id.pvol.serial), s.volume(m.id.svol.serial))
-            else {
-                continue;
-            };
-            if a.digest() != b.digest() {
-                failures.push(format!(
-                    "mirror {} ({}) is in PAIR with nothing in flight, yet {} and {} differ",
-                    m.id, m.group, m.id.pvol, m.id.svol
-                ));
-            }
+        let in_flight =
+            |m: MirrorId| (self.channels.iter()).any(|c| c.queue().any(|x| x.msg.mirror() == m));
+        for m in invariants::quiet_pairs_differing(&self.fabric, in_flight) {
+            failures.push(format!(
+                "mirror {m} ({}) is in PAIR with nothing in flight, yet {} and {} differ",
+                self.topology.group_of(m).unwrap_or("-"),
+                m.pvol,
+                m.svol
+            ));
         }
+    }
+
+    /// How often each invariant was judged and broken: the splits and no-copy creates when
+    /// they completed, the quiet pairs once at the end (`quiet_broken`).
+    fn verdicts(&self, quiet_broken: bool) -> Vec<InvariantVerdict> {
+        let tally = |invariant, judged: &mut dyn Iterator<Item = bool>| {
+            let (mut n, mut bad) = (0, 0);
+            for ok in judged {
+                n += 1;
+                bad += u64::from(!ok);
+            }
+            InvariantVerdict {
+                invariant,
+                judged: n,
+                broken: bad,
+            }
+        };
+        let splits = self.commands.iter().filter_map(|c| c.split.as_ref());
+        vec![
+            tally(
+                invariants::SPLIT_IDENTICAL,
+                &mut splits.filter_map(|s| s.digests_match),
+            ),
+            tally(
+                invariants::NOCOPY_IDENTICAL,
+                &mut self.commands.iter().filter_map(|c| c.nocopy_identical),
+            ),
+            tally(invariants::QUIET_PAIR, &mut std::iter::once(!quiet_broken)),
+        ]
     }
 
     fn into_output(
@@ -1932,6 +1906,7 @@ impl Finished {
         }
         let mut quiet = Vec::new();
         self.check_quiet_pairs(&mut quiet);
+        let verdicts = self.verdicts(!quiet.is_empty());
         broken.extend(quiet.into_iter().map(|f| (self.end, f)));
         let replay = self.replay.map(|mut r| {
             r.broken = broken
@@ -1987,6 +1962,7 @@ impl Finished {
             invariants: Invariants {
                 ok: failures.is_empty(),
                 failures,
+                verdicts,
             },
             replay,
         };
