@@ -92,7 +92,14 @@ pub fn simulate_with_progress(
     let scenario = apply(scenario, overrides);
     let main = Sim::new(&scenario, None, true)?.run(progress)?;
     // A replay's steps fit one run only: a full-copy rerun would send other messages.
-    let second = match second_mirror_command(&scenario).filter(|_| scenario.replay.is_none()) {
+    // Only a no-copy create that was issued and completed has a cost to compare.
+    let second = second_mirror_command(&scenario)
+        .filter(|_| scenario.replay.is_none())
+        .filter(|&k| {
+            let c = &main.commands[k];
+            c.issued.is_some() && c.completed.is_some() && c.refusals.is_empty()
+        });
+    let second = match second {
         Some(k) => Some(second_mirror(&scenario, &main, k)?),
         None => None,
     };
