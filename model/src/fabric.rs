@@ -459,3 +459,91 @@ impl Fabric {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{CopyMode, PairOptions, PairState};
+    use crate::topology::{fig8, fig8_volumes};
+
+    /// A wire that carries nothing: these tests look at the fabric's marks and refusals.
+    struct Void;
+
+    impl Wire for Void {
+        fn send(
+            &mut self,
+            _: &Fabric,
+            _: usize,
+            _: StorageSerial,
+            _: Transport,
+            _: Message,
+            _: Route,
+        ) {
+        }
+        fn set_timer(&mut self, _: &Fabric, _: usize, _: Timer, _: u64) {}
+        fn output(&mut self, _: &Fabric, _: usize, _: Output) {}
+        fn link_lost(&mut self, _: &Fabric, _: usize, _: usize, _: usize) {}
+        fn system_lost(&mut self, _: &Fabric, _: usize) {}
+    }
+
+    fn fabric() -> Fabric {
+        let t = fig8(1 << 20, PairOptions::with_mode(CopyMode::Sync));
+        let serials: Vec<StorageSerial> = t.systems().into_iter().collect();
+        Fabric::install(
+            &t,
+            ProtocolConfig::default(),
+            &serials,
+            &[(serials[0], serials[1])],
+            |_| true,
+        )
+    }
+
+    #[test]
+    fn a_fault_that_changes_nothing_is_refused() {
+        let mut f = fabric();
+        let b = f.index(fig8_volumes()[2].storage).unwrap();
+        let s = f.serial(b);
+        assert_eq!(f.restart(b, &mut Void), Err(FaultRefusal::Running(s)));
+        f.crash(b, false, &mut Void).unwrap();
+        assert_eq!(
+            f.crash(b, false, &mut Void),
+            Err(FaultRefusal::AlreadyDown(s))
+        );
+        // A disaster of a crashed system marks it lost; a second one is refused.
+        f.crash(b, true, &mut Void).unwrap();
+        assert_eq!(f.health(b), Health::Lost);
+        assert_eq!(
+            f.crash(b, true, &mut Void),
+            Err(FaultRefusal::AlreadyLost(s))
+        );
+        assert_eq!(f.restart(b, &mut Void), Err(FaultRefusal::LostForGood(s)));
+        f.take_over(b).unwrap();
+        assert_eq!(f.take_over(b), Err(FaultRefusal::AlreadyTakenOver(s)));
+    }
+
+    #[test]
+    fn a_crash_is_told_to_the_linked_peers_and_drops_what_is_sent_to_it() {
+        let mut f = fabric();
+        let [a105, _, b105, _] = fig8_volumes();
+        let (a, b) = (
+            f.index(a105.storage).unwrap(),
+            f.index(b105.storage).unwrap(),
+        );
+        let r1 = crate::ids::MirrorId::new(a105, b105);
+        f.crash(b, false, &mut Void).unwrap();
+        assert_eq!(
+            f.at(a).state(r1),
+            PairState::SuspendedError,
+            "the peer saw its link fail"
+        );
+        assert_eq!(
+            f.route_of(a, f.serial(b), Transport::HostNetwork),
+            Route::Dropped(b)
+        );
+        f.restart(b, &mut Void).unwrap();
+        assert_eq!(
+            f.route_of(a, f.serial(b), Transport::Interconnect),
+            Route::Carried(b)
+        );
+    }
+}
