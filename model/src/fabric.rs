@@ -75,7 +75,7 @@ pub trait Wire {
     fn set_timer(&mut self, fab: &Fabric, at: usize, timer: Timer, after_ns: u64);
     /// Anything else system `at` said: host acks and failures, command replies, pair state
     /// changes, replication progress.
-    fn output(&mut self, fab: &Fabric, at: usize, out: Output);
+    fn output(&mut self, fab: &Fabric, at: usize, out: &Output);
     /// Replication link `link` between systems `a` and `b` failed: what it carries either way
     /// is lost.
     fn link_lost(&mut self, fab: &Fabric, link: usize, a: usize, b: usize);
@@ -312,7 +312,7 @@ impl Fabric {
                     wire.send(self, i, to, via, msg, route);
                 }
                 Output::SetTimer { timer, after_ns } => wire.set_timer(self, i, timer, after_ns),
-                o => wire.output(self, i, o),
+                o => wire.output(self, i, &o),
             }
         }
     }
@@ -481,7 +481,7 @@ mod tests {
         ) {
         }
         fn set_timer(&mut self, _: &Fabric, _: usize, _: Timer, _: u64) {}
-        fn output(&mut self, _: &Fabric, _: usize, _: Output) {}
+        fn output(&mut self, _: &Fabric, _: usize, _: &Output) {}
         fn link_lost(&mut self, _: &Fabric, _: usize, _: usize, _: usize) {}
         fn system_lost(&mut self, _: &Fabric, _: usize) {}
     }

@@ -88,8 +88,8 @@ impl Wire for Queues<'_> {
         self.timers.insert((fab.serial(at), timer));
     }
 
-    fn output(&mut self, _: &Fabric, _: usize, out: Output) {
-        self.log.push(out);
+    fn output(&mut self, _: &Fabric, _: usize, out: &Output) {
+        self.log.push(out.clone());
     }
 
     fn link_lost(&mut self, fab: &Fabric, _: usize, a: usize, b: usize) {

@@ -509,6 +509,7 @@ impl Wire for Timed<'_> {
         }
     }
 
+    #[inline]
     fn send(
         &mut self,
         _: &Fabric,
@@ -534,12 +535,12 @@ impl Wire for Timed<'_> {
         }
     }
 
-    fn output(&mut self, fab: &Fabric, i: usize, o: Output) {
-        match o {
+    fn output(&mut self, fab: &Fabric, i: usize, o: &Output) {
+        match *o {
             Output::AckWrite(w) => self.acked(i, w),
-            Output::FailWrite(w, r) => self.failed(w, r.to_string()),
+            Output::FailWrite(w, ref r) => self.failed(w, r.to_string()),
             Output::Done(c) => self.command_done(fab, c, None),
-            Output::Refused(c, r) => self.command_done(fab, c, Some(r.to_string())),
+            Output::Refused(c, ref r) => self.command_done(fab, c, Some(r.to_string())),
             Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),
             Output::Replicated { mirror, upto } => self.replicated(mirror, upto),
             Output::Send { .. } | Output::SetTimer { .. } => {
