@@ -339,6 +339,7 @@ impl Fabric {
     }
 
     /// Feeds `input` to system `i` and routes what it says.
+    #[inline]
     pub fn input(&mut self, i: usize, input: Input, wire: &mut impl Wire) {
         let mut out = std::mem::take(&mut self.scratch);
         self.systems.0[i].handle(input, &mut out);

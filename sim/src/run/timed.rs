@@ -496,6 +496,7 @@ impl Timed<'_> {
 impl Wire for Timed<'_> {
     /// Times a host I/O inhibit (Fig 10 step 1120) from the input that set it to the one
     /// that lifted it.
+    #[inline]
     fn handled(&mut self, fab: &Fabric, i: usize) {
         let now = self.engine.now();
         let slot = &mut self.inhibit[i];
@@ -535,6 +536,7 @@ impl Wire for Timed<'_> {
         }
     }
 
+    #[inline]
     fn output(&mut self, fab: &Fabric, i: usize, o: &Output) {
         match *o {
             Output::AckWrite(w) => self.acked(i, w),
