@@ -498,12 +498,11 @@ impl Wire for Timed<'_> {
     /// that lifted it.
     #[inline]
     fn handled(&mut self, fab: &Fabric, i: usize) {
-        let now = self.engine.now();
         let slot = &mut self.inhibit[i];
         match (fab.at(i).inhibited(), slot.since) {
-            (true, None) => slot.since = Some(now),
+            (true, None) => slot.since = Some(self.engine.now()),
             (false, Some(since)) => {
-                slot.ns += now - since;
+                slot.ns += self.engine.now() - since;
                 slot.since = None;
             }
             _ => {}
