@@ -4,7 +4,8 @@
 //! walk-through and the model checker (which picks every possibility) share it.
 
 use crate::command::{resolve, CommandError, CommandLine};
-use crate::ids::{CommandId, StorageSerial, VolumeId, WriteId};
+use crate::fabric::{Fabric, Route, Wire};
+use crate::ids::{CommandId, MirrorId, StorageSerial, VolumeId, WriteId};
 use crate::protocol::{
     Command, HostWrite, Input, Message, Mutant, Output, ProtocolConfig, StorageSystem, Timer,
     Transport,
@@ -22,9 +23,11 @@ pub struct Envelope {
     pub msg: Message,
 }
 
+/// The systems and faults are the [`Fabric`]'s (reached through `Deref`, e.g. `w.systems`);
+/// what is in flight and which timers are set are the world's own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World {
-    pub systems: BTreeMap<StorageSerial, StorageSystem>,
+    pub fabric: Fabric,
     /// Interconnect, one FIFO per direction `(from, to)`.
     pub links: BTreeMap<(StorageSerial, StorageSerial), VecDeque<Message>>,
     /// Host network: unordered, kept sorted so equal worlds compare equal.
@@ -35,88 +38,124 @@ pub struct World {
     next_command: u64,
 }
 
-impl World {
-    /// Every volume of `topology`, every mirror of it installed in PAIR.
-    pub fn new(topology: &Topology, config: ProtocolConfig) -> Self {
-        let mut systems: BTreeMap<StorageSerial, StorageSystem> = topology
-            .systems()
-            .into_iter()
-            .map(|s| (s, StorageSystem::new(s, config)))
-            .collect();
-        for v in topology.volumes() {
-            let sys = systems.get_mut(&v.id.storage).expect("system of a volume");
-            sys.add_volume(
-                v.id.serial,
-                Volume::new(v.size, v.used, topology.origin_of(v.id)),
-            );
+impl std::ops::Deref for World {
+    type Target = Fabric;
+    fn deref(&self) -> &Fabric {
+        &self.fabric
+    }
+}
+
+/// The untimed wire: queues without a clock, and a log of every output (the world's calls
+/// return what the systems said).
+struct Queues<'a> {
+    links: &'a mut BTreeMap<(StorageSerial, StorageSerial), VecDeque<Message>>,
+    host_net: &'a mut Vec<Envelope>,
+    timers: &'a mut BTreeSet<(StorageSerial, Timer)>,
+    log: Vec<Output>,
+}
+
+impl Wire for Queues<'_> {
+    fn send(
+        &mut self,
+        fab: &Fabric,
+        from: usize,
+        to: StorageSerial,
+        via: Transport,
+        msg: Message,
+        route: Route,
+    ) {
+        self.log.push(Output::Send {
+            to,
+            via,
+            msg: msg.clone(),
+        });
+        if !matches!(route, Route::Carried(_)) {
+            return;
         }
-        for m in topology.mirrors() {
-            for s in [m.id.pvol.storage, m.id.svol.storage] {
-                let sys = systems.get_mut(&s).expect("system of a volume");
-                if sys.pair(m.id).is_none() {
-                    sys.install_pair(m.id, m.options);
-                }
+        let from = fab.serial(from);
+        match via {
+            Transport::Interconnect => self.links.entry((from, to)).or_default().push_back(msg),
+            Transport::HostNetwork => {
+                let e = Envelope { from, to, msg };
+                let at = self.host_net.partition_point(|x| *x < e);
+                self.host_net.insert(at, e);
             }
         }
+    }
+
+    fn set_timer(&mut self, fab: &Fabric, at: usize, timer: Timer, after_ns: u64) {
+        self.log.push(Output::SetTimer { timer, after_ns });
+        self.timers.insert((fab.serial(at), timer));
+    }
+
+    fn output(&mut self, _: &Fabric, _: usize, out: &Output) {
+        self.log.push(out.clone());
+    }
+
+    fn link_lost(&mut self, fab: &Fabric, _: usize, a: usize, b: usize) {
+        let (a, b) = (fab.serial(a), fab.serial(b));
+        self.links.remove(&(a, b));
+        self.links.remove(&(b, a));
+    }
+
+    fn system_lost(&mut self, fab: &Fabric, s: usize) {
+        let s = fab.serial(s);
+        self.links.retain(|&(a, b), _| a != s && b != s);
+        self.host_net.retain(|e| e.from != s && e.to != s);
+        self.timers.retain(|&(x, _)| x != s);
+    }
+}
+
+impl World {
+    /// Every volume of `topology`, every mirror of it installed in PAIR, a replication link
+    /// between every two systems (an untimed harness has no link list; a mirror a command
+    /// creates may join any two).
+    pub fn new(topology: &Topology, config: ProtocolConfig) -> Self {
+        let serials: Vec<StorageSerial> = topology.systems().into_iter().collect();
+        let links: Vec<(StorageSerial, StorageSerial)> = serials
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &a)| serials[k + 1..].iter().map(move |&b| (a, b)))
+            .collect();
         let mut w = World {
-            systems,
+            fabric: Fabric::install(topology, config, &serials, &links, |_| true),
             links: BTreeMap::new(),
             host_net: Vec::new(),
             timers: BTreeSet::new(),
             next_write: 0,
             next_command: 0,
         };
-        let serials: Vec<StorageSerial> = w.systems.keys().copied().collect();
-        for s in serials {
-            let mut out = Vec::new();
-            w.systems.get_mut(&s).expect("listed").start(&mut out);
-            w.route(s, out);
-        }
+        w.with_wire(|fab, wire| fab.start(wire));
         w
     }
 
+    /// Runs `f` on the fabric with this world's queues as its wire; returns what was said.
+    fn with_wire(&mut self, f: impl FnOnce(&mut Fabric, &mut Queues<'_>)) -> Vec<Output> {
+        let mut wire = Queues {
+            links: &mut self.links,
+            host_net: &mut self.host_net,
+            timers: &mut self.timers,
+            log: Vec::new(),
+        };
+        f(&mut self.fabric, &mut wire);
+        wire.log
+    }
+
     pub fn system(&self, s: StorageSerial) -> &StorageSystem {
-        &self.systems[&s]
+        &self.fabric.systems[&s]
     }
 
     pub fn volume(&self, v: VolumeId) -> &Volume {
-        self.systems[&v.storage]
+        self.system(v.storage)
             .volume(v.serial)
             .expect("volume exists")
     }
 
     /// Feeds one input to one system and routes its outputs; returns all outputs.
     pub fn input(&mut self, s: StorageSerial, input: Input) -> Vec<Output> {
-        let mut out = Vec::new();
-        if let Some(sys) = self.systems.get_mut(&s) {
-            sys.handle(input, &mut out);
-        }
-        self.route(s, out.clone());
-        out
-    }
-
-    fn route(&mut self, from: StorageSerial, out: Vec<Output>) {
-        for o in out {
-            match o {
-                Output::Send {
-                    to,
-                    via: Transport::Interconnect,
-                    msg,
-                } => self.links.entry((from, to)).or_default().push_back(msg),
-                Output::Send {
-                    to,
-                    via: Transport::HostNetwork,
-                    msg,
-                } => {
-                    let e = Envelope { from, to, msg };
-                    let at = self.host_net.partition_point(|x| *x < e);
-                    self.host_net.insert(at, e);
-                }
-                Output::SetTimer { timer, .. } => {
-                    self.timers.insert((from, timer));
-                }
-                _ => {}
-            }
+        match self.fabric.index(s) {
+            Some(i) => self.with_wire(|fab, wire| fab.input(i, input, wire)),
+            None => Vec::new(),
         }
     }
 
@@ -140,7 +179,9 @@ impl World {
         (id, self.input(s, Input::Command { id, command }))
     }
 
-    /// Parses, resolves and issues a HORCM command line (faults included).
+    /// Parses, resolves and issues a HORCM command line (faults included). A fault or
+    /// takeover the [`Fabric`] refuses (a restart of a running system, a second takeover) is a
+    /// no-op: it says nothing.
     pub fn run_command(
         &mut self,
         topology: &mut Topology,
@@ -150,88 +191,81 @@ impl World {
     ) -> Result<Vec<Output>, CommandError> {
         let parsed: CommandLine = line.parse()?;
         let mut out = Vec::new();
+        if let CommandLine::Takeover { storage } = parsed {
+            let i = self.fabric.index(storage);
+            if i.is_some_and(|i| self.fabric.take_over(i).is_err()) {
+                return Ok(out);
+            }
+        }
         match resolve(&parsed, topology, defaults, mutant)? {
             Some(cmds) => {
                 for (s, c) in cmds {
                     out.extend(self.command(s, c).1);
                 }
             }
-            None => match parsed {
-                CommandLine::Crash { storage } | CommandLine::Disaster { storage } => {
-                    out.extend(self.crash(storage));
-                }
-                CommandLine::Restart { storage } => out.extend(self.restart(storage)),
-                CommandLine::LinkDown { .. } => {
-                    let (a, b) = self.only_link();
-                    out.extend(self.cut(a, b));
-                }
-                CommandLine::LinkUp { .. } => {
-                    let (a, b) = self.only_link();
-                    out.extend(self.heal(a, b));
-                }
+            None => out.extend(match parsed {
+                CommandLine::Crash { storage } => self.crash(storage),
+                CommandLine::Disaster { storage } => self.stop(storage, true),
+                CommandLine::Restart { storage } => self.restart(storage),
+                // The first link: the one between the first two systems.
+                CommandLine::LinkDown { .. } => self.with_wire(|fab, wire| fab.link_down(0, wire)),
+                CommandLine::LinkUp { .. } => self.with_wire(|fab, wire| fab.link_up(0, wire)),
                 _ => unreachable!("resolve handles every protocol verb"),
-            },
+            }),
         }
         Ok(out)
     }
 
-    /// The world's single pair of linked systems (this harness has one link).
-    fn only_link(&self) -> (StorageSerial, StorageSerial) {
-        let mut s = self.systems.keys().copied();
-        let a = s.next().expect("a system");
-        (a, s.next().unwrap_or(a))
+    /// The link joining `a` and `b`.
+    fn link(&self, a: StorageSerial, b: StorageSerial) -> Option<usize> {
+        let (i, j) = (self.fabric.index(a)?, self.fabric.index(b)?);
+        self.fabric.link_between(i, j)
     }
 
     /// The replication link between `a` and `b` fails: what it carries is lost and both ends
-    /// are told. The host network is another network (Fig 11's host agents): what travels on
-    /// it goes on travelling, as in the simulator.
+    /// are told ([`Fabric::link_down`]). The host network is another network (Fig 11's host
+    /// agents): what travels on it goes on travelling.
     pub fn cut(&mut self, a: StorageSerial, b: StorageSerial) -> Vec<Output> {
-        self.links.remove(&(a, b));
-        self.links.remove(&(b, a));
-        let mut out = self.input(a, Input::LinkDown(b));
-        out.extend(self.input(b, Input::LinkDown(a)));
-        out
+        match self.link(a, b) {
+            Some(l) => self.with_wire(|fab, wire| fab.link_down(l, wire)),
+            None => Vec::new(),
+        }
     }
 
-    /// System `s` stops: what travels to or from it is lost, its timers with it, and its peers
-    /// see their links to it fail. `s` itself hears nothing more until [`Self::restart`]: a
-    /// stopped system runs no code (the simulator's `crash`, input for input).
-    pub fn crash(&mut self, s: StorageSerial) -> Vec<Output> {
-        self.links.retain(|&(a, b), _| a != s && b != s);
-        self.host_net.retain(|e| e.from != s && e.to != s);
-        self.timers.retain(|&(x, _)| x != s);
-        let peers: Vec<StorageSerial> = self.systems.keys().copied().filter(|&p| p != s).collect();
-        let mut out = Vec::new();
-        for p in peers {
-            out.extend(self.input(p, Input::LinkDown(s)));
-        }
-        out
-    }
-
-    /// System `s` restarts after [`Self::crash`]: it takes [`Input::Restart`] (its remote pairs
-    /// suspend and it tells the peers), re-arms the timers it lost, and its links come back
-    /// (the simulator's `restart`, input for input).
-    pub fn restart(&mut self, s: StorageSerial) -> Vec<Output> {
-        let mut out = self.input(s, Input::Restart);
-        let mut armed = Vec::new();
-        if let Some(sys) = self.systems.get_mut(&s) {
-            sys.start(&mut armed);
-        }
-        self.route(s, armed.clone());
-        out.extend(armed);
-        let peers: Vec<StorageSerial> = self.systems.keys().copied().filter(|&p| p != s).collect();
-        for p in peers {
-            out.extend(self.input(p, Input::LinkUp(s)));
-            out.extend(self.input(s, Input::LinkUp(p)));
-        }
-        out
-    }
-
-    /// The link between `a` and `b` is back.
+    /// The link between `a` and `b` is back ([`Fabric::link_up`]).
     pub fn heal(&mut self, a: StorageSerial, b: StorageSerial) -> Vec<Output> {
-        let mut out = self.input(a, Input::LinkUp(b));
-        out.extend(self.input(b, Input::LinkUp(a)));
-        out
+        match self.link(a, b) {
+            Some(l) => self.with_wire(|fab, wire| fab.link_up(l, wire)),
+            None => Vec::new(),
+        }
+    }
+
+    /// System `s` stops ([`Fabric::crash`]); a crash of a stopped system changes nothing.
+    pub fn crash(&mut self, s: StorageSerial) -> Vec<Output> {
+        self.stop(s, false)
+    }
+
+    /// System `s` stops, for good when `lost` (a disaster).
+    fn stop(&mut self, s: StorageSerial, lost: bool) -> Vec<Output> {
+        match self.fabric.index(s) {
+            Some(i) => self.with_wire(|fab, wire| {
+                // Refused only when already down or lost: then there is nothing to do.
+                let _ = fab.crash(i, lost, wire);
+            }),
+            None => Vec::new(),
+        }
+    }
+
+    /// System `s` restarts after [`Self::crash`] ([`Fabric::restart`]); a restart of a
+    /// running system changes nothing.
+    pub fn restart(&mut self, s: StorageSerial) -> Vec<Output> {
+        match self.fabric.index(s) {
+            Some(i) => self.with_wire(|fab, wire| {
+                // Refused only when running (or lost): then there is nothing to do.
+                let _ = fab.restart(i, wire);
+            }),
+            None => Vec::new(),
+        }
     }
 
     /// Delivers the oldest message on the interconnect from `from` to `to`.
@@ -273,6 +307,12 @@ impl World {
     pub fn fire(&mut self, s: StorageSerial, timer: Timer) -> Vec<Output> {
         self.timers.remove(&(s, timer));
         self.input(s, Input::Timer(timer))
+    }
+
+    /// Whether a message of mirror `m` is in flight.
+    pub fn carries(&self, m: MirrorId) -> bool {
+        self.links.values().flatten().any(|x| x.mirror() == m)
+            || self.host_net.iter().any(|e| e.msg.mirror() == m)
     }
 
     /// True when no message is in flight.

@@ -292,6 +292,15 @@ pub struct MirrorCost {
 pub struct Invariants {
     pub ok: bool,
     pub failures: Vec<String>,
+    /// Each invariant the run judged (`mirrorlab_model::invariants`): how often, how often broken.
+    pub verdicts: Vec<InvariantVerdict>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InvariantVerdict {
+    pub invariant: &'static str,
+    pub judged: u64,
+    pub broken: u64,
 }
 
 fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {

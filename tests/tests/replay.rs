@@ -12,9 +12,11 @@ use mirrorlab::output::format_table;
 use mirrorlab::replay::scenario_text;
 use mirrorlab::{scenario, simulate, Overrides, RunOutput, SimError};
 use mirrorlab_model::check::{Action, CheckConfig, CheckModel, CheckState};
+use mirrorlab_model::invariants;
 use mirrorlab_model::replay::{MessageKey, Step, TimerKind};
+use mirrorlab_model::topology::fig8_volumes;
 use mirrorlab_model::volume::describe_blocks;
-use mirrorlab_model::{pairdisplay, CopyMode, Transport};
+use mirrorlab_model::{pairdisplay, CopyMode, Mutant, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stateright::Model;
@@ -120,6 +122,32 @@ fn checker_end(model: &CheckModel, s: &CheckState) -> Seen {
     }
 }
 
+/// The simulator's verdict on each invariant it judged: held (never broken) or not.
+fn sim_verdicts(out: &RunOutput) -> Vec<(&'static str, bool)> {
+    let v = &out.summary.invariants.verdicts;
+    v.iter().map(|x| (x.invariant, x.broken == 0)).collect()
+}
+
+/// The checker's verdict, at the end of its path, on each invariant the simulator judged:
+/// the model's property of that name (they share `mirrorlab_model::invariants`).
+fn checker_verdicts(
+    model: &CheckModel,
+    end: &CheckState,
+    out: &RunOutput,
+) -> Vec<(&'static str, bool)> {
+    let props = model.properties();
+    out.summary
+        .invariants
+        .verdicts
+        .iter()
+        .map(|x| {
+            let p = props.iter().find(|p| p.name == x.invariant);
+            let p = p.unwrap_or_else(|| panic!("no property {:?}", x.invariant));
+            (x.invariant, (p.condition)(model, end))
+        })
+        .collect()
+}
+
 /// The configurations the random paths come from, with how many paths of each: the default
 /// Fig 8 in sync and async on both transports with and without faults (most paths), the other
 /// copy modes (their cycle and pass timers), and the three-site cascade.
@@ -189,6 +217,13 @@ fn random_checker_paths_end_in_the_same_world_when_the_simulator_replays_them() 
             assert_eq!(out.summary.pairdisplay, rows, "{}", why());
             assert_eq!(r.in_flight, seen.in_flight, "{}", why());
             assert_eq!(r.timers, seen.timers, "{}", why());
+            // One set of invariants: each the simulator judged has the checker's verdict.
+            assert_eq!(
+                sim_verdicts(&out),
+                checker_verdicts(&model, &end, &out),
+                "{}",
+                why()
+            );
             // The correct protocol: the simulator's own checks find nothing either.
             assert!(
                 out.summary.invariants.ok,
@@ -302,4 +337,39 @@ fn trace_out_must_leave_room_for_the_scenario_beside_it() {
         .args;
     let e = run_check(&args, &mut Vec::new()).unwrap_err().to_string();
     assert!(e.contains("give the JSON file another extension"), "{e}");
+}
+
+/// A broken world: under the `no-atomic` mutant the split SVOLs end up different. The
+/// checker's property and the simulator's replay of the same path both say so, through the
+/// one definition in `mirrorlab_model::invariants`.
+#[test]
+fn both_drivers_report_split_svols_made_to_differ() {
+    let cfg = CheckConfig {
+        mutant: Some(Mutant::NoAtomic),
+        ..CheckConfig::default()
+    };
+    let model = CheckModel::new(cfg).unwrap();
+    let path = model
+        .shortest_counterexample(invariants::SPLIT_IDENTICAL)
+        .expect("no-atomic breaks the split");
+    let mut end = model.init_states().remove(0);
+    for a in &path {
+        end = model
+            .next_state(&end, a.clone())
+            .expect("an enabled action");
+    }
+    let [_, a106, _, b106] = fig8_volumes();
+    assert!(!invariants::split_identical(
+        &end.world,
+        model.topology(),
+        &[a106, b106]
+    ));
+    let (text, out) = replay(&model, &path);
+    let sim = sim_verdicts(&out);
+    assert!(
+        sim.contains(&(invariants::SPLIT_IDENTICAL, false)),
+        "{sim:?}\n{text}"
+    );
+    assert_eq!(sim, checker_verdicts(&model, &end, &out), "{text}");
+    assert!(!out.summary.invariants.ok, "{text}");
 }
