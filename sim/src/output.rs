@@ -293,12 +293,14 @@ pub struct Invariants {
     pub ok: bool,
     pub failures: Vec<String>,
     /// Each invariant the run judged (`mirrorlab_model::invariants`): how often, how often broken.
+    /// Absent from a summary.json written before it existed.
+    #[serde(default)]
     pub verdicts: Vec<InvariantVerdict>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvariantVerdict {
-    pub invariant: &'static str,
+    pub invariant: String,
     pub judged: u64,
     pub broken: u64,
 }

@@ -84,14 +84,14 @@ impl Finished {
     /// How often each invariant was judged and broken: the splits and no-copy creates when
     /// they completed, the quiet pairs once at the end (`quiet_broken`).
     pub(super) fn verdicts(&self, quiet_broken: bool) -> Vec<InvariantVerdict> {
-        let tally = |invariant, judged: &mut dyn Iterator<Item = bool>| {
+        let tally = |invariant: &str, judged: &mut dyn Iterator<Item = bool>| {
             let (mut n, mut bad) = (0, 0);
             for ok in judged {
                 n += 1;
                 bad += u64::from(!ok);
             }
             InvariantVerdict {
-                invariant,
+                invariant: invariant.to_string(),
                 judged: n,
                 broken: bad,
             }
