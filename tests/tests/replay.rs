@@ -123,18 +123,20 @@ fn checker_end(model: &CheckModel, s: &CheckState) -> Seen {
 }
 
 /// The simulator's verdict on each invariant it judged: held (never broken) or not.
-fn sim_verdicts(out: &RunOutput) -> Vec<(&'static str, bool)> {
+fn sim_verdicts(out: &RunOutput) -> Vec<(&str, bool)> {
     let v = &out.summary.invariants.verdicts;
-    v.iter().map(|x| (x.invariant, x.broken == 0)).collect()
+    v.iter()
+        .map(|x| (x.invariant.as_str(), x.broken == 0))
+        .collect()
 }
 
 /// The checker's verdict, at the end of its path, on each invariant the simulator judged:
 /// the model's property of that name (they share `mirrorlab_model::invariants`).
-fn checker_verdicts(
+fn checker_verdicts<'a>(
     model: &CheckModel,
     end: &CheckState,
-    out: &RunOutput,
-) -> Vec<(&'static str, bool)> {
+    out: &'a RunOutput,
+) -> Vec<(&'a str, bool)> {
     let props = model.properties();
     out.summary
         .invariants
@@ -143,7 +145,7 @@ fn checker_verdicts(
         .map(|x| {
             let p = props.iter().find(|p| p.name == x.invariant);
             let p = p.unwrap_or_else(|| panic!("no property {:?}", x.invariant));
-            (x.invariant, (p.condition)(model, end))
+            (x.invariant.as_str(), (p.condition)(model, end))
         })
         .collect()
 }
