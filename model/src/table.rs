@@ -2,7 +2,7 @@
 //! matrix (which verb each pair state accepts, and why not otherwise).
 
 use crate::bitmap::PendingBitmap;
-use crate::ids::{MirrorId, StorageSerial, VolumeId};
+use crate::ids::{StorageSerial, VolumeId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -136,11 +136,12 @@ pub enum Refusal {
     OutOfRange(VolumeId),
     /// The remote system cannot be reached (link down).
     Unreachable(StorageSerial),
-    /// An atomic split must be forwarded over this remote mirror (Fig 10 step 1140), which is
-    /// not in PAIR (e.g. suspended because its journal filled), so the indirect mirrors
-    /// behind it cannot be split at the same point.
+    /// An atomic split must be forwarded over the remote mirror to this SVOL (Fig 10 step
+    /// 1140), which is not in PAIR (e.g. suspended because its journal filled), so the
+    /// indirect mirrors behind it cannot be split at the same point. (The SVOL, not the whole
+    /// mirror id, keeps in-flight records at 64 bytes.)
     ForwardNotPaired {
-        via: MirrorId,
+        svol: VolumeId,
         state: PairState,
     },
     /// A sync mirror with fence `refuse` could not reach its SVOL.
@@ -174,10 +175,10 @@ impl fmt::Display for Refusal {
             ),
             Refusal::OutOfRange(v) => write!(f, "write past the end of volume {v}"),
             Refusal::Unreachable(s) => write!(f, "storage system {s} cannot be reached"),
-            Refusal::ForwardNotPaired { via, state } => write!(
+            Refusal::ForwardNotPaired { svol, state } => write!(
                 f,
-                "the split must be forwarded over remote mirror {via}, which is {state}, not \
-                 PAIR (resync it first: its SVOL does not hold the point to split at)"
+                "the split must be forwarded over the remote mirror to {svol}, which is \
+                 {state}, not PAIR (resync it first: its SVOL does not hold the point to split at)"
             ),
             Refusal::Fenced(v) => write!(
                 f,

@@ -64,7 +64,7 @@ impl StorageSystem {
             let p = self.pairs.get(via).ok_or(Refusal::UnknownMirror)?;
             if p.state != PairState::Pair {
                 return Err(Refusal::ForwardNotPaired {
-                    via: *via,
+                    svol: via.svol,
                     state: p.state,
                 });
             }
