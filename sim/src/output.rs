@@ -474,7 +474,7 @@ pub fn format_table(out: &RunOutput) -> String {
 
 /// A replay's lines of the table: the volumes at the end, then one `REPLAY:` line per
 /// broken promise naming the step that broke it.
-fn format_replay(r: &ReplayReport, t: &mut String) {
+pub(crate) fn format_replay(r: &ReplayReport, t: &mut String) {
     let _ = writeln!(
         t,
         "\nreplay: {} steps, {} apart; volumes at the end:",
