@@ -201,6 +201,13 @@ fn a_run_writes_its_page_the_one_report_draws_from_its_files() {
     assert_eq!(run_cmd::run(&args).unwrap(), RunOutcome::Ok);
     let written = run_dir_files(&dir);
     let html = String::from_utf8(written["index.html"].clone()).unwrap();
+    // As readable as the numbers beside it (a shared file system, a web server).
+    #[cfg(unix)]
+    for name in ["index.html", "rpo.svg"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |n: &str| dir.join(n).metadata().unwrap().permissions().mode();
+        assert_eq!(mode(name), mode("summary.json"), "{name}");
+    }
     // Self-contained: its style inline, its charts beside it, nothing fetched.
     for needle in [
         "http://",
