@@ -25,6 +25,7 @@ pub mod trace;
 pub mod units;
 pub mod workload;
 
-pub use output::{write_outputs, RunOutput, Summary};
+pub use output::{RunOutput, Summary};
 pub use run::{simulate, simulate_with_progress, Overrides, SimError};
+pub use run_cmd::write_outputs;
 pub use scenario::{Scenario, ScenarioError};

@@ -37,7 +37,8 @@ enum Cmd {
     Check(mirrorlab::check_cmd::CheckArgs),
     /// Serve stateright's Explorer web UI on the checked model.
     Explore(mirrorlab::check_cmd::ExploreArgs),
-    /// Simulate a scenario: writes summary.json and CSV time series, prints a table; exit 1
+    /// Simulate a scenario: writes summary.json, CSV time series and the run's page
+    /// (index.html and its charts), prints a table; exit 1
     /// when an invariant breaks. A scenario with [replay] steps (check --trace-out writes one)
     /// is replayed step by step, and REPLAY: lines name the step that broke a promise.
     Run {

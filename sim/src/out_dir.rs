@@ -484,14 +484,7 @@ pub fn write_files(files: &[(&Path, String)], force: bool) -> Result<(), OutDirE
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let mut f = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .rand_bytes(RANDOM_LEN)
-            .tempfile_in(dir)
-            .map_err(io_at(dir))?;
+        let mut f = temp_file_beside(path, dir).map_err(io_at(dir))?;
         f.write_all(text.as_bytes()).map_err(io_at(path))?;
         written.push((f, *path));
     }
@@ -518,10 +511,28 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), OutDirError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut f = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
+    let mut f = temp_file_beside(path, dir).map_err(io_at(dir))?;
     f.write_all(bytes).map_err(io_at(path))?;
     f.persist(path).map_err(|e| io_at(path)(e.error))?;
     Ok(())
+}
+
+/// A temporary file in `dir` to become `path`, created as `fs::write` creates a file (mode
+/// 0o666 less the umask, not tempfile's owner-only 0o600), so a page or a trace written
+/// through it is as readable as the CSVs beside it.
+fn temp_file_beside(path: &Path, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.tmp-");
+    let mut b = tempfile::Builder::new();
+    b.prefix(&prefix).rand_bytes(RANDOM_LEN);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(fs::Permissions::from_mode(0o666));
+    }
+    b.tempfile_in(dir)
 }
 
 #[cfg(test)]

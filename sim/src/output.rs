@@ -6,11 +6,10 @@
 //!
 //! This module owns the output contract and its byte stability: structs (never maps) give
 //! JSON keys a fixed order, floats are rounded where they are made, and an output directory
-//! appears only complete ([`crate::out_dir`] builds it beside its target and renames it in).
+//! appears only complete ([`crate::run_cmd`] builds it beside its target and renames it in).
 
 use crate::human;
 use crate::metrics::{Percentiles, TimeSeries};
-use crate::out_dir::{Kind, OutDir, OutDirError};
 use crate::scenario::HostRole;
 use mirrorlab_model::{PairRow, PairState, StorageSerial, VolumeId};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -363,24 +362,8 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
     fs::write(dir.join("latency.csv"), s)
 }
 
-/// Writes `summary.json` and the CSVs as the run directory `dir`, which appears only complete
-/// and replaces only an earlier run directory or an empty one (see [`crate::out_dir`]).
-pub fn write_outputs(out: &RunOutput, dir: &Path) -> Result<(), OutDirError> {
-    publish_run(out, OutDir::claim(dir, Kind::Run, &[], false)?)
-}
-
-/// Builds the run directory beside the claimed target and renames it into place.
-pub fn publish_run(out: &RunOutput, claim: OutDir) -> Result<(), OutDirError> {
-    let staging = claim.stage()?;
-    write_run_files(out, staging.path()).map_err(|error| OutDirError::Io {
-        path: staging.path().to_path_buf(),
-        error,
-    })?;
-    claim.publish(staging)
-}
-
 /// Writes `summary.json` and the CSVs into `dir`, an existing directory being built (a run
-/// directory's staging, or a sweep's `runs/NNNN`).
+/// directory's staging, where [`crate::run_cmd`] adds the page, or a sweep's `runs/NNNN`).
 pub fn write_run_files(out: &RunOutput, dir: &Path) -> io::Result<()> {
     let mut json = serde_json::to_string_pretty(&out.summary).map_err(io::Error::other)?;
     json.push('\n');
@@ -502,7 +485,7 @@ pub fn format_table(out: &RunOutput) -> String {
 
 /// A replay's lines of the table: the volumes at the end, then one `REPLAY:` line per
 /// broken promise naming the step that broke it.
-fn format_replay(r: &ReplayReport, t: &mut String) {
+pub(crate) fn format_replay(r: &ReplayReport, t: &mut String) {
     let _ = writeln!(
         t,
         "\nreplay: {} steps, {} apart; volumes at the end:",

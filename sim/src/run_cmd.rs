@@ -1,20 +1,23 @@
 //! `mirrorlab run SCENARIO.toml [--seed N] [--out DIR] [--mode MODE]`: load, validate, simulate,
-//! write the report directory, print the table.
+//! write the run directory, print the table.
 //!
-//! This module owns the command's flow and its outcome; `main.rs` maps the outcome to exit
-//! codes (0 ok, 1 an invariant failed — for a replay, the promise its `REPLAY:` lines name —,
-//! 2 bad input, or a replay step that cannot be applied). Validation happens before anything
-//! is written, and the output directory only ever appears complete and replaces only an
-//! earlier run directory ([`crate::out_dir`]).
+//! This module owns the command's flow and its outcome, and what a run directory holds: the
+//! files of [`crate::output`] and, drawn from them by [`crate::report`], the page `index.html`
+//! with its charts, so one command gives something to look at. `main.rs` maps the outcome to
+//! exit codes (0 ok, 1 an invariant failed — for a replay, the promise its `REPLAY:` lines
+//! name —, 2 bad input, or a replay step that cannot be applied). Validation happens before
+//! anything is written, and the output directory only ever appears complete, page included,
+//! and replaces only an earlier run directory ([`crate::out_dir`]).
 
 use crate::out_dir::{inputs_of, Kind, OutDir, OutDirError};
-use crate::output::{format_table, publish_run};
+use crate::output::{format_table, write_run_files, RunOutput};
+use crate::report::{self, ReportError, ReportOptions};
 use crate::run::{simulate_with_progress, Overrides, SimError};
 use crate::scenario::{self, ScenarioError};
 use indicatif::{ProgressBar, ProgressStyle};
 use mirrorlab_model::CopyMode;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
 pub struct RunArgs {
@@ -61,6 +64,8 @@ pub enum RunCmdError {
         path: PathBuf,
         problems: String,
     },
+    #[error(transparent)]
+    Page(#[from] ReportError),
 }
 
 /// Runs the command; prints the table to stdout and a progress bar to stderr when it is a
@@ -137,7 +142,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
         b.finish_and_clear();
     }
     let out = result?;
-    publish_run(&out, claim)?;
+    publish(&out, claim)?;
     // A closed stdout (`| head`) is not an error of the run.
     let table = format!("{}\nwrote {}\n", format_table(&out), out_dir.display());
     let _ = std::io::stdout().lock().write_all(table.as_bytes());
@@ -146,4 +151,24 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
     } else {
         RunOutcome::Ok
     })
+}
+
+/// Writes `out` as the run directory `dir`, as `mirrorlab run` does: `summary.json`, the CSVs
+/// and the page. It appears only complete and replaces only an earlier run directory or an
+/// empty one (see [`crate::out_dir`]).
+pub fn write_outputs(out: &RunOutput, dir: &Path) -> Result<(), ReportError> {
+    publish(out, OutDir::claim(dir, Kind::Run, &[], false)?)
+}
+
+/// Builds the run directory beside the claimed target, the page drawn from the files just
+/// written there (what `mirrorlab report` draws for it), and renames it into place: a page
+/// that cannot be drawn leaves the target as it was.
+fn publish(out: &RunOutput, claim: OutDir) -> Result<(), ReportError> {
+    let staging = claim.stage()?;
+    write_run_files(out, staging.path()).map_err(|error| OutDirError::Io {
+        path: staging.path().to_path_buf(),
+        error,
+    })?;
+    report::build(staging.path(), &ReportOptions::default())?;
+    Ok(claim.publish(staging)?)
 }

@@ -1,10 +1,14 @@
-//! The demo's report in a real browser: headless Chromium opens `index.html` from disk (no
-//! server, no network), every chart loads, and a screenshot is not blank.
+//! Pages in a real browser: headless Chromium opens the demo's `index.html` and a run's from
+//! disk (no server, no network), every chart loads, and a screenshot is not blank.
 //!
 //! Chromium is required: `.ci/run` installs Debian's `chromium`. Without it this test fails
 //! (it never skips), naming what to install; `CHROMIUM=/path/to/chrome` picks another binary.
 
+mod report_common;
+
 use mirrorlab::demo::{run_with, DemoOptions};
+use mirrorlab::{simulate, write_outputs, Overrides};
+use report_common::{images, SMALL_FIG8};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,6 +66,29 @@ fn browse(page: &Path, profile: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Opens `index` and asserts that every `<img>` of it loaded (the page's own script counts
+/// those with naturalWidth 0); returns how many it shows.
+fn assert_every_chart_loads(index: &Path, profile: &Path) -> u64 {
+    let dom = browse(index, profile, &["--dump-dom"]);
+    let shown = attr(&dom, "data-images").unwrap_or_else(|| {
+        panic!(
+            "{} did not run the page's image check; DOM starts: {}",
+            chromium().display(),
+            &dom[..dom.len().min(400)]
+        )
+    });
+    let broken = attr(&dom, "data-broken-images").unwrap();
+    let expected = images(&std::fs::read_to_string(index).unwrap()).len() as u64;
+    assert_eq!(shown, expected, "{}", index.display());
+    assert_eq!(
+        broken,
+        0,
+        "{}: {broken} of {shown} images did not load",
+        index.display()
+    );
+    shown
+}
+
 fn attr(dom: &str, name: &str) -> Option<u64> {
     let at = dom.find(&format!("{name}=\""))? + name.len() + 2;
     dom[at..].split('"').next()?.parse().ok()
@@ -69,7 +96,7 @@ fn attr(dom: &str, name: &str) -> Option<u64> {
 
 #[test]
 fn the_demo_report_opens_from_disk_with_every_chart_loaded() {
-    let browser = chromium();
+    chromium(); // before the demo runs: a missing browser fails at once, saying what to install
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("demo");
     let opts = DemoOptions {
@@ -91,27 +118,12 @@ fn the_demo_report_opens_from_disk_with_every_chart_loaded() {
     );
     let index = out.join("index.html").canonicalize().unwrap();
 
-    // Every <img> loaded: the page's own script counts those with naturalWidth 0.
     let profile = tempfile::tempdir().unwrap();
-    let dom = browse(&index, profile.path(), &["--dump-dom"]);
-    let images = attr(&dom, "data-images").unwrap_or_else(|| {
-        panic!(
-            "{} did not run the page's image check; DOM starts: {}",
-            browser.display(),
-            &dom[..dom.len().min(400)]
-        )
-    });
-    let broken = attr(&dom, "data-broken-images").unwrap();
-    let expected = std::fs::read_to_string(&index)
-        .unwrap()
-        .matches("<img ")
-        .count() as u64;
+    let shown = assert_every_chart_loads(&index, profile.path());
     assert!(
-        expected >= 9,
+        shown >= 9,
         "the demo page shows the sweep's and the bitmap study's charts"
     );
-    assert_eq!(images, expected);
-    assert_eq!(broken, 0, "{broken} of {images} images did not load");
 
     // A screenshot that is not blank: many pixels differ from the background.
     let shot = d.path().join("shot.png");
@@ -156,4 +168,16 @@ fn the_demo_report_opens_from_disk_with_every_chart_loaded() {
         coloured > 1000,
         "no coloured chart pixels in the screenshot ({coloured})"
     );
+}
+
+#[test]
+fn a_run_s_page_opens_from_disk_with_every_chart_loaded() {
+    let scenario = mirrorlab::scenario::parse(SMALL_FIG8, Path::new("small.toml")).unwrap();
+    let out = simulate(&scenario, &Overrides::default()).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("run");
+    write_outputs(&out, &dir).unwrap();
+    let index = dir.join("index.html").canonicalize().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    assert!(assert_every_chart_loads(&index, profile.path()) >= 7);
 }

@@ -5,9 +5,12 @@
 //! The workloads that need exact numbers are DiskSim traces written here, so the test knows
 //! every write's time and address and computes, on its own, which chunks a fault leaves dirty.
 
+mod report_common;
+
 use mirrorlab::output::{DisasterReport, MirrorReport};
 use mirrorlab::scenario_text::{poisson, trace, ScenarioText};
 use mirrorlab::{scenario, simulate, write_outputs, Overrides, RunOutput, Scenario};
+use report_common::run_dir_files;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -513,19 +516,6 @@ fn a_lost_message_suspends_the_pair_like_a_link_failure() {
 
 // ----- (f) determinism -----
 
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = std::fs::read(e.path()).unwrap();
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// Every fault at once, on a Poisson workload (so the seed matters).
 fn everything(dir: &Path) -> Scenario {
     let link_keys = [("outages", r#"[["20s", "21s"]]"#), ("loss", "0.0002")];
@@ -561,17 +551,9 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
             p
         })
         .collect();
-    let (a, b) = (files(&outs[0]), files(&outs[1]));
-    assert_eq!(
-        a.len(),
-        5,
-        "summary.json, three CSVs and the .mirrorlab marker"
-    );
-    for ((n, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "{n} differs between two runs with the same seed");
-    }
-    let summary =
-        String::from_utf8(a.iter().find(|f| f.0 == "summary.json").unwrap().1.clone()).unwrap();
+    let (a, b) = (run_dir_files(&outs[0]), run_dir_files(&outs[1]));
+    assert_eq!(a, b, "two runs with the same seed");
+    let summary = String::from_utf8(a["summary.json"].clone()).unwrap();
     // Every fault happened, and was reported.
     assert!(summary.contains("\"disasters\""), "{summary}");
     assert!(!summary.contains("\"lost_messages\": 0,"), "{summary}");
@@ -580,12 +562,11 @@ fn the_same_seed_replays_the_same_failure_and_recovery() {
     other.seed += 1;
     let c = dir.path().join("c");
     write_outputs(&run(&other, None), &c).unwrap();
-    let fc = files(&c);
+    let fc = run_dir_files(&c);
     let differ: Vec<&str> = a
         .iter()
-        .zip(&fc)
-        .filter(|(x, y)| x.1 != y.1)
-        .map(|(x, _)| x.0.as_str())
+        .filter(|(n, x)| fc.get(*n) != Some(*x))
+        .map(|(n, _)| n.as_str())
         .collect();
     assert!(
         differ.contains(&"summary.json"),

@@ -6,11 +6,13 @@
 //! shows the two drivers run one protocol. (A replay's outputs are byte-identical run after run:
 //! `sim_determinism.rs`.) Run in release.
 
+mod report_common;
+
 use clap::Parser;
 use mirrorlab::check_cmd::{run_check, CheckArgs};
 use mirrorlab::output::format_table;
 use mirrorlab::replay::scenario_text;
-use mirrorlab::{scenario, simulate, Overrides, RunOutput, SimError};
+use mirrorlab::{scenario, simulate, write_outputs, Overrides, RunOutput, SimError};
 use mirrorlab_model::check::{Action, CheckConfig, CheckModel, CheckState};
 use mirrorlab_model::invariants;
 use mirrorlab_model::replay::{MessageKey, Step, TimerKind};
@@ -19,6 +21,7 @@ use mirrorlab_model::volume::describe_blocks;
 use mirrorlab_model::{pairdisplay, CopyMode, Mutant, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use report_common::{page_top, run_dir_files};
 use stateright::Model;
 use std::fs;
 use std::path::Path;
@@ -307,6 +310,16 @@ fn each_mutants_counterexample_replays_to_the_promise_it_breaks() {
         let table = format_table(&out);
         let line = format!("REPLAY: step {0} of {0} (", r.steps);
         assert!(table.contains(&line), "{table}");
+        // The run's page says it first: a replay, the step, what broke.
+        let dir = tempfile::tempdir().unwrap();
+        write_outputs(&out, &dir.path().join("run")).unwrap();
+        let page = run_dir_files(&dir.path().join("run"))["index.html"].clone();
+        let page = String::from_utf8(page).unwrap();
+        let top = page_top(&page);
+        let escaped = broken.failure.replace('>', "&gt;");
+        for said in ["This run is a replay", &line, "INVARIANT FAILED", &escaped] {
+            assert!(top.contains(said), "{mutant}: {said:?} not in\n{top}");
+        }
         // In the simulator's own report terms.
         if failure == split {
             assert_eq!(s.splits[0].digests_match, Some(false), "{mutant}");

@@ -5,9 +5,10 @@ mod report_common;
 
 use mirrorlab::report::data::{Series, Study};
 use mirrorlab::report::{self, Analysis, ReportOptions};
-use mirrorlab::study::{RunResult, Sweep, SweepOptions};
+use mirrorlab::run_cmd::{self, RunArgs, RunOutcome};
+use mirrorlab::study::{RunResult, Shard, Sweep, SweepOptions, DEFAULT_RPO_TARGET_NS};
 use mirrorlab::{simulate, write_outputs, Overrides};
-use report_common::{files, SMALL_FIG8};
+use report_common::{files, images, page_top, run_dir_files, SMALL_FIG8};
 use std::path::Path;
 
 const TARGET_NS: u64 = 2_500_000_000;
@@ -141,18 +142,14 @@ fn a_report_is_byte_identical_when_made_again_and_needs_no_network() {
     report::build(d.path(), &ReportOptions::default()).unwrap();
     assert_eq!(before, files(d.path()));
     let html = String::from_utf8(before["index.html"].clone()).unwrap();
-    let srcs: Vec<&str> = html
-        .split("<img src=\"")
-        .skip(1)
-        .map(|s| s.split('"').next().unwrap())
-        .collect();
+    let srcs = images(&html);
     assert!(srcs.len() >= 8, "{srcs:?}");
     for src in &srcs {
         assert!(
             !src.contains(':') && !src.starts_with('/'),
             "{src}: relative paths only"
         );
-        let svg = String::from_utf8(before[*src].clone()).unwrap();
+        let svg = String::from_utf8(before[src.as_str()].clone()).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{src}");
         assert!(
             !svg.contains("NaN") && !svg.contains("inf"),
@@ -184,21 +181,159 @@ fn a_report_is_byte_identical_when_made_again_and_needs_no_network() {
     assert!(throughput.contains("MB/s") && throughput.contains("simulated time (s)"));
 }
 
+/// `mirrorlab run` writes the run's page beside its numbers: self-contained, naming the
+/// scenario and leading with the run's verdict; it is the page `report` draws from the same
+/// files, also for a run directory an older mirrorlab wrote (no page, no marker: `--force`).
 #[test]
-fn a_run_directory_gets_a_report_too() {
-    let scenario = mirrorlab::scenario::parse(SMALL_FIG8, Path::new("small.toml")).unwrap();
-    let out = simulate(&scenario, &Overrides::default()).unwrap();
+fn a_run_writes_its_page_the_one_report_draws_from_its_files() {
     let d = tempfile::tempdir().unwrap();
+    let scenario = d.path().join("small.toml");
+    std::fs::write(&scenario, SMALL_FIG8).unwrap();
     let dir = d.path().join("run");
-    write_outputs(&out, &dir).unwrap();
-    let index = report::build(&dir, &ReportOptions::default()).unwrap();
-    let html = std::fs::read_to_string(index).unwrap();
-    assert!(html.contains("small Fig 8") && html.contains("The answer"));
-    assert!(dir.join("rpo.svg").is_file() && dir.join("second_mirror.svg").is_file());
+    let args = RunArgs {
+        scenario,
+        seed: None,
+        out: Some(dir.clone()),
+        mode: None,
+        skip_bad_lines: false,
+        force: false,
+    };
+    assert_eq!(run_cmd::run(&args).unwrap(), RunOutcome::Ok);
+    let written = run_dir_files(&dir);
+    let html = String::from_utf8(written["index.html"].clone()).unwrap();
+    // As readable as the numbers beside it (a shared file system, a web server).
+    #[cfg(unix)]
+    for name in ["index.html", "rpo.svg"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |n: &str| dir.join(n).metadata().unwrap().permissions().mode();
+        assert_eq!(mode(name), mode("summary.json"), "{name}");
+    }
+    // Self-contained: its style inline, its charts beside it, nothing fetched.
+    for needle in [
+        "http://",
+        "https://",
+        "//cdn",
+        "@import",
+        "<link",
+        "<script src",
+    ] {
+        assert!(!html.contains(needle), "index.html refers to {needle}");
+    }
+    let charts = images(&html);
+    for src in &charts {
+        assert!(
+            !src.contains(':') && !src.contains('/'),
+            "{src}: a file beside the page"
+        );
+    }
+    assert!(
+        charts.iter().any(|c| c == "second_mirror.svg"),
+        "{charts:?}"
+    );
+    // The scenario's name and the verdict a sweep row of this run would carry, first.
+    let summary = mirrorlab::Summary::read(&dir.join("summary.json")).unwrap();
+    let max_lag_us = Series::read(&dir).unwrap().max_lag_us();
+    let verdict = RunResult::from_summary(&summary, max_lag_us).verdict(DEFAULT_RPO_TARGET_NS);
+    let top = page_top(&html);
+    assert!(top.contains("<h1>small Fig 8</h1>"), "{top}");
+    assert!(
+        top.contains(&format!("Verdict: {}", verdict.text())),
+        "{top}"
+    );
+    assert!(top.contains("every invariant held"), "{top}");
     // The pairdisplay table at the end of the run.
     for state in ["ORA_R1", "ORA_R2", "SPLIT", "PAIR"] {
         assert!(html.contains(state), "{state}");
     }
+    // `report` on it draws the same bytes.
+    report::build(&dir, &ReportOptions::default()).unwrap();
+    assert_eq!(files(&dir), written);
+    // What an older mirrorlab wrote: the numbers alone, no marker. `report` asks for --force,
+    // then draws the same page.
+    for name in charts
+        .iter()
+        .map(String::as_str)
+        .chain(["index.html", ".mirrorlab"])
+    {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let mut args = report::ReportArgs {
+        dir: dir.clone(),
+        rpo_target: None,
+        force: false,
+    };
+    let e = report::run_report_cmd(&args).unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+    args.force = true;
+    assert_eq!(report::run_report_cmd(&args).unwrap(), 0);
+    let mut expected = written;
+    expected.remove(".mirrorlab");
+    assert_eq!(files(&dir), expected);
+}
+
+/// Issue 16: `report` on a sweep that lacks runs its sweep.json promises refuses (exit 2),
+/// naming each, and leaves the page drawn from the whole sweep as it was; a shard, which
+/// promises only its share, is reported.
+#[test]
+fn a_sweep_missing_runs_is_refused_naming_each() {
+    let varies = vec!["mode=sync,async,periodic".to_string()];
+    let s = Sweep::from_text(SMALL_FIG8, Path::new("small.toml"), &varies, TARGET_NS).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let shard = d.path().join("shard");
+    let opts = SweepOptions {
+        shard: Shard { index: 1, count: 2 },
+        ..SweepOptions::default()
+    };
+    s.run(&opts, &shard).unwrap();
+    report::build(&shard, &ReportOptions::default()).unwrap();
+    let dir = d.path().join("whole");
+    s.run(&SweepOptions::default(), &dir).unwrap();
+    report::build(&dir, &ReportOptions::default()).unwrap();
+    let page = std::fs::read(dir.join("index.html")).unwrap();
+    let refused = |what: &str| {
+        let e = report::build(&dir, &ReportOptions::default()).unwrap_err();
+        assert!(e.is_bad_input(), "{what}: {e}");
+        let args = report::ReportArgs {
+            dir: dir.clone(),
+            rpo_target: None,
+            force: false,
+        };
+        assert!(report::run_report_cmd(&args).is_err(), "{what}: exit 2");
+        assert_eq!(
+            std::fs::read(dir.join("index.html")).unwrap(),
+            page,
+            "{what}: the page is left as it was"
+        );
+        e.to_string()
+    };
+    let csv_path = dir.join("sweep.csv");
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "a header and three runs");
+    let write_csv = |rows: &[&str]| std::fs::write(&csv_path, rows.join("\n") + "\n").unwrap();
+    write_csv(&[lines[0], lines[1], lines[3]]);
+    let e = refused("a row lost");
+    assert!(e.contains("lacks run 1 of the 3"), "{e}");
+    write_csv(&[lines[0], lines[1], lines[2], lines[2], lines[3]]);
+    let e = refused("a row twice");
+    assert!(e.contains("twice"), "{e}");
+    write_csv(&[
+        lines[0].replace("mode", "mood").as_str(),
+        lines[1],
+        lines[2],
+        lines[3],
+    ]);
+    let e = refused("other columns");
+    assert!(e.contains("columns"), "{e}");
+    std::fs::write(&csv_path, &csv).unwrap();
+    let runs = dir.join("runs");
+    std::fs::remove_dir_all(runs.join("0000")).unwrap();
+    std::fs::write(runs.join("0002").join("summary.json"), "{").unwrap();
+    let e = refused("runs missing and unreadable");
+    for run in ["0000", "0002"] {
+        assert!(e.contains(&format!("runs/{run}/summary.json")), "{e}");
+    }
+    assert!(!e.contains("runs/0001"), "{e}");
 }
 
 #[test]

@@ -1,27 +1,14 @@
 //! Same scenario and seed give byte-identical output directories (a replay's too); another seed
 //! changes the synthetic results.
 
+mod report_common;
 mod sim_common;
 
 use mirrorlab::{write_outputs, Overrides};
+use report_common::{page_top, run_dir_files};
 use sim_common::{cloudphysics, load, run};
 use std::fs;
 use std::path::Path;
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn two_runs_write_identical_bytes() {
@@ -34,18 +21,7 @@ fn two_runs_write_identical_bytes() {
         let b = tmp.path().join(format!("{name}-b"));
         write_outputs(&run(&s, Overrides::default()), &a).unwrap();
         write_outputs(&run(&s, Overrides::default()), &b).unwrap();
-        let (fa, fb) = (files(&a), files(&b));
-        let names: Vec<&str> = fa.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                ".mirrorlab",
-                "lag.csv",
-                "latency.csv",
-                "link_usage.csv",
-                "summary.json"
-            ]
-        );
+        let (fa, fb) = (run_dir_files(&a), run_dir_files(&b));
         for ((n, x), (_, y)) in fa.iter().zip(&fb) {
             assert!(
                 x == y,
@@ -75,24 +51,14 @@ fn a_second_run_replaces_the_first_and_leaves_nothing_beside_it() {
         ..Default::default()
     };
     write_outputs(&run(&s, short), &out).unwrap();
-    let first = files(&out);
-    fs::write(out.join("index.html"), "from the first run").unwrap();
+    let first = run_dir_files(&out);
+    fs::write(out.join("notes.txt"), "not written by the second run").unwrap();
     let longer = Overrides {
         duration_ns: Some(20_000_000_000),
         ..Default::default()
     };
     write_outputs(&run(&s, longer), &out).unwrap();
-    let second = files(&out);
-    assert_eq!(
-        second.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        [
-            ".mirrorlab",
-            "lag.csv",
-            "latency.csv",
-            "link_usage.csv",
-            "summary.json"
-        ]
-    );
+    let second = run_dir_files(&out);
     assert_ne!(first, second);
     let beside: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -109,13 +75,17 @@ fn a_replay_writes_identical_bytes() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     write_outputs(&run(&s, Overrides::default()), &a).unwrap();
     write_outputs(&run(&s, Overrides::default()), &b).unwrap();
-    let fa = files(&a);
-    assert_eq!(
-        fa.len(),
-        5,
-        "summary.json, three CSVs and the .mirrorlab marker"
+    let fa = run_dir_files(&a);
+    assert_eq!(fa, run_dir_files(&b));
+    // Its page says first that it is a replay, and what became of it.
+    let html = String::from_utf8(fa["index.html"].clone()).unwrap();
+    let top = page_top(&html);
+    assert!(top.contains("This run is a replay"), "{top}");
+    assert!(top.contains("every invariant held"), "{top}");
+    assert!(
+        !html.contains("The answer"),
+        "no bandwidth answer from a replay"
     );
-    assert_eq!(fa, files(&b));
 }
 
 #[test]

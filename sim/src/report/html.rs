@@ -7,6 +7,7 @@
 use super::data::{RunData, Study};
 use super::{dollars, rate_of, Analysis};
 use crate::human::{self, duration};
+use crate::output::format_replay;
 use std::fmt::Write as _;
 
 /// Escapes text for HTML content and attribute values.
@@ -82,6 +83,7 @@ pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
     let _ = writeln!(h, "<h1>{}</h1>", esc(&study.title));
     let _ = writeln!(h, "<p class=\"meta\">{}</p>", esc(&describe(study)));
     h.push_str("<p id=\"broken\" class=\"warn\" hidden></p>\n");
+    status(&mut h, study);
     if let Some(m) = &study.meta {
         if m.shard.count > 1 {
             let _ = writeln!(
@@ -121,6 +123,13 @@ pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
             esc(c.trim_end())
         );
     }
+    if study.meta.is_none() {
+        h.push_str(
+            "<h2>The numbers</h2>\n<p class=\"note\">Same scenario and seed give byte-identical \
+             files. The charts are the .svg files beside this page; the numbers are in \
+             summary.json, link_usage.csv, lag.csv and latency.csv.</p>\n",
+        );
+    }
     if let Some(cmd) = reproduce(study) {
         let _ = writeln!(
             h,
@@ -133,6 +142,82 @@ pub(super) fn page(study: &Study, check: Option<&str>, body: &str) -> String {
     let _ = write!(h, "<script>{IMAGE_CHECK}</script>\n</body>\n</html>\n");
     h
 }
+
+/// What a reader must know before any number, at the top of the page: for one run, whether
+/// it is a replay and what it broke, or its verdict; for a sweep, runs that broke an
+/// invariant (their numbers describe a protocol that misbehaved).
+fn status(h: &mut String, study: &Study) {
+    let failed: Vec<&RunData> = study
+        .runs
+        .iter()
+        .filter(|r| !r.result.invariants_ok)
+        .collect();
+    let (None, [run]) = (&study.meta, study.runs.as_slice()) else {
+        if !failed.is_empty() {
+            let _ = writeln!(
+                h,
+                "<div class=\"answer\" style=\"{ALERT}\"><p class=\"warn\">INVARIANT FAILED in {} \
+                 of {} runs ({}): their numbers describe a protocol that misbehaved; see every \
+                 run below.</p></div>",
+                failed.len(),
+                study.runs.len(),
+                failed
+                    .iter()
+                    .map(|r| format!("run {}", r.run))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return;
+    };
+    let s = &run.summary;
+    let alert = if failed.is_empty() {
+        String::new()
+    } else {
+        format!(" style=\"{ALERT}\"")
+    };
+    let _ = writeln!(h, "<div class=\"answer\"{alert}>");
+    if let Some(replay) = &s.replay {
+        let mut text = String::new();
+        format_replay(replay, &mut text);
+        let _ = writeln!(
+            h,
+            "<p><b>This run is a replay</b> of {} scripted steps (a model checker's \
+             counterexample or a hand-written one), not a workload: its RPO, cost and latency \
+             say little about a configuration.</p>\n<pre>{}</pre>",
+            replay.steps,
+            esc(text.trim())
+        );
+    }
+    let failures = &s.invariants.failures;
+    if !failed.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\">Verdict: INVARIANT FAILED: this run broke {} invariant{}, so its \
+             numbers describe a protocol that misbehaved:</p>\n<ul>",
+            failures.len(),
+            if failures.len() == 1 { "" } else { "s" }
+        );
+        for f in failures {
+            let _ = writeln!(h, "<li>{}</li>", esc(f));
+        }
+        h.push_str("</ul>\n");
+    } else if s.replay.is_some() {
+        h.push_str("<p><b>Verdict: every invariant held</b> through every step.</p>\n");
+    } else {
+        let _ = writeln!(
+            h,
+            "<p><b>Verdict: {}</b> (target {}, worst RPO {}); every invariant held.</p>",
+            esc(run.result.verdict(study.rpo_target_ns).text()),
+            esc(&duration(study.rpo_target_ns)),
+            esc(&duration(run.result.max_rpo_ns))
+        );
+    }
+    h.push_str("</div>\n");
+}
+
+/// The answer box's colours for bad news (inline, so pages without it keep their bytes).
+const ALERT: &str = "background: #fdecee; border-left-color: #b00020";
 
 fn describe(study: &Study) -> String {
     let mut parts = Vec::new();
@@ -200,8 +285,10 @@ pub(super) struct Figure {
 /// The page body: the answer, the charts, the tables (not when `compact`).
 pub(super) fn body(a: &Analysis<'_>, charts: &[Figure], compact: bool) -> String {
     let mut h = String::new();
-    // A sweep of neither modes nor bandwidths (e.g. bitmap chunks) has no bandwidth answer.
-    if a.study.meta.is_none() || a.mode_key.is_some() || !a.bandwidth_keys.is_empty() {
+    // A sweep of neither modes nor bandwidths (e.g. bitmap chunks) has no bandwidth answer,
+    // nor has a replay: scripted steps are no workload to size a link for.
+    let replay = a.study.runs.iter().any(|r| r.summary.replay.is_some());
+    if !replay && (a.study.meta.is_none() || a.mode_key.is_some() || !a.bandwidth_keys.is_empty()) {
         answer(&mut h, a);
     }
     h.push_str("<h2>Charts</h2>\n");
@@ -428,10 +515,15 @@ fn all_runs(h: &mut String, a: &Analysis<'_>) {
     let n = a.study.runs.len();
     let _ = writeln!(
         h,
-        "<h2>Every run</h2>\n<details{}><summary>{} run{} (the same numbers as sweep.csv)</summary>",
+        "<h2>Every run</h2>\n<details{}><summary>{} run{} (the same numbers as {})</summary>",
         if n <= 40 { " open" } else { "" },
         n,
-        if n == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" },
+        if a.study.meta.is_some() {
+            "sweep.csv"
+        } else {
+            "summary.json"
+        }
     );
     h.push_str("<table>\n<tr><th>run</th>");
     for k in &a.study.keys {

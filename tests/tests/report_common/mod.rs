@@ -1,8 +1,9 @@
-//! Shared by the report, sweep and browser tests: a small Fig 8 scenario that runs in a
-//! fraction of a second, and helpers to compare output directories byte for byte.
+//! Shared by the tests of what commands write (report, sweep, browser, determinism, faults):
+//! a small Fig 8 scenario that runs in a fraction of a second, helpers to compare output
+//! directories byte for byte, and the files of a run directory.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Fig 8 in 15 simulated seconds: ORA_R1 remote, local mirrors split atomically at 5 s,
@@ -106,4 +107,53 @@ pub fn assert_same_files(a: &Path, b: &Path) {
             b.display()
         );
     }
+}
+
+/// What `mirrorlab run` writes whatever the scenario: the marker, the summary, the CSV time
+/// series and the page; the page's charts come on top (which ones depends on the scenario).
+pub const RUN_FILES: [&str; 6] = [
+    ".mirrorlab",
+    "index.html",
+    "lag.csv",
+    "latency.csv",
+    "link_usage.csv",
+    "summary.json",
+];
+
+/// The `src` of every `<img>` of a page.
+pub fn images(html: &str) -> Vec<String> {
+    html.split("<img src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+/// Every file of the run directory `dir`, checked to be what a run writes: [`RUN_FILES`] and
+/// the SVG charts its page shows, nothing else (no chart the page does not show, none missing).
+pub fn run_dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let f = files(dir);
+    let html = String::from_utf8(f.get("index.html").cloned().unwrap_or_default()).unwrap();
+    let charts = images(&html);
+    assert!(
+        charts.len() >= 5 && charts.iter().all(|c| c.ends_with(".svg")),
+        "{}: the page shows its charts: {charts:?}",
+        dir.display()
+    );
+    let expected: BTreeSet<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .chain(charts.iter().map(String::as_str))
+        .collect();
+    assert_eq!(
+        f.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        expected,
+        "{}: the files a run writes",
+        dir.display()
+    );
+    f
+}
+
+/// The part of a page before its first section: what a reader sees first.
+pub fn page_top(html: &str) -> &str {
+    &html[..html.find("<h2>").unwrap_or(html.len())]
 }
