@@ -26,6 +26,6 @@ pub mod units;
 pub mod workload;
 
 pub use output::{RunOutput, Summary};
-pub use run::{simulate, simulate_with_progress, Overrides, SimError};
+pub use run::{simulate, simulate_with_progress, Overrides, Phase, SimError};
 pub use run_cmd::write_outputs;
 pub use scenario::{Scenario, ScenarioError};

@@ -12,7 +12,7 @@
 use crate::out_dir::{inputs_of, Kind, OutDir, OutDirError};
 use crate::output::{format_table, write_run_files, RunOutput};
 use crate::report::{self, ReportError, ReportOptions};
-use crate::run::{simulate_with_progress, Overrides, SimError};
+use crate::run::{simulate_with_progress, Overrides, Phase, SimError};
 use crate::scenario::{self, ScenarioError};
 use indicatif::{ProgressBar, ProgressStyle};
 use mirrorlab_model::CopyMode;
@@ -127,13 +127,21 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, RunCmdError> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(1000);
         b.set_style(
-            ProgressStyle::with_template("{spinner} simulating {bar:40} {percent}% [{elapsed}]")
+            ProgressStyle::with_template("{spinner} {msg} {bar:40} {percent}% [{elapsed}]")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        b.set_message("simulating");
         b
     });
-    let mut progress = |now: u64, end: u64| {
+    let mut phase = Phase::Run;
+    let mut progress = |p: Phase, now: u64, end: u64| {
         if let Some(b) = &bar {
+            if p != phase {
+                phase = p;
+                // Up to two simulated days past the end: the bar jumps to the end when the
+                // copy completes.
+                b.set_message("simulating the full-copy alternative (Fig 12 comparison)");
+            }
             b.set_position((now.min(end) as u128 * 1000 / end.max(1) as u128) as u64);
         }
     };

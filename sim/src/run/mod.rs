@@ -80,17 +80,28 @@ impl From<WorkloadError> for SimError {
 /// Runs `scenario` and, when it builds a second remote mirror with `--nocopy` (Fig 12), a
 /// second simulation of the same scenario building it conventionally (full copy), to compare.
 pub fn simulate(scenario: &Scenario, overrides: &Overrides) -> Result<RunOutput, SimError> {
-    simulate_with_progress(scenario, overrides, &mut |_, _| {})
+    simulate_with_progress(scenario, overrides, &mut |_, _, _| {})
 }
 
-/// [`simulate`], calling `progress(simulated_ns, end_ns)` now and then.
+/// Which simulation a progress report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The scenario itself.
+    Run,
+    /// The conventional full-copy build of the second remote mirror, simulated to compare with
+    /// the no-copy one: it takes as long as copying the PVOL's used bytes, which for a large
+    /// volume is most of the wall time, so it reports its own progress.
+    FullCopyComparison,
+}
+
+/// [`simulate`], calling `progress(phase, simulated_ns, end_ns)` now and then.
 pub fn simulate_with_progress(
     scenario: &Scenario,
     overrides: &Overrides,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<RunOutput, SimError> {
     let scenario = apply(scenario, overrides);
-    let main = Sim::new(&scenario, None, true)?.run(progress)?;
+    let main = Sim::new(&scenario, None, true)?.run(&mut |n, e| progress(Phase::Run, n, e))?;
     // A replay's steps fit one run only: a full-copy rerun would send other messages.
     // Only a no-copy create that was issued and completed has a cost to compare.
     let second = second_mirror_command(&scenario)
@@ -100,7 +111,7 @@ pub fn simulate_with_progress(
             c.issued.is_some() && c.completed.is_some() && c.refusals.is_empty()
         });
     let second = match second {
-        Some(k) => Some(second_mirror(&scenario, &main, k)?),
+        Some(k) => Some(second_mirror(&scenario, &main, k, progress)?),
         None => None,
     };
     Ok(main.into_output(&scenario, overrides.mode, second))
@@ -130,7 +141,12 @@ fn second_mirror_command(s: &Scenario) -> Option<usize> {
 /// Simulates the conventional alternative: the same run with the create doing a full copy,
 /// stopped when that copy completes (or two days of simulated time past the end: a copy that
 /// has not finished by then is reported as not completed, with the bytes it sent).
-fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<SecondMirror, SimError> {
+fn second_mirror(
+    scenario: &Scenario,
+    main: &Finished,
+    k: usize,
+    progress: &mut dyn FnMut(Phase, u64, u64),
+) -> Result<SecondMirror, SimError> {
     let mut cf = scenario.clone();
     let CommandLine::PairCreate {
         group, pvol, svol, ..
@@ -149,7 +165,8 @@ fn second_mirror(scenario: &Scenario, main: &Finished, k: usize) -> Result<Secon
     cf.duration_ns = scenario
         .duration_ns
         .saturating_add(2 * 24 * 3_600_000_000_000);
-    let conv = Sim::new(&cf, Some(k), false)?.run(&mut |_, _| {})?;
+    let conv = Sim::new(&cf, Some(k), false)?
+        .run(&mut |n, e| progress(Phase::FullCopyComparison, n, e))?;
     let cost = |f: &Finished| {
         let c = &f.commands[k];
         let done = c.completed.filter(|_| c.refusals.is_empty());
