@@ -610,3 +610,36 @@ fn a_resync_under_steady_writes_reaches_pair_in_every_mode() {
         assert!(out.summary.hosts[0].writes > 55_000, "{mode}");
     }
 }
+
+/// An atomic split whose indirect mirror must be reached through a suspended remote mirror
+/// (Fig 10 step 1140 cannot forward it) is refused, naming that mirror and its state, not
+/// reported as an unreachable system.
+#[test]
+fn a_split_through_a_suspended_remote_mirror_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = ScenarioText::new("forward", "20s")
+        .storage(1, &[("1", "1GiB"), ("2", "1GiB")])
+        .storage(2, &[("1", "1GiB"), ("2", "1GiB")])
+        .link("wan", [1, 2], "100MB/s", "1ms")
+        .mirror("R", "1:1", "2:1")
+        .command("0s", "paircreate L 1:1 1:2")
+        .command_after(None, "paircreate RL 2:1 2:2")
+        .command("10s", "linkdown wan")
+        .command("11s", "linkup wan")
+        .command("12s", "pairsplit --atomic L RL");
+    let out = run(&parse(&text.build(), dir.path()), None);
+    let split = out
+        .summary
+        .commands
+        .iter()
+        .find(|c| c.run.starts_with("pairsplit"))
+        .expect("the split is reported");
+    assert!(
+        split
+            .result
+            .contains("forwarded over the remote mirror to 2:1")
+            && split.result.contains("SUSPENDED_ERROR"),
+        "{}",
+        split.result
+    );
+}
