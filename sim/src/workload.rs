@@ -10,17 +10,15 @@
 //! host adds its start time.
 
 use crate::engine::component_rng;
-use crate::scenario::{Addresses, PoissonDef, TraceDef, WorkloadDef};
-use crate::trace::{deserialize_name, Op, TraceError, TraceOptions, TraceReader, TraceRecord};
+use crate::scenario::{Addresses, PoissonDef, Spread, TraceDef, WorkloadDef};
+use crate::trace::{Op, TraceError, TraceOptions, TraceReader, TraceRecord};
 use mirrorlab_model::VolumeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Deserializer};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 /// One host I/O.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,42 +253,6 @@ fn helper2(x: f64) -> f64 {
         x.exp_m1() / x
     } else {
         1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x))
-    }
-}
-
-/// When the records that share one timestamp are issued (`workload.spread`). A trace that
-/// writes whole seconds (CloudPhysics) records every I/O of a second with the same time;
-/// replayed as written they arrive as one burst in one nanosecond.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Spread {
-    /// All at the time written, in file order: the trace as recorded (the default, so that a
-    /// scenario's figures do not change unless it asks).
-    #[default]
-    None,
-    /// The N records of one tick (the resolution the time is written with: 1 s for whole
-    /// seconds, 1 us for six decimals of a second) at t0 + k * tick / N, k = 0..N, in file
-    /// order; over less than a tick when the next record comes sooner, so times never go
-    /// backwards. Buffers the records of one tick.
-    Uniform,
-}
-
-impl FromStr for Spread {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(Spread::None),
-            "uniform" => Ok(Spread::Uniform),
-            _ => Err(format!(
-                "expected a spread of \"none\" (records of one timestamp at once) or \"uniform\" (evenly over the timestamp's tick), found {s:?}"
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Spread {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_name(d, "\"none\" or \"uniform\"")
     }
 }
 

@@ -2,8 +2,8 @@
 //! before it leave (a `paircreate` extends it; a no-copy create needs an atomic split of the
 //! two volumes first, Fig 12).
 
+use super::diagnostic::Ctx;
 use super::file::CommandFile;
-use super::parse::Ctx;
 use super::rules;
 use super::{CommandDef, Scenario, When, WorkloadDef};
 use crate::units::Nanos;

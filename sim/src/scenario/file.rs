@@ -3,10 +3,9 @@
 //! (`deny_unknown_fields`, the unit types of [`crate::units`]); every other judgement is
 //! [`super::validate`]'s.
 
-use super::HostRole;
+use super::{HostRole, Spread};
 use crate::trace::TraceFormat;
 use crate::units::{Bytes, Nanos, Rate};
-use crate::workload::Spread;
 use mirrorlab_model::table::{AsyncResume, Fence, OnFull};
 use mirrorlab_model::{CopyMode, VolumeId, VolumeSerial};
 use serde::Deserialize;

@@ -44,6 +44,7 @@
 //! steps). This file holds the checked [`Scenario`] a run is built from.
 
 mod commands;
+mod diagnostic;
 mod file;
 mod parse;
 mod replay;
@@ -51,7 +52,8 @@ mod rules;
 mod validate;
 mod workload;
 
-pub use parse::{line_column, load, parse, Diagnostic, ScenarioError};
+pub use diagnostic::{line_column, Diagnostic};
+pub use parse::{load, parse, ScenarioError};
 pub use rules::{check, PairKey, Problem, Subject, MAX_EVENTS, MAX_SAMPLES, MIN_PERIOD_NS};
 
 use crate::trace::TraceFormat;
@@ -160,13 +162,49 @@ pub struct PoissonDef {
     pub volume_size: u64,
 }
 
+/// When the records that share one timestamp are issued (`workload.spread`). A trace that
+/// writes whole seconds (CloudPhysics) records every I/O of a second with the same time;
+/// replayed as written they arrive as one burst in one nanosecond.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Spread {
+    /// All at the time written, in file order: the trace as recorded (the default, so that a
+    /// scenario's figures do not change unless it asks).
+    #[default]
+    None,
+    /// The N records of one tick (the resolution the time is written with: 1 s for whole
+    /// seconds, 1 us for six decimals of a second) at t0 + k * tick / N, k = 0..N, in file
+    /// order; over less than a tick when the next record comes sooner, so times never go
+    /// backwards. Buffers the records of one tick.
+    Uniform,
+}
+
+impl std::str::FromStr for Spread {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Spread::None),
+            "uniform" => Ok(Spread::Uniform),
+            _ => Err(format!(
+                "expected a spread of \"none\" (records of one timestamp at once) or \"uniform\" (evenly over the timestamp's tick), found {s:?}"
+            )),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Spread {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::trace::deserialize_name(d, "\"none\" or \"uniform\"")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TraceDef {
     pub path: PathBuf,
     pub format: TraceFormat,
     pub time_scale: f64,
     pub skip_bad_lines: bool,
-    pub spread: crate::workload::Spread,
+    pub spread: Spread,
     /// (device or any, volume, volume size).
     pub map: Vec<(Option<u64>, VolumeId, u64)>,
 }

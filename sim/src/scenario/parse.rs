@@ -1,20 +1,11 @@
-//! Reading a scenario: TOML syntax and serde errors, and the located diagnostics every check
-//! reports through ([`Diagnostic`], `file:line:column: message`).
+//! Reading a scenario: TOML syntax and serde errors, then the checks of [`super::validate`],
+//! all reported as `file:line:column: message`.
 
+use super::diagnostic::{line_column, Ctx, Diagnostic};
 use super::file::ScenarioFile;
 use super::validate::validate;
 use super::Scenario;
-use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
-
-/// One problem in a scenario file, at a 1-based line and column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -87,53 +78,6 @@ impl ScenarioError {
             ScenarioError::Invalid { diagnostics, .. } => diagnostics,
             ScenarioError::Read { .. } => &[],
         }
-    }
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary_compat(offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
-/// `str::floor_char_boundary` is unstable; this is the same for our use.
-trait FloorBoundary {
-    fn floor_char_boundary_compat(&self, i: usize) -> usize;
-}
-
-impl FloorBoundary for str {
-    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
-        while i > 0 && !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
-}
-
-/// Where checks report: the file's text (for line and column) and the problems so far.
-pub(super) struct Ctx<'a> {
-    pub(super) text: &'a str,
-    pub(super) diagnostics: Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    /// A value as the file writes it (quotes taken off), for messages: the unit types print
-    /// canonical forms, which can round or rename what the user wrote.
-    pub(super) fn written(&self, span: Range<usize>) -> String {
-        let raw = self.text.get(span).unwrap_or("");
-        raw.trim().trim_matches('"').trim_matches('\'').to_string()
-    }
-
-    pub(super) fn err(&mut self, span: Range<usize>, message: impl fmt::Display) {
-        let (line, column) = line_column(self.text, span.start);
-        self.diagnostics.push(Diagnostic {
-            line,
-            column,
-            message: message.to_string(),
-        });
     }
 }
 

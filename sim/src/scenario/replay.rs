@@ -2,7 +2,7 @@
 //! resolved against the world the steps before it make.
 
 use super::commands::{check_command, parse_line};
-use super::parse::{line_column, Ctx};
+use super::diagnostic::{line_column, Ctx};
 use super::{CommandDef, ReplayAction, ReplayStep, Scenario, When};
 use mirrorlab_model::command::CommandLine;
 use mirrorlab_model::replay::{Part, Step};

@@ -4,8 +4,8 @@
 //! pair options that do not suit the mirror's mode.
 
 use super::commands::commands;
+use super::diagnostic::Ctx;
 use super::file::{PairFile, ProtocolFile, ScenarioFile};
-use super::parse::Ctx;
 use super::replay::replay_steps;
 use super::rules::{self, PairKey, Subject};
 use super::workload::workload;

@@ -1,8 +1,8 @@
 //! A host's `workload`: a poisson rate or a trace, checked against the host's storage, and
 //! where a relative trace path is found.
 
+use super::diagnostic::Ctx;
 use super::file::WorkloadFile;
-use super::parse::Ctx;
 use super::{Addresses, PoissonDef, TraceDef, WorkloadDef};
 use crate::units::Bytes;
 use mirrorlab_model::{StorageSerial, VolumeId};
