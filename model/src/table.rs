@@ -26,7 +26,7 @@ pub enum PairState {
     SuspendedError,
 }
 
-/// How a remote mirror moves host writes (DESIGN.md "Copy modes").
+/// How a remote mirror moves host writes (ARCHITECTURE.md "Copy modes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CopyMode {

@@ -2,9 +2,9 @@
 //! which a production host writes, the administrator runs an atomic split, a no-copy
 //! `paircreate` of ORA_R2 and a `pairresync`, an auxiliary host writes a split SVOL, messages
 //! travel (the replication link FIFO, the host network in any order) and, behind a flag, faults
-//! strike — in every possible order. This module owns that model, the properties of DESIGN.md
-//! "Invariants the checker proves", a shortest-counterexample search and the rendering of a
-//! counterexample in domain words. It holds no protocol logic: every step is a call of
+//! strike — in every possible order. This module owns that model, its properties (README
+//! "Model checking"; ARCHITECTURE.md "Invariants"), a shortest-counterexample search and the
+//! rendering of a counterexample in domain words. It holds no protocol logic: every step is a call of
 //! [`crate::protocol::StorageSystem::handle`] through [`World`], so what is checked is what the
 //! simulator runs.
 

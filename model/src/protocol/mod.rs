@@ -7,7 +7,7 @@
 //! checked is what is simulated. This is the only place a pair state changes
 //! ([`StorageSystem::set_state`]).
 //!
-//! Data path, per copy mode of a remote mirror in PAIR (DESIGN.md "Copy modes"):
+//! Data path, per copy mode of a remote mirror in PAIR (ARCHITECTURE.md "Copy modes"):
 //! sync / semi-sync / async send each write in order on the interconnect (`Message::Write`);
 //! periodic closes a cycle from the pending bitmap on a timer and sends it whole;
 //! adaptive copies the pending bitmap in address order once per pass timer. Initial copy and
