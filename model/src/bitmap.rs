@@ -13,6 +13,7 @@ pub struct PendingBitmap {
 }
 
 impl PendingBitmap {
+    /// An empty bitmap: nothing pending.
     pub fn new() -> Self {
         Self::default()
     }
@@ -22,10 +23,12 @@ impl PendingBitmap {
         self.count
     }
 
+    /// Whether no chunk is pending.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// Whether `chunk` is pending.
     pub fn contains(&self, chunk: u64) -> bool {
         self.runs
             .range(..=chunk)
@@ -33,6 +36,7 @@ impl PendingBitmap {
             .is_some_and(|(_, &end)| chunk < end)
     }
 
+    /// Marks `chunk` pending.
     pub fn set(&mut self, chunk: u64) {
         self.set_range(chunk, chunk + 1);
     }
@@ -63,6 +67,7 @@ impl PendingBitmap {
         self.runs.insert(start, end);
     }
 
+    /// Clears `chunk` (its copy is done).
     pub fn clear(&mut self, chunk: u64) {
         let Some((&s, &e)) = self.runs.range(..=chunk).next_back() else {
             return;
@@ -80,6 +85,7 @@ impl PendingBitmap {
         self.count -= 1;
     }
 
+    /// Clears every chunk.
     pub fn clear_all(&mut self) {
         self.runs.clear();
         self.count = 0;
@@ -107,6 +113,7 @@ impl PendingBitmap {
         self.runs.iter().map(|(&s, &e)| (s, e))
     }
 
+    /// The bitmap of these `(first, end)` runs of chunks, as a peer sent them.
     pub fn from_runs(runs: impl IntoIterator<Item = (u64, u64)>) -> Self {
         let mut b = Self::new();
         for (s, e) in runs {

@@ -375,10 +375,12 @@ impl Volume {
         }
     }
 
+    /// The origin tag: what the unwritten blocks hold.
     pub fn origin(&self) -> u64 {
         self.origin
     }
 
+    /// The content digest: equal digests mean identical volumes.
     pub fn digest(&self) -> Digest {
         Digest(self.digest)
     }
@@ -388,6 +390,7 @@ impl Volume {
         self.blocks.len()
     }
 
+    /// The version block `block` holds (`None`: origin content).
     pub fn block(&self, block: u64) -> Option<WriteId> {
         self.blocks.get(block)
     }

@@ -76,6 +76,7 @@ pub struct StorageSystem {
 }
 
 impl StorageSystem {
+    /// A system with no volumes and no pairs yet.
     pub fn new(serial: StorageSerial, config: ProtocolConfig) -> Self {
         StorageSystem {
             serial,
@@ -91,14 +92,17 @@ impl StorageSystem {
         }
     }
 
+    /// Its serial number.
     pub fn serial(&self) -> StorageSerial {
         self.serial
     }
 
+    /// The settings it runs with.
     pub fn config(&self) -> &ProtocolConfig {
         &self.config
     }
 
+    /// Adds a volume (before the first input).
     pub fn add_volume(&mut self, serial: VolumeSerial, volume: Volume) {
         self.volumes.insert(serial, volume);
     }
@@ -119,10 +123,12 @@ impl StorageSystem {
         }
     }
 
+    /// Volume `serial` of this system.
     pub fn volume(&self, serial: VolumeSerial) -> Option<&Volume> {
         self.volumes.get(&serial)
     }
 
+    /// Every volume of this system, by serial.
     pub fn volumes(&self) -> impl Iterator<Item = (VolumeSerial, &Volume)> {
         self.volumes.iter().map(|(&s, v)| (s, v))
     }
@@ -141,10 +147,12 @@ impl StorageSystem {
         }
     }
 
+    /// The pair of `mirror`, if this system holds an end of it.
     pub fn pair(&self, mirror: MirrorId) -> Option<&Pair> {
         self.pairs.get(&mirror)
     }
 
+    /// Every pair this system holds, in mirror order.
     pub fn pairs(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.values()
     }
