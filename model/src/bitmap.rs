@@ -42,7 +42,7 @@ impl PendingBitmap {
     }
 
     /// Sets every chunk in `start..end`, merging touching runs.
-    pub fn set_range(&mut self, mut start: u64, mut end: u64) {
+    pub(crate) fn set_range(&mut self, mut start: u64, mut end: u64) {
         if start >= end {
             return;
         }
@@ -86,13 +86,13 @@ impl PendingBitmap {
     }
 
     /// Clears every chunk.
-    pub fn clear_all(&mut self) {
+    pub(crate) fn clear_all(&mut self) {
         self.runs.clear();
         self.count = 0;
     }
 
     /// The lowest set chunk at or after `from`: the copier walks the bitmap in address order.
-    pub fn first_at_or_after(&self, from: u64) -> Option<u64> {
+    pub(crate) fn first_at_or_after(&self, from: u64) -> Option<u64> {
         if let Some((_, &e)) = self.runs.range(..=from).next_back() {
             if from < e {
                 return Some(from);
@@ -114,7 +114,7 @@ impl PendingBitmap {
     }
 
     /// The bitmap of these `(first, end)` runs of chunks, as a peer sent them.
-    pub fn from_runs(runs: impl IntoIterator<Item = (u64, u64)>) -> Self {
+    pub(crate) fn from_runs(runs: impl IntoIterator<Item = (u64, u64)>) -> Self {
         let mut b = Self::new();
         for (s, e) in runs {
             b.set_range(s, e);

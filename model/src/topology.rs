@@ -116,7 +116,7 @@ impl Topology {
     /// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold
     /// the same data, so they share the tag of the volume at the head of their chain (the
     /// mirror graph has no cycles: validation refuses them).
-    pub fn origin_of(&self, v: VolumeId) -> u64 {
+    pub(crate) fn origin_of(&self, v: VolumeId) -> u64 {
         let mut head = v;
         while let Some(m) = self.mirrors().find(|m| m.id.svol == head) {
             head = m.id.pvol;
@@ -140,7 +140,11 @@ impl Topology {
     }
 
     /// Checks a mirror before it exists: volumes known, same size, no cycle, sane chunk.
-    pub fn check_mirror(&self, id: MirrorId, options: &PairOptions) -> Result<(), TopologyError> {
+    pub(crate) fn check_mirror(
+        &self,
+        id: MirrorId,
+        options: &PairOptions,
+    ) -> Result<(), TopologyError> {
         let p = self.volume(id.pvol)?;
         let s = self.volume(id.svol)?;
         if id.pvol == id.svol {
@@ -308,7 +312,7 @@ impl Topology {
     /// Routes an atomic split of `mirrors` (Fig 10 step 1100): finds the storage system whose
     /// write stream feeds every named mirror, splits what is local there, and forwards the rest
     /// through the remote mirrors on the path to each indirect mirror.
-    pub fn split_plan(&self, mirrors: &[MirrorId]) -> Result<SplitPlan, TopologyError> {
+    pub(crate) fn split_plan(&self, mirrors: &[MirrorId]) -> Result<SplitPlan, TopologyError> {
         let names = || {
             mirrors
                 .iter()

@@ -293,10 +293,10 @@ const AUX_WRITE_BASE: u64 = 100;
 /// How a replay of a checked path names the production host (it writes the PVOL 105a).
 pub const PROD_HOST: &str = "prod";
 /// How a replay names the auxiliary host (it writes the split SVOL 106a).
-pub const AUX_HOST: &str = "aux";
+pub(crate) const AUX_HOST: &str = "aux";
 /// How a replay names the replication link between the primary and the secondary: the one
 /// `--faults` takes down.
-pub const FAULT_LINK: &str = "wan";
+pub(crate) const FAULT_LINK: &str = "wan";
 
 /// One step of a checked path as a replay scenario tells it, with the checker's own words
 /// for it (see [`crate::replay`]).

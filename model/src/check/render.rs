@@ -17,7 +17,7 @@ impl CheckModel {
     }
 
     /// A message in domain words.
-    pub fn describe_message(&self, msg: &Message) -> String {
+    pub(crate) fn describe_message(&self, msg: &Message) -> String {
         let g = self.group(msg.mirror());
         match msg {
             Message::Write {
@@ -82,7 +82,7 @@ impl CheckModel {
     }
 
     /// What `action` does, in words, as seen from `s`.
-    pub fn describe_action(&self, s: &CheckState, action: &Action) -> String {
+    pub(crate) fn describe_action(&self, s: &CheckState, action: &Action) -> String {
         let (p, b) = (self.primary, self.secondary);
         match action {
             Action::ProdWrite => {

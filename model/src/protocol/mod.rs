@@ -109,7 +109,7 @@ impl StorageSystem {
 
     /// Installs a mirror that was created and synchronized before the study began (PAIR).
     /// Call on both systems of a remote mirror; the driver guarantees the volumes match.
-    pub fn install_pair(&mut self, mirror: MirrorId, options: PairOptions) {
+    pub(crate) fn install_pair(&mut self, mirror: MirrorId, options: PairOptions) {
         let role = self.role_of(mirror);
         self.pairs
             .insert(mirror, Pair::new(mirror, role, options, PairState::Pair));
@@ -173,7 +173,7 @@ impl StorageSystem {
     }
 
     /// Host writes waiting to be admitted.
-    pub fn held_writes(&self) -> usize {
+    pub(crate) fn held_writes(&self) -> usize {
         self.held.len()
     }
 
@@ -183,7 +183,7 @@ impl StorageSystem {
     }
 
     /// True while an atomic split is in progress here.
-    pub fn splitting(&self) -> bool {
+    pub(crate) fn splitting(&self) -> bool {
         !self.splits.is_empty()
     }
 
