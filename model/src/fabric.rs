@@ -339,7 +339,7 @@ impl Fabric {
     /// What becomes of a message from system `from` to `to` over `via`: the interconnect
     /// needs a link between the two, up; either network needs both ends up.
     #[inline]
-    pub(crate) fn route_of(&self, from: usize, to: StorageSerial, via: Transport) -> Route {
+    pub fn route_of(&self, from: usize, to: StorageSerial, via: Transport) -> Route {
         let Some(j) = self.index(to) else {
             return Route::Nowhere;
         };

@@ -169,7 +169,7 @@ impl Topology {
         Ok(())
     }
 
-    /// Adds a mirror, checked by [`Self::check_mirror`].
+    /// Adds a mirror: volumes known, same size, no cycle, sane chunk (`check_mirror`).
     pub fn add_mirror(&mut self, spec: MirrorSpec) -> Result<(), TopologyError> {
         self.check_mirror(spec.id, &spec.options)?;
         let ty = if spec.id.is_local() {

@@ -296,7 +296,7 @@ pub const PROD_HOST: &str = "prod";
 pub(crate) const AUX_HOST: &str = "aux";
 /// How a replay names the replication link between the primary and the secondary: the one
 /// `--faults` takes down.
-pub(crate) const FAULT_LINK: &str = "wan";
+pub const FAULT_LINK: &str = "wan";
 
 /// One step of a checked path as a replay scenario tells it, with the checker's own words
 /// for it (see [`crate::replay`]).

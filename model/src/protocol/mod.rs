@@ -5,7 +5,7 @@
 //! acknowledge or fail a host write, finish a command, set a timer). There is no clock and no
 //! I/O here: the model checker and the simulator are two drivers of this same code, so what is
 //! checked is what is simulated. This is the only place a pair state changes
-//! ([`StorageSystem::set_state`]).
+//! (`StorageSystem::set_state`).
 //!
 //! Data path, per copy mode of a remote mirror in PAIR (ARCHITECTURE.md "Copy modes"):
 //! sync / semi-sync / async send each write in order on the interconnect (`Message::Write`);
