@@ -13,6 +13,7 @@ pub struct PendingBitmap {
 }
 
 impl PendingBitmap {
+    /// An empty bitmap: nothing pending.
     pub fn new() -> Self {
         Self::default()
     }
@@ -22,10 +23,12 @@ impl PendingBitmap {
         self.count
     }
 
+    /// Whether no chunk is pending.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// Whether `chunk` is pending.
     pub fn contains(&self, chunk: u64) -> bool {
         self.runs
             .range(..=chunk)
@@ -33,12 +36,13 @@ impl PendingBitmap {
             .is_some_and(|(_, &end)| chunk < end)
     }
 
+    /// Marks `chunk` pending.
     pub fn set(&mut self, chunk: u64) {
         self.set_range(chunk, chunk + 1);
     }
 
     /// Sets every chunk in `start..end`, merging touching runs.
-    pub fn set_range(&mut self, mut start: u64, mut end: u64) {
+    pub(crate) fn set_range(&mut self, mut start: u64, mut end: u64) {
         if start >= end {
             return;
         }
@@ -63,6 +67,7 @@ impl PendingBitmap {
         self.runs.insert(start, end);
     }
 
+    /// Clears `chunk` (its copy is done).
     pub fn clear(&mut self, chunk: u64) {
         let Some((&s, &e)) = self.runs.range(..=chunk).next_back() else {
             return;
@@ -80,13 +85,14 @@ impl PendingBitmap {
         self.count -= 1;
     }
 
-    pub fn clear_all(&mut self) {
+    /// Clears every chunk.
+    pub(crate) fn clear_all(&mut self) {
         self.runs.clear();
         self.count = 0;
     }
 
     /// The lowest set chunk at or after `from`: the copier walks the bitmap in address order.
-    pub fn first_at_or_after(&self, from: u64) -> Option<u64> {
+    pub(crate) fn first_at_or_after(&self, from: u64) -> Option<u64> {
         if let Some((_, &e)) = self.runs.range(..=from).next_back() {
             if from < e {
                 return Some(from);
@@ -107,7 +113,8 @@ impl PendingBitmap {
         self.runs.iter().map(|(&s, &e)| (s, e))
     }
 
-    pub fn from_runs(runs: impl IntoIterator<Item = (u64, u64)>) -> Self {
+    /// The bitmap of these `(first, end)` runs of chunks, as a peer sent them.
+    pub(crate) fn from_runs(runs: impl IntoIterator<Item = (u64, u64)>) -> Self {
         let mut b = Self::new();
         for (s, e) in runs {
             b.set_range(s, e);

@@ -13,52 +13,88 @@ use thiserror::Error;
 /// One parsed command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandLine {
+    /// `paircreate GROUP PVOL SVOL [--nocopy] [--mode MODE]`.
     PairCreate {
+        /// The group name the new mirror gets (Fig 9).
         group: String,
+        /// The primary volume.
         pvol: VolumeId,
+        /// The secondary volume.
         svol: VolumeId,
+        /// `--nocopy` (Fig 12).
         nocopy: bool,
+        /// `--mode`; else the defaults.
         mode: Option<CopyMode>,
     },
+    /// `pairsplit [--atomic] MIRROR...`.
     PairSplit {
+        /// `--atomic`: every named mirror at one point of the write stream (Figs 10/11).
         atomic: bool,
+        /// The mirrors named: groups or `PVOL,SVOL` (Fig 7).
         targets: Vec<MirrorRef>,
     },
+    /// `pairresync [--restore] MIRROR...`.
     PairResync {
+        /// `--restore`: copy SVOL -> PVOL.
         restore: bool,
+        /// The mirrors named: groups or `PVOL,SVOL` (Fig 7).
         targets: Vec<MirrorRef>,
     },
+    /// `pairdelete MIRROR...`.
     PairDelete {
+        /// The mirrors named: groups or `PVOL,SVOL` (Fig 7).
         targets: Vec<MirrorRef>,
     },
+    /// `takeover STORAGE`: the standby host takes over that secondary's SVOLs.
     Takeover {
+        /// The storage system.
         storage: StorageSerial,
     },
+    /// `linkdown LINK`: a fault.
     LinkDown {
+        /// The link, by its scenario name.
         link: String,
     },
+    /// `linkup LINK`: the link is repaired.
     LinkUp {
+        /// The link, by its scenario name.
         link: String,
     },
+    /// `crash STORAGE`: a fault; it restarts with `restart`.
     Crash {
+        /// The storage system.
         storage: StorageSerial,
     },
+    /// `restart STORAGE` after a crash.
     Restart {
+        /// The storage system.
         storage: StorageSerial,
     },
+    /// `disaster STORAGE`: the system is lost for good.
     Disaster {
+        /// The storage system.
         storage: StorageSerial,
     },
 }
 
+/// Why a command line is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
+    /// No verb.
     #[error("empty command: expected a verb ({VERBS})")]
     Empty,
+    /// A verb mirrorlab does not know.
     #[error("unknown verb {0:?}: expected one of {VERBS}")]
     UnknownVerb(String),
+    /// The verb's arguments or flags are wrong.
     #[error("{verb}: {what}")]
-    Usage { verb: &'static str, what: String },
+    Usage {
+        /// The verb.
+        verb: &'static str,
+        /// What is wrong.
+        what: String,
+    },
+    /// The named mirrors or volumes do not fit the topology.
     #[error(transparent)]
     Topology(#[from] TopologyError),
 }

@@ -10,14 +10,19 @@ use std::fmt::Write;
 /// One line of pairdisplay: one volume of one mirror.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PairRow {
+    /// The mirror's group name (Fig 9).
     pub group: String,
+    /// The volume of this end.
     pub volume: VolumeId,
+    /// The storage system holding it.
     pub storage: StorageSerial,
     /// "P" for the PVOL end, "S" for the SVOL end.
     pub ps: &'static str,
+    /// The pair state at this end.
     pub state: PairState,
     /// Copy mode for remote mirrors, "local" for in-system ones.
     pub mode: String,
+    /// The volume at the other end.
     pub mirror_volume: VolumeId,
     /// Share of the volume in sync with its mirror, by pending chunks.
     pub sync_percent: f64,

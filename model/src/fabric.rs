@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// Where a system stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Health {
+    /// Running.
     Up,
     /// Crashed: restarts with [`Input::Restart`].
     Down,
@@ -32,14 +33,19 @@ pub enum Health {
 /// it would report something that did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FaultRefusal {
+    /// A crash or disaster of a system already down.
     #[error("storage {0} is already down")]
     AlreadyDown(StorageSerial),
+    /// A crash or disaster of a system already lost.
     #[error("storage {0} was already lost in a disaster")]
     AlreadyLost(StorageSerial),
+    /// A restart of a system lost in a disaster.
     #[error("storage {0} was lost in a disaster and cannot restart")]
     LostForGood(StorageSerial),
+    /// A restart of a system that is running.
     #[error("storage {0} is running: nothing to restart")]
     Running(StorageSerial),
+    /// A second takeover of one system.
     #[error("the standby host of storage {0} has already taken over")]
     AlreadyTakenOver(StorageSerial),
 }
@@ -120,18 +126,22 @@ impl Systems {
         self.0.iter().map(|s| (s.serial(), s))
     }
 
+    /// The system with serial `s`.
     pub fn get(&self, s: StorageSerial) -> Option<&StorageSystem> {
         self.0.iter().find(|x| x.serial() == s)
     }
 
+    /// The system with serial `s`, to change (tests and harnesses set up a world this way).
     pub fn get_mut(&mut self, s: StorageSerial) -> Option<&mut StorageSystem> {
         self.0.iter_mut().find(|x| x.serial() == s)
     }
 
+    /// How many systems.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -148,6 +158,7 @@ impl std::ops::Index<&StorageSerial> for Systems {
 #[derive(Clone, Debug)]
 pub struct Fabric {
     layout: Arc<Layout>,
+    /// The storage systems, in topology order (their index is the `usize` the wire is given).
     pub systems: Systems,
     marks: Vec<Marks>,
     link_up: Vec<bool>,
@@ -252,10 +263,12 @@ impl Fabric {
         self.scratch = out;
     }
 
+    /// How many systems.
     pub fn len(&self) -> usize {
         self.systems.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.systems.is_empty()
     }
@@ -266,10 +279,12 @@ impl Fabric {
         self.layout.serials.iter().position(|&x| x == s)
     }
 
+    /// The serial of system `i`.
     pub fn serial(&self, i: usize) -> StorageSerial {
         self.layout.serials[i]
     }
 
+    /// The system with serial `s`.
     pub fn system(&self, s: StorageSerial) -> Option<&StorageSystem> {
         self.index(s).map(|i| &self.systems.0[i])
     }
@@ -279,20 +294,24 @@ impl Fabric {
         &self.systems.0[i]
     }
 
+    /// Whether system `i` is up, down or lost.
     pub fn health(&self, i: usize) -> Health {
         self.marks[i].health
     }
 
+    /// Whether system `i` runs (takes inputs).
     #[inline]
     pub fn is_up(&self, i: usize) -> bool {
         self.marks[i].health == Health::Up
     }
 
+    /// The replication links, as the indexes of the two systems each joins.
     pub fn links(&self) -> &[[usize; 2]] {
         &self.layout.links
     }
 
-    pub fn link_is_up(&self, l: usize) -> bool {
+    /// Whether replication link `l` is up.
+    pub(crate) fn link_is_up(&self, l: usize) -> bool {
         self.link_up[l]
     }
 

@@ -21,14 +21,18 @@ pub struct VolumeSerial(pub u32);
 /// A volume: storage serial + volume serial (Fig 7 PVOL ID / SVOL ID).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VolumeId {
+    /// The storage system holding it.
     pub storage: StorageSerial,
+    /// Its LDEV number there.
     pub serial: VolumeSerial,
 }
 
 /// A mirror (pair) is named by its two volumes; one PVOL may have several mirrors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MirrorId {
+    /// The primary volume (the source of the copy).
     pub pvol: VolumeId,
+    /// The secondary volume.
     pub svol: VolumeId,
 }
 
@@ -43,17 +47,22 @@ pub struct WriteId(pub u64);
 #[serde(transparent)]
 pub struct CommandId(pub u64);
 
+/// Why an id does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdError {
+    /// Not `STORAGE:HEX`.
     #[error("expected a volume id like \"64001:105a\" (storage serial : hex volume serial), found {0:?}")]
     Volume(String),
+    /// Not a decimal storage serial.
     #[error("expected a storage serial (a decimal number like 64001), found {0:?}")]
     Storage(String),
+    /// Not a hex volume serial.
     #[error("expected a hex volume serial like \"105a\", found {0:?}")]
     VolumeSerial(String),
 }
 
 impl VolumeId {
+    /// Volume `serial` of storage `storage` (`VolumeId::new(64001, 0x105a)` is `64001:105a`).
     pub const fn new(storage: u32, serial: u32) -> Self {
         VolumeId {
             storage: StorageSerial(storage),
@@ -63,6 +72,7 @@ impl VolumeId {
 }
 
 impl MirrorId {
+    /// The mirror from `pvol` to `svol`.
     pub const fn new(pvol: VolumeId, svol: VolumeId) -> Self {
         MirrorId { pvol, svol }
     }

@@ -13,15 +13,24 @@ use crate::topology::Topology;
 use crate::volume::Digest;
 use std::collections::BTreeMap;
 
+/// The PVOL's content is the issued writes applied in order (checker only).
 pub const PVOL_IN_ORDER: &str = "the PVOL takes the production writes in the order issued";
+/// Judged by [`split_identical`] when an atomic split completes.
 pub const SPLIT_IDENTICAL: &str = "the SVOLs of a completed atomic split are identical";
+/// Judged by [`at_a_point`] when an atomic split completes (checker only).
 pub const SPLIT_AT_A_POINT: &str =
     "the SVOLs of a completed atomic split equal the PVOL at one point of the write stream";
+/// Judged by [`acked_on_svol`] in every state (checker only).
 pub const SYNC_ACKED: &str = "sync: every acknowledged write is on the remote SVOL";
+/// Judged by [`at_a_point`] on every remote SVOL outside a resync (checker only).
 pub const PREFIX: &str = "the remote SVOL holds a prefix of the writes (outside a resync)";
+/// Judged by [`copy_whole`] when a no-copy create completes.
 pub const NOCOPY_IDENTICAL: &str = "a no-copy pair is created only on identical volumes";
+/// Judged by [`copy_whole`] when a resync completes (checker only).
 pub const RESYNC_EQUAL: &str = "a completed resync leaves the SVOL equal to the PVOL";
+/// Judged by [`quiet_pairs_differing`]: in every state by the checker, at the end by the simulator.
 pub const QUIET_PAIR: &str = "a mirror in PAIR holds identical volumes once nothing is in flight";
+/// Judged by [`ends_agree`] when the network is quiet and no fault stands (checker only).
 pub const ENDS_AGREE: &str =
     "once the network is quiet, a remote mirror in PAIR at one end is in PAIR at the other";
 

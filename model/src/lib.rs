@@ -3,6 +3,7 @@
 //! state machine. No clock, no I/O, no randomness: the model checker ([`check`]) and the
 //! simulator crate both drive [`protocol::StorageSystem`], so what is checked is what runs.
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub mod bitmap;
 pub mod check;

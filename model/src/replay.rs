@@ -42,27 +42,40 @@ pub enum Step {
     /// A host writes block `block` of `volume` with version `write` (Fig 5 step 500's
     /// production I/O, or the auxiliary host on a split SVOL).
     Write {
+        /// The host, by its name in the scenario.
         host: String,
+        /// The version written.
         write: WriteId,
+        /// The volume written.
         volume: VolumeId,
+        /// The block written.
         block: u64,
     },
     /// The administrator runs a command line (HORCM verb or fault), or one part of it.
     Run {
+        /// The command line as written.
         line: CommandLine,
+        /// Which protocol command of the line, when it becomes several (one per system); `None` runs them all.
         part: Option<Part>,
     },
     /// The channel `from -> to` of `via` delivers `message`.
     Deliver {
+        /// The path.
         via: Transport,
+        /// The sending system.
         from: StorageSerial,
+        /// The receiving system.
         to: StorageSerial,
+        /// Which message in flight, named by its content.
         message: MessageKey<MirrorRef>,
     },
     /// A timer the protocol set on `system` fires.
     Timer {
+        /// Which timer.
         kind: TimerKind,
+        /// The mirror it belongs to.
         mirror: MirrorRef,
+        /// The system that set it.
         system: StorageSerial,
     },
 }
@@ -70,27 +83,44 @@ pub enum Step {
 /// Part `k` of the `of` protocol commands one command line becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Part {
+    /// Which part, from 1.
     pub k: u32,
+    /// How many parts the line becomes.
     pub of: u32,
 }
 
 /// What a message is, as far as naming it in a replay needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MessageKind {
+    /// `write`: `Message::Write`.
     Write,
+    /// `chunk`: `Message::Chunk`.
     Chunk,
+    /// `split-mark`: `Message::Mark` of kind `MarkKind::Split`.
     SplitMark,
+    /// `cycle-end`: `Message::Mark` of kind `MarkKind::CycleEnd`.
     CycleEnd,
+    /// `pass-end`: `Message::Mark` of kind `MarkKind::PassEnd`.
     PassEnd,
+    /// `ack`: `Message::Ack`.
     Ack,
+    /// `forward`: `Message::Forward`.
     Forward,
+    /// `split-done`: `Message::SplitDone`.
     SplitDone,
+    /// `create`: `Message::Create`.
     Create,
+    /// `create-reply`: `Message::CreateReply`.
     CreateReply,
+    /// `resync`: `Message::Resync`.
     Resync,
+    /// `resync-bitmap`: `Message::ResyncBitmap`.
     ResyncBitmap,
+    /// `copy-complete`: `Message::CopyComplete`.
     CopyComplete,
+    /// `suspend`: `Message::Suspend`.
     Suspend,
+    /// `delete`: `Message::Delete`.
     Delete,
 }
 
@@ -111,19 +141,26 @@ pub enum Tag {
 /// in a step, [`MirrorId`] once resolved against a topology.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MessageKey<M> {
+    /// What the message is.
     pub kind: MessageKind,
+    /// The mirror it belongs to.
     pub mirror: M,
+    /// What tells it from others of its kind and mirror.
     pub tag: Tag,
 }
 
 /// The protocol timers by kind; the mirror completes a [`Timer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerKind {
+    /// `cycle`: `Timer::Cycle`.
     Cycle,
+    /// `pass`: `Timer::Pass`.
     Pass,
+    /// `local-copy`: `Timer::LocalCopy`.
     LocalCopy,
 }
 
+/// Why a replay step does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StepError {
     #[error(
@@ -132,26 +169,43 @@ pub enum StepError {
          64001->64002 delivers forward of ORA_R1 split 64001/1\" or \"timer local-copy of ORA_L \
          fires at 64001\", found {0:?}"
     )]
+    /// The line matches no step form.
     Form(String),
+    /// A part of the step is not what its place needs.
     #[error("expected {what}, found {found:?}")]
-    Expected { what: &'static str, found: String },
+    /// A part of the step is not what its place needs.
+    Expected {
+        /// What the place needs.
+        what: &'static str,
+        /// What the line has there.
+        found: String,
+    },
     #[error("expected a message kind ({}), found {0:?}", MessageKind::names())]
+    /// An unknown message kind.
     Kind(String),
     #[error("a {kind} message is named {needs}, e.g. \"{kind} of ORA_R1{example}\"")]
+    /// A message named without the detail its kind needs.
     Tag {
+        /// The message kind.
         kind: MessageKind,
+        /// The detail it needs.
         needs: &'static str,
+        /// How that detail is written.
         example: &'static str,
     },
     #[error(transparent)]
+    /// A bad storage or volume id.
     Id(#[from] IdError),
     #[error(transparent)]
+    /// A bad mirror name.
     Mirror(#[from] MirrorRefError),
     #[error("run: {0}")]
+    /// A bad command line in a `run` step.
     Command(#[from] CommandError),
 }
 
 impl MessageKind {
+    /// Every kind, in the order the grammar lists them.
     pub const ALL: [MessageKind; 15] = [
         MessageKind::Write,
         MessageKind::Chunk,
@@ -170,6 +224,7 @@ impl MessageKind {
         MessageKind::Delete,
     ];
 
+    /// The kind as a step writes it (`split-done`).
     pub fn name(self) -> &'static str {
         match self {
             MessageKind::Write => "write",
@@ -278,6 +333,7 @@ impl<M: fmt::Display> fmt::Display for MessageKey<M> {
 }
 
 impl TimerKind {
+    /// A timer's kind and mirror.
     pub fn of(timer: Timer) -> (TimerKind, MirrorId) {
         match timer {
             Timer::Cycle(m) => (TimerKind::Cycle, m),
@@ -286,6 +342,7 @@ impl TimerKind {
         }
     }
 
+    /// The timer of this kind for mirror `m`.
     pub fn timer(self, m: MirrorId) -> Timer {
         match self {
             TimerKind::Cycle => Timer::Cycle(m),

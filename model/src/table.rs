@@ -10,7 +10,9 @@ use std::str::FromStr;
 /// Fig 6 "Copy Type" (610).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CopyType {
+    /// Both volumes in one storage system (an in-system copy).
     Local,
+    /// The volumes in two storage systems, joined by a replication link.
     Remote,
 }
 
@@ -19,21 +21,31 @@ pub enum CopyType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PairState {
+    /// No pair: the volume is on its own (a deleted pair ends here).
     Simplex,
+    /// The initial copy or a resync is running.
     Copy,
+    /// The SVOL follows the PVOL by the copy mode.
     Pair,
+    /// Split by a command: both volumes writable, differences tracked in the bitmap.
     Split,
+    /// Split by a fault (link, crash, full journal): differences tracked, resync needed.
     SuspendedError,
 }
 
-/// How a remote mirror moves host writes (DESIGN.md "Copy modes").
+/// How a remote mirror moves host writes (ARCHITECTURE.md "Copy modes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CopyMode {
+    /// The host is acknowledged once the SVOL has the write.
     Sync,
+    /// The host is acknowledged at once; its next write waits for the remote acknowledgement.
     SemiSync,
+    /// Writes are journalled and sent in order; the host never waits (unless the journal is full).
     Async,
+    /// Writes go to the bitmap; a cycle timer sends the delta set whole.
     Periodic,
+    /// Writes go to the bitmap; a pass timer copies it in address order.
     Adaptive,
 }
 
@@ -71,17 +83,21 @@ pub enum AsyncResume {
 /// Per-mirror settings, fixed at paircreate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PairOptions {
+    /// How writes reach the SVOL.
     pub mode: CopyMode,
     /// Pending-bitmap granularity in bytes, a multiple of [`crate::volume::BLOCK_BYTES`].
     pub chunk_bytes: u64,
     /// Async: journal capacity in bytes.
     pub journal_bytes: u64,
+    /// Async: what a full journal does.
     pub on_full: OnFull,
+    /// Sync: what a write that cannot reach the SVOL does.
     pub fence: Fence,
     /// Periodic: cycle length; adaptive: pass interval.
     pub period_ns: u64,
     /// Bitmap-driven copies keep at most this many bytes unacknowledged on the link.
     pub window_bytes: u64,
+    /// Async: how writes held by an atomic split are sent afterwards.
     pub resume: AsyncResume,
 }
 
@@ -101,6 +117,7 @@ impl Default for PairOptions {
 }
 
 impl PairOptions {
+    /// The defaults with copy mode `mode`.
     pub fn with_mode(mode: CopyMode) -> Self {
         PairOptions {
             mode,
@@ -112,9 +129,13 @@ impl PairOptions {
 /// The verbs a pair state accepts or refuses (HORCM-style).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Verb {
+    /// paircreate.
     Create,
+    /// pairsplit.
     Split,
+    /// pairresync.
     Resync,
+    /// pairdelete.
     Delete,
 }
 
@@ -123,16 +144,21 @@ pub enum Verb {
 pub enum Refusal {
     /// The acceptance matrix says no.
     State {
+        /// The verb refused.
         verb: Verb,
+        /// The pair state that refuses it.
         state: PairState,
     },
+    /// The named volume does not exist on this system.
     NoSuchVolume(VolumeId),
-    /// A no-copy create on volumes whose content differs (invariant 4).
+    /// A no-copy create on volumes whose content differs (`invariants::NOCOPY_IDENTICAL`).
     NotIdentical,
+    /// The two volumes of a paircreate differ in size.
     SizeMismatch,
     /// The volume is the SVOL of a pair in COPY or PAIR (or SUSPENDED_ERROR before a
     /// takeover): only the mirror may write it.
     SvolProtected(VolumeId),
+    /// A write beyond the end of the volume.
     OutOfRange(VolumeId),
     /// The remote system cannot be reached (link down).
     Unreachable(StorageSerial),
@@ -141,13 +167,16 @@ pub enum Refusal {
     /// indirect mirrors behind it cannot be split at the same point. (The SVOL, not the whole
     /// mirror id, keeps in-flight records at 64 bytes.)
     ForwardNotPaired {
+        /// The SVOL of the remote mirror the split must cross.
         svol: VolumeId,
+        /// That mirror's state.
         state: PairState,
     },
     /// A sync mirror with fence `refuse` could not reach its SVOL.
     Fenced(VolumeId),
     /// Another atomic split is in progress on this system (or the async catch-up after one).
     Busy,
+    /// The chunk size is not a positive multiple of the block size.
     BadChunk,
     /// The PVOL is being restored from its SVOL (`pairresync --restore`).
     Restoring(VolumeId),
@@ -236,7 +265,9 @@ fn acceptance_reason(verb: Verb, state: PairState) -> &'static str {
 /// One row of Fig 6: the copy management table a volume holds for one mirror.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyTable {
+    /// The volume holding this row.
     pub volume: VolumeId,
+    /// Fig 6 610: local or remote.
     pub copy_type: CopyType,
     /// Fig 6 620: the system holding the paired volume (itself for a local copy).
     pub pair_system: StorageSerial,
@@ -248,7 +279,9 @@ pub struct CopyTable {
     pub status: PairState,
     /// Fig 6 660.
     pub pending: PendingBitmap,
+    /// The copy mode of a remote mirror (`None` for a local one).
     pub mode: Option<CopyMode>,
+    /// The bitmap's chunk size in bytes.
     pub chunk_bytes: u64,
 }
 
@@ -277,6 +310,7 @@ impl fmt::Display for CopyMode {
 }
 
 impl CopyMode {
+    /// Every mode, in the order reports list them.
     pub const ALL: [CopyMode; 5] = [
         CopyMode::Sync,
         CopyMode::SemiSync,

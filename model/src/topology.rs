@@ -8,49 +8,75 @@ use petgraph::graphmap::DiGraphMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use thiserror::Error;
 
+/// A volume of the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VolumeSpec {
+    /// Where it is.
     pub id: VolumeId,
+    /// Its size in bytes.
     pub size: u64,
     /// Bytes holding data at the start: what a full initial copy sends.
     pub used: u64,
 }
 
+/// A mirror of the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MirrorSpec {
+    /// Its two volumes.
     pub id: MirrorId,
+    /// Its group name (Fig 9), how commands name it.
     pub group: String,
+    /// Its copy mode and tunables.
     pub options: PairOptions,
 }
 
+/// Why a topology or a mirror name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TopologyError {
+    /// Two volumes with one id.
     #[error("volume {0} is defined twice")]
     DuplicateVolume(VolumeId),
+    /// A mirror or command names a volume that is not defined.
     #[error("volume {0} does not exist")]
     UnknownVolume(VolumeId),
+    /// Two mirrors with one pair of volumes.
     #[error("mirror {0} is defined twice")]
     DuplicateMirror(MirrorId),
+    /// A mirror's volumes differ in size.
     #[error("mirror {mirror}: volumes differ in size ({pvol_size} vs {svol_size} bytes)")]
     SizeMismatch {
+        /// The mirror.
         mirror: MirrorId,
+        /// Its PVOL's size in bytes.
         pvol_size: u64,
+        /// Its SVOL's size in bytes.
         svol_size: u64,
     },
+    /// The mirror would close a cycle.
     #[error("mirror {0} would close a cycle of mirrors (a volume would copy onto itself)")]
     Cycle(MirrorId),
+    /// A mirror from a volume to itself.
     #[error("mirror {0} mirrors a volume onto itself")]
     SelfMirror(MirrorId),
+    /// The chunk size is not a positive multiple of the block size.
     #[error("mirror {0}: chunk size must be a positive multiple of 4KiB")]
     BadChunk(MirrorId),
+    /// A command names a group no mirror has.
     #[error("unknown group {0:?}")]
     UnknownGroup(String),
+    /// `PVOL,SVOL` names no mirror.
     #[error("no mirror from {pvol} to {svol}")]
-    UnknownMirror { pvol: VolumeId, svol: VolumeId },
+    UnknownMirror {
+        /// The PVOL named.
+        pvol: VolumeId,
+        /// The SVOL named.
+        svol: VolumeId,
+    },
     #[error(
         "mirrors {0} cannot be split atomically: no storage system feeds all of them through \
          mirrors, so they share no point in one write stream"
     )]
+    /// The mirrors of an atomic split share no source (Fig 10 step 1100 finds no route).
     NoCommonStream(String),
 }
 
@@ -58,6 +84,7 @@ pub enum TopologyError {
 /// sub-plans to forward through remote mirrors to the systems holding indirect mirrors.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SplitPlan {
+    /// The system that splits `here` and forwards `forwards` (`None` in an empty plan).
     pub system: Option<StorageSerial>,
     /// Mirrors whose PVOL is on this system (local ones, and remote ones split at this end).
     pub here: Vec<MirrorId>,
@@ -89,7 +116,7 @@ impl Topology {
     /// The origin tag of a volume's content at t = 0: volumes joined by a mirror then hold
     /// the same data, so they share the tag of the volume at the head of their chain (the
     /// mirror graph has no cycles: validation refuses them).
-    pub fn origin_of(&self, v: VolumeId) -> u64 {
+    pub(crate) fn origin_of(&self, v: VolumeId) -> u64 {
         let mut head = v;
         while let Some(m) = self.mirrors().find(|m| m.id.svol == head) {
             head = m.id.pvol;
@@ -97,10 +124,12 @@ impl Topology {
         (u64::from(head.storage.0) << 32) | u64::from(head.serial.0)
     }
 
+    /// An empty topology.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds a volume; its id must be new.
     pub fn add_volume(&mut self, spec: VolumeSpec) -> Result<(), TopologyError> {
         if self.volumes.contains_key(&spec.id) {
             return Err(TopologyError::DuplicateVolume(spec.id));
@@ -111,7 +140,11 @@ impl Topology {
     }
 
     /// Checks a mirror before it exists: volumes known, same size, no cycle, sane chunk.
-    pub fn check_mirror(&self, id: MirrorId, options: &PairOptions) -> Result<(), TopologyError> {
+    pub(crate) fn check_mirror(
+        &self,
+        id: MirrorId,
+        options: &PairOptions,
+    ) -> Result<(), TopologyError> {
         let p = self.volume(id.pvol)?;
         let s = self.volume(id.svol)?;
         if id.pvol == id.svol {
@@ -136,6 +169,7 @@ impl Topology {
         Ok(())
     }
 
+    /// Adds a mirror: volumes known, same size, no cycle, sane chunk (`check_mirror`).
     pub fn add_mirror(&mut self, spec: MirrorSpec) -> Result<(), TopologyError> {
         self.check_mirror(spec.id, &spec.options)?;
         let ty = if spec.id.is_local() {
@@ -148,24 +182,29 @@ impl Topology {
         Ok(())
     }
 
+    /// Volume `id`, or why not.
     pub fn volume(&self, id: VolumeId) -> Result<&VolumeSpec, TopologyError> {
         self.volumes
             .get(&id)
             .ok_or(TopologyError::UnknownVolume(id))
     }
 
+    /// Every volume, in id order.
     pub fn volumes(&self) -> impl Iterator<Item = &VolumeSpec> {
         self.volumes.values()
     }
 
+    /// Every mirror, in id order.
     pub fn mirrors(&self) -> impl Iterator<Item = &MirrorSpec> {
         self.mirrors.values()
     }
 
+    /// Mirror `id`, if defined.
     pub fn mirror(&self, id: MirrorId) -> Option<&MirrorSpec> {
         self.mirrors.get(&id)
     }
 
+    /// Every storage system holding a volume.
     pub fn systems(&self) -> BTreeSet<StorageSerial> {
         self.volumes.keys().map(|v| v.storage).collect()
     }
@@ -184,6 +223,7 @@ impl Topology {
         Ok(m)
     }
 
+    /// The group name of mirror `id`.
     pub fn group_of(&self, id: MirrorId) -> Option<&str> {
         self.mirrors.get(&id).map(|m| m.group.as_str())
     }
@@ -272,7 +312,7 @@ impl Topology {
     /// Routes an atomic split of `mirrors` (Fig 10 step 1100): finds the storage system whose
     /// write stream feeds every named mirror, splits what is local there, and forwards the rest
     /// through the remote mirrors on the path to each indirect mirror.
-    pub fn split_plan(&self, mirrors: &[MirrorId]) -> Result<SplitPlan, TopologyError> {
+    pub(crate) fn split_plan(&self, mirrors: &[MirrorId]) -> Result<SplitPlan, TopologyError> {
         let names = || {
             mirrors
                 .iter()
@@ -341,14 +381,19 @@ fn insert_route(plan: &mut SplitPlan, hops: &[MirrorId], m: MirrorId) {
 /// How a command names a mirror.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MirrorRef {
+    /// A group name (Fig 9).
     Group(String),
+    /// `PVOL,SVOL` ids (Fig 7).
     Ids(VolumeId, VolumeId),
 }
 
+/// Why a mirror name does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MirrorRefError {
+    /// A bad volume id in `PVOL,SVOL`.
     #[error(transparent)]
     Volume(#[from] IdError),
+    /// Neither a group name nor `PVOL,SVOL`.
     #[error("expected a group name or PVOL,SVOL (e.g. 64001:105a,64001:106a), found {0:?}")]
     Neither(String),
 }

@@ -375,10 +375,12 @@ impl Volume {
         }
     }
 
-    pub fn origin(&self) -> u64 {
+    /// The origin tag: what the unwritten blocks hold.
+    pub(crate) fn origin(&self) -> u64 {
         self.origin
     }
 
+    /// The content digest: equal digests mean identical volumes.
     pub fn digest(&self) -> Digest {
         Digest(self.digest)
     }
@@ -388,6 +390,7 @@ impl Volume {
         self.blocks.len()
     }
 
+    /// The version block `block` holds (`None`: origin content).
     pub fn block(&self, block: u64) -> Option<WriteId> {
         self.blocks.get(block)
     }
@@ -410,7 +413,7 @@ impl Volume {
 
     /// Makes blocks `first..end` read exactly as `blocks` (sorted, all inside the range) do on
     /// the source: a chunk copy replaces the whole chunk, unwritten blocks included.
-    pub fn replace_range(&mut self, first: u64, end: u64, blocks: &[(u64, WriteId)]) {
+    pub(crate) fn replace_range(&mut self, first: u64, end: u64, blocks: &[(u64, WriteId)]) {
         let stale: Vec<(u64, WriteId)> = self.blocks_in(first, end);
         for (b, v) in stale {
             self.digest ^= entry_hash(b, v);
@@ -425,7 +428,7 @@ impl Volume {
 
     /// Forgets all content and takes `origin`: the target of a full initial copy starts over as
     /// the source's base, and the copy then brings every written block across.
-    pub fn reset_to_origin(&mut self, origin: u64) {
+    pub(crate) fn reset_to_origin(&mut self, origin: u64) {
         self.origin = origin;
         self.blocks.clear();
         self.digest = mix(origin);
@@ -435,7 +438,12 @@ impl Volume {
     /// of `chunk_blocks` blocks): what a copy that finished with writes still pending promises
     /// (a periodic or adaptive copy ends with a delta set; writes after it wait in the bitmap).
     /// With nothing pending, the digests decide.
-    pub fn same_outside(&self, other: &Volume, pending: &PendingBitmap, chunk_blocks: u64) -> bool {
+    pub(crate) fn same_outside(
+        &self,
+        other: &Volume,
+        pending: &PendingBitmap,
+        chunk_blocks: u64,
+    ) -> bool {
         if pending.is_empty() {
             return self.digest == other.digest;
         }

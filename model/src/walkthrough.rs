@@ -42,6 +42,7 @@ pub const SIZE: u64 = 64 << 20;
 pub struct StepRecord {
     /// Short name: `fig2`, `510-copy`, `510`, `520`, `530`, `fig12`, `540`, `refused`.
     pub key: &'static str,
+    /// What the step does, as printed.
     pub title: String,
     /// Each command line run in the step with every output it and the copies it started
     /// produced (messages sent included).
@@ -84,8 +85,11 @@ impl StepRecord {
 /// The walk-through's end state and every step's record.
 #[derive(Clone, Debug)]
 pub struct Walkthrough {
+    /// The world after the last step.
     pub world: World,
+    /// The topology it ran on.
     pub topology: Topology,
+    /// Every step, in order.
     pub steps: Vec<StepRecord>,
 }
 
@@ -197,12 +201,16 @@ impl<W: Write> Walk<'_, W> {
     }
 }
 
+/// Why the walk-through stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
+    /// Writing the printout failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A command line of the script does not resolve.
     #[error(transparent)]
     Command(#[from] crate::command::CommandError),
+    /// A step did not do what the seed says (a bug in the protocol).
     #[error("walk-through went wrong: {0}")]
     Broken(String),
 }

@@ -18,8 +18,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// A message on the host network (host agents), which delivers in any order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Envelope {
+    /// The sending system.
     pub from: StorageSerial,
+    /// The receiving system.
     pub to: StorageSerial,
+    /// The message.
     pub msg: Message,
 }
 
@@ -27,6 +30,7 @@ pub struct Envelope {
 /// what is in flight and which timers are set are the world's own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World {
+    /// The systems and what is down, shared with the simulator's rules.
     pub fabric: Fabric,
     /// Interconnect, one FIFO per direction `(from, to)`.
     pub links: BTreeMap<(StorageSerial, StorageSerial), VecDeque<Message>>,
@@ -141,10 +145,12 @@ impl World {
         wire.log
     }
 
+    /// The system with serial `s` (panics if there is none: a harness bug).
     pub fn system(&self, s: StorageSerial) -> &StorageSystem {
         &self.fabric.systems[&s]
     }
 
+    /// Volume `v` (panics if there is none: a harness bug).
     pub fn volume(&self, v: VolumeId) -> &Volume {
         self.system(v.storage)
             .volume(v.serial)

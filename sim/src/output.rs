@@ -1,4 +1,4 @@
-//! What a run produces and how it is written: `summary.json` (the DESIGN.md keys and more),
+//! What a run produces and how it is written: `summary.json` (its keys: README "Simulation"),
 //! the CSV time series, and the short table printed to stdout.
 //!
 //! The summary types are declared once, here, and read back by the report and a sweep

@@ -6,7 +6,8 @@ mod sim_common;
 use mirrorlab::scenario_text::{poisson, ScenarioText};
 use sim_common::parse;
 
-/// Fig 8 as DESIGN.md writes it, with a synthetic host; each test changes one thing of it.
+/// Fig 8 as a scenario file (64001: 105a, 106a; 64002: 105b, 106b, ORA_R1 and the local
+/// mirrors), with a synthetic host; each test changes one thing of it.
 fn base() -> String {
     ScenarioText::new("validation base", "2h")
         .key("seed", 1)

@@ -2,9 +2,9 @@
 //! which a production host writes, the administrator runs an atomic split, a no-copy
 //! `paircreate` of ORA_R2 and a `pairresync`, an auxiliary host writes a split SVOL, messages
 //! travel (the replication link FIFO, the host network in any order) and, behind a flag, faults
-//! strike — in every possible order. This module owns that model, the properties of DESIGN.md
-//! "Invariants the checker proves", a shortest-counterexample search and the rendering of a
-//! counterexample in domain words. It holds no protocol logic: every step is a call of
+//! strike — in every possible order. This module owns that model, its properties (README
+//! "Model checking"; ARCHITECTURE.md "Invariants"), a shortest-counterexample search and the
+//! rendering of a counterexample in domain words. It holds no protocol logic: every step is a call of
 //! [`crate::protocol::StorageSystem::handle`] through [`World`], so what is checked is what the
 //! simulator runs.
 
@@ -41,17 +41,23 @@ pub use crate::invariants::{
     ENDS_AGREE, NOCOPY_IDENTICAL, PREFIX, PVOL_IN_ORDER, QUIET_PAIR, RESYNC_EQUAL,
     SPLIT_AT_A_POINT, SPLIT_IDENTICAL, SYNC_ACKED,
 };
-pub const NO_HANG: &str =
+/// Liveness: nothing waits for ever once the world is stuck.
+pub(crate) const NO_HANG: &str =
     "nothing hangs: when nothing more can happen, every host write and command has finished";
+/// Reached on some path (a `sometimes` property): the script's split finishes.
 pub const SPLIT_COMPLETES: &str = "the atomic split completes";
+/// Reached on some path: the no-copy create of Fig 12 succeeds.
 pub const NOCOPY_PAIR: &str = "ORA_R2 reaches PAIR by no-copy";
+/// Reached on some path: the script's resync finishes.
 pub const RESYNC_COMPLETES: &str = "a resync completes";
+/// Reached on some path (`--faults`): a suspended mirror is resynced.
 pub const FAULT_REPAIRED: &str = "a mirror suspended by a fault is resynced";
 
 /// What to check. The default is Fig 8, sync, the split forwarded on the interconnect, five
 /// production writes two at a time, two auxiliary writes, volumes of two chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CheckConfig {
+    /// The copy mode of the remote mirrors.
     pub mode: CopyMode,
     /// How the atomic split travels to the secondary.
     pub transport: Transport,
@@ -66,9 +72,11 @@ pub struct CheckConfig {
     pub chunks: u8,
     /// Link down and secondary crash (one fault per path), then repair and resync of ORA_R1.
     pub faults: bool,
+    /// A deliberately broken protocol to check (the checker must find its bug).
     pub mutant: Option<Mutant>,
     /// A third system 64003 fed from 105b (ORA_R3), with a local mirror ORA_CL split too.
     pub cascade: bool,
+    /// How an async mirror resumes after a split (only with `mode` async).
     pub resume: AsyncResume,
 }
 
@@ -143,9 +151,12 @@ pub fn mutant_note(mutant: Mutant, transport: Transport) -> Option<&'static str>
 
 /// One step of the administrator's script; each waits for the previous to finish.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StepKind {
+pub(crate) enum StepKind {
+    /// `pairsplit --atomic ORA_L ORA_RL`.
     Split,
+    /// `paircreate ORA_R2 ... --nocopy` (Fig 12).
     NoCopyCreate,
+    /// `pairresync` of the split mirrors.
     Resync,
 }
 
@@ -167,24 +178,35 @@ pub enum Action {
     AuxWrite,
     /// The next command of `pairsplit --atomic` (two commands under `no-atomic`).
     IssueSplit,
+    /// The next command of the no-copy `paircreate` of ORA_R2.
     IssueNoCopyCreate,
+    /// The next command of the script's `pairresync`.
     IssueResync,
     /// `pairresync` of a remote mirror a fault suspended (ORA_R1, or ORA_R2 if created).
     ResyncAfterFault(MirrorId),
     /// The oldest message on the replication link `from -> to` arrives.
     DeliverLink {
+        /// The sending system.
         from: StorageSerial,
+        /// The receiving system.
         to: StorageSerial,
     },
     /// The `i`-th message on the host network arrives (any may go first).
     DeliverHostNet(usize),
+    /// A timer set on `system` fires.
     FireTimer {
+        /// The system that set it.
         system: StorageSerial,
+        /// Which timer.
         timer: Timer,
     },
+    /// `--faults`: the replication link between primary and secondary fails.
     LinkDown,
+    /// The failed link is repaired.
     LinkUp,
+    /// `--faults`: the secondary crashes.
     Crash,
+    /// The crashed secondary restarts.
     Restart,
 }
 
@@ -199,48 +221,50 @@ enum Outcome {
 /// Facts of the past the properties need; flags that a violation was seen at the moment it
 /// could be judged (e.g. when a command finished) stay set.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct History {
+pub(crate) struct History {
     /// The PVOL's content was not the one the writes issued so far give, in order.
-    pub pvol_out_of_order: bool,
-    pub split_done: bool,
-    pub split_differs: bool,
-    pub split_not_a_point: bool,
-    pub nocopy_pair: bool,
-    pub nocopy_differs: bool,
-    pub resynced: bool,
-    pub resync_differs: bool,
-    pub fault_repaired: bool,
+    pub(crate) pvol_out_of_order: bool,
+    pub(crate) split_done: bool,
+    pub(crate) split_differs: bool,
+    pub(crate) split_not_a_point: bool,
+    pub(crate) nocopy_pair: bool,
+    pub(crate) nocopy_differs: bool,
+    pub(crate) resynced: bool,
+    pub(crate) resync_differs: bool,
+    pub(crate) fault_repaired: bool,
     /// Remote SVOLs (bit per entry of the model's list) in a resync: not a prefix meanwhile.
-    pub resyncing: u8,
+    pub(crate) resyncing: u8,
 }
 
 /// A state of the checked world: the [`World`] plus hosts, script position and history.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckState {
+    /// The storage systems, what is in flight and the timers set.
     pub world: World,
     /// Production writes issued, and those not yet acknowledged or failed.
-    pub issued: u8,
-    pub outstanding: u8,
+    pub(crate) issued: u8,
+    pub(crate) outstanding: u8,
     /// Production writes acknowledged, bit `k - 1` for write `k`.
-    pub acked: u16,
+    pub(crate) acked: u16,
     /// Production writes the PVOL took, and those refused without landing.
-    pub applied: u16,
-    pub refused: u16,
-    pub aux_issued: u8,
+    pub(crate) applied: u16,
+    pub(crate) refused: u16,
+    pub(crate) aux_issued: u8,
     aux_outstanding: bool,
     /// The PVOL 105a's digest before any write and after each write applied to it.
-    pub pvol_points: Vec<Digest>,
+    pub(crate) pvol_points: Vec<Digest>,
     /// Script step in progress and its commands issued so far.
-    pub step: u8,
+    pub(crate) step: u8,
     step_cmds: Vec<(CommandId, Outcome)>,
     fault_resync: Option<(CommandId, MirrorId, Outcome)>,
-    pub faults_used: u8,
-    pub fault_resyncs: u8,
-    pub history: History,
+    pub(crate) faults_used: u8,
+    pub(crate) fault_resyncs: u8,
+    pub(crate) history: History,
 }
 
 /// The model: configuration, topology and the resolved command script.
 pub struct CheckModel {
+    /// What is checked.
     pub config: CheckConfig,
     /// The topology before the script runs (without ORA_R2, which its `paircreate` makes).
     start: Topology,
@@ -269,7 +293,7 @@ const AUX_WRITE_BASE: u64 = 100;
 /// How a replay of a checked path names the production host (it writes the PVOL 105a).
 pub const PROD_HOST: &str = "prod";
 /// How a replay names the auxiliary host (it writes the split SVOL 106a).
-pub const AUX_HOST: &str = "aux";
+pub(crate) const AUX_HOST: &str = "aux";
 /// How a replay names the replication link between the primary and the secondary: the one
 /// `--faults` takes down.
 pub const FAULT_LINK: &str = "wan";
@@ -278,11 +302,14 @@ pub const FAULT_LINK: &str = "wan";
 /// for it (see [`crate::replay`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathStep {
+    /// The step, in the replay grammar.
     pub step: Step,
+    /// What the checker says happened.
     pub note: String,
 }
 
 impl CheckModel {
+    /// The model of `config`, or why the configuration is out of range.
     pub fn new(config: CheckConfig) -> Result<Self, String> {
         if !(1..=8).contains(&config.queue_depth) {
             return Err(format!(

@@ -17,7 +17,7 @@ impl CheckModel {
     }
 
     /// A message in domain words.
-    pub fn describe_message(&self, msg: &Message) -> String {
+    pub(crate) fn describe_message(&self, msg: &Message) -> String {
         let g = self.group(msg.mirror());
         match msg {
             Message::Write {
@@ -82,7 +82,7 @@ impl CheckModel {
     }
 
     /// What `action` does, in words, as seen from `s`.
-    pub fn describe_action(&self, s: &CheckState, action: &Action) -> String {
+    pub(crate) fn describe_action(&self, s: &CheckState, action: &Action) -> String {
         let (p, b) = (self.primary, self.secondary);
         match action {
             Action::ProdWrite => {
@@ -286,8 +286,11 @@ impl CheckModel {
 /// A counterexample as numbered steps in domain words.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trace {
+    /// The property violated, as its sentence.
     pub property: String,
+    /// The configuration checked (`CheckConfig::label`).
     pub config: String,
+    /// The path from the initial state to the violation.
     pub steps: Vec<TraceStep>,
     /// Every volume's content at the end: `[b0=w2 b1=w1]`, unwritten blocks omitted.
     pub volumes: Vec<(String, String)>,
@@ -295,12 +298,16 @@ pub struct Trace {
     pub in_flight: Vec<String>,
 }
 
+/// One step of a counterexample.
 #[derive(Clone, Debug, Serialize)]
 pub struct TraceStep {
+    /// Its number, from 1.
     pub n: usize,
     /// The checker's action, as Rust debug text (for tools).
     pub action: String,
+    /// The action in domain words.
     pub text: String,
+    /// What it caused: messages sent, acks, state changes, command outcomes.
     pub effects: Vec<String>,
 }
 

@@ -8,6 +8,7 @@ use super::*;
 pub enum Verdict {
     /// An `always` property held in every state explored.
     Holds,
+    /// An `always` property failed in some state.
     Violated,
     /// A `sometimes` property was seen to happen.
     Reached,
@@ -15,27 +16,38 @@ pub enum Verdict {
     NotReached,
 }
 
+/// One property's outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct PropertyResult {
+    /// The property, as its sentence.
     pub name: &'static str,
+    /// `always` (an invariant) or `sometimes` (a state some path must reach).
     pub always: bool,
+    /// How it came out.
     pub verdict: Verdict,
 }
 
 /// The outcome of one check.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
+    /// The configuration checked (`CheckConfig::label`).
     pub config: String,
+    /// Distinct states visited.
     pub unique_states: usize,
+    /// States generated, repeats included.
     pub states: usize,
+    /// The longest path explored.
     pub max_depth: usize,
+    /// Wall-clock time of the search (printed, never part of a verdict).
     pub seconds: f64,
     /// True when every reachable state was visited (no early stop at a violation).
     pub exhaustive: bool,
+    /// Every property with its verdict.
     pub properties: Vec<PropertyResult>,
 }
 
 impl CheckReport {
+    /// Unique states per wall-clock second.
     pub fn states_per_sec(&self) -> f64 {
         self.unique_states as f64 / self.seconds.max(1e-9)
     }

@@ -31,9 +31,13 @@ impl Default for ProtocolConfig {
 /// A write from a host attached to this system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HostWrite {
+    /// The version this write gives the blocks it covers (drivers number writes in order).
     pub id: WriteId,
+    /// The volume written, on this system.
     pub volume: VolumeSerial,
+    /// Byte offset in the volume.
     pub offset: u64,
+    /// Bytes written.
     pub len: u64,
 }
 
@@ -42,8 +46,11 @@ pub struct HostWrite {
 pub enum Command {
     /// paircreate, issued to the PVOL's system.
     Create {
+        /// The mirror to create.
         mirror: MirrorId,
+        /// Its copy mode and tunables.
         options: PairOptions,
+        /// `--nocopy` (Fig 12): PAIR at once, refused unless the volumes are identical.
         nocopy: bool,
     },
     /// pairsplit (one mirror or `--atomic`), issued to the plan's root system.
@@ -53,11 +60,22 @@ pub enum Command {
     /// secondary not in PAIR) means no such guarantee: mirrors already split stay split (the
     /// root splits its own at once and cannot wait for the secondaries' answer), so resync
     /// them and split again.
-    Split { plan: SplitPlan },
+    Split {
+        /// Which mirrors split on which system, and the forward routes (Fig 10 step 1100).
+        plan: SplitPlan,
+    },
     /// pairresync, issued to the PVOL's system.
-    Resync { mirror: MirrorId, restore: bool },
+    Resync {
+        /// The mirror to resync.
+        mirror: MirrorId,
+        /// `--restore`: copy SVOL -> PVOL instead.
+        restore: bool,
+    },
     /// pairdelete, issued to the PVOL's system.
-    Delete { mirror: MirrorId },
+    Delete {
+        /// The mirror to delete (both ends go SMPL).
+        mirror: MirrorId,
+    },
     /// The standby host takes over the SVOLs of this (secondary) system.
     Takeover,
 }
@@ -76,20 +94,30 @@ pub enum Timer {
 /// Everything that can happen to a storage system.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Input {
+    /// A host attached to this system writes.
     Write(HostWrite),
+    /// A message from a peer system arrives.
     Deliver {
+        /// The sending system.
         from: StorageSerial,
+        /// The path it came by.
         via: Transport,
+        /// What it says.
         msg: Message,
     },
+    /// The administrator issues a command here; its answer is `Done` or `Refused` with `id`.
     Command {
+        /// Names the command in its answer.
         id: CommandId,
+        /// What to do.
         command: Command,
     },
+    /// A timer this system asked for (`Output::SetTimer`) fires.
     Timer(Timer),
     /// The replication link to a peer failed (or lost a message, which a link layer treats
     /// the same way); in-flight messages are gone.
     LinkDown(StorageSerial),
+    /// The replication link to a peer is back; suspended pairs wait for a resync.
     LinkUp(StorageSerial),
     /// This system restarts after a crash: tables and volumes survive, in-flight state not.
     /// Its remote pairs go SUSPENDED_ERROR and the peers it can reach are told.
@@ -99,27 +127,44 @@ pub enum Input {
 /// What the system asks its driver to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Output {
+    /// Send `msg` to system `to` over `via`.
     Send {
+        /// The receiving system.
         to: StorageSerial,
+        /// The path to use.
         via: Transport,
+        /// The message.
         msg: Message,
     },
+    /// Acknowledge the host write: it is as durable as its mirrors' modes promise.
     AckWrite(WriteId),
+    /// Fail the host write, with why (e.g. a fenced sync mirror that cannot reach its SVOL).
     FailWrite(WriteId, Refusal),
+    /// The command finished as asked.
     Done(CommandId),
+    /// The command was refused or failed, with why.
     Refused(CommandId, Refusal),
+    /// Fire `timer` at this system after `after_ns` (replacing one already set).
     SetTimer {
+        /// Which timer.
         timer: Timer,
+        /// Delay in simulated nanoseconds.
         after_ns: u64,
     },
+    /// A pair state changed here (emitted only by `StorageSystem::set_state`).
     StateChanged {
+        /// The mirror.
         mirror: MirrorId,
+        /// The state before.
         from: PairState,
+        /// The state now.
         to: PairState,
     },
     /// Every write to the mirror's PVOL up to `upto` is now on its SVOL.
     Replicated {
+        /// The mirror.
         mirror: MirrorId,
+        /// The newest write now on the SVOL.
         upto: WriteId,
     },
 }

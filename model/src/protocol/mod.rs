@@ -5,9 +5,9 @@
 //! acknowledge or fail a host write, finish a command, set a timer). There is no clock and no
 //! I/O here: the model checker and the simulator are two drivers of this same code, so what is
 //! checked is what is simulated. This is the only place a pair state changes
-//! ([`StorageSystem::set_state`]).
+//! (`StorageSystem::set_state`).
 //!
-//! Data path, per copy mode of a remote mirror in PAIR (DESIGN.md "Copy modes"):
+//! Data path, per copy mode of a remote mirror in PAIR (ARCHITECTURE.md "Copy modes"):
 //! sync / semi-sync / async send each write in order on the interconnect (`Message::Write`);
 //! periodic closes a cycle from the pending bitmap on a timer and sends it whole;
 //! adaptive copies the pending bitmap in address order once per pass timer. Initial copy and
@@ -76,6 +76,7 @@ pub struct StorageSystem {
 }
 
 impl StorageSystem {
+    /// A system with no volumes and no pairs yet.
     pub fn new(serial: StorageSerial, config: ProtocolConfig) -> Self {
         StorageSystem {
             serial,
@@ -91,21 +92,24 @@ impl StorageSystem {
         }
     }
 
+    /// Its serial number.
     pub fn serial(&self) -> StorageSerial {
         self.serial
     }
 
+    /// The settings it runs with.
     pub fn config(&self) -> &ProtocolConfig {
         &self.config
     }
 
+    /// Adds a volume (before the first input).
     pub fn add_volume(&mut self, serial: VolumeSerial, volume: Volume) {
         self.volumes.insert(serial, volume);
     }
 
     /// Installs a mirror that was created and synchronized before the study began (PAIR).
     /// Call on both systems of a remote mirror; the driver guarantees the volumes match.
-    pub fn install_pair(&mut self, mirror: MirrorId, options: PairOptions) {
+    pub(crate) fn install_pair(&mut self, mirror: MirrorId, options: PairOptions) {
         let role = self.role_of(mirror);
         self.pairs
             .insert(mirror, Pair::new(mirror, role, options, PairState::Pair));
@@ -119,10 +123,12 @@ impl StorageSystem {
         }
     }
 
+    /// Volume `serial` of this system.
     pub fn volume(&self, serial: VolumeSerial) -> Option<&Volume> {
         self.volumes.get(&serial)
     }
 
+    /// Every volume of this system, by serial.
     pub fn volumes(&self) -> impl Iterator<Item = (VolumeSerial, &Volume)> {
         self.volumes.iter().map(|(&s, v)| (s, v))
     }
@@ -141,10 +147,12 @@ impl StorageSystem {
         }
     }
 
+    /// The pair of `mirror`, if this system holds an end of it.
     pub fn pair(&self, mirror: MirrorId) -> Option<&Pair> {
         self.pairs.get(&mirror)
     }
 
+    /// Every pair this system holds, in mirror order.
     pub fn pairs(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.values()
     }
@@ -165,7 +173,7 @@ impl StorageSystem {
     }
 
     /// Host writes waiting to be admitted.
-    pub fn held_writes(&self) -> usize {
+    pub(crate) fn held_writes(&self) -> usize {
         self.held.len()
     }
 
@@ -175,7 +183,7 @@ impl StorageSystem {
     }
 
     /// True while an atomic split is in progress here.
-    pub fn splitting(&self) -> bool {
+    pub(crate) fn splitting(&self) -> bool {
         !self.splits.is_empty()
     }
 

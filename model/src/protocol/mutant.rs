@@ -27,6 +27,7 @@ impl Mutant {
         Mutant::NocopyUnchecked,
     ];
 
+    /// The name `--mutant` and `[protocol] mutant` take.
     pub fn name(self) -> &'static str {
         match self {
             Mutant::NoAtomic => "no-atomic",

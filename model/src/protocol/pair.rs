@@ -14,7 +14,9 @@ use crate::volume::BLOCK_BYTES;
 /// Which end(s) of a mirror this system holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// The PVOL's end of a remote mirror.
     Primary,
+    /// The SVOL's end of a remote mirror.
     Secondary,
     /// Both volumes are here (a local mirror).
     Local,
@@ -24,9 +26,13 @@ pub enum Role {
 /// copy machinery.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pair {
+    /// The mirror.
     pub mirror: MirrorId,
+    /// Which end(s) this system holds.
     pub role: Role,
+    /// Its copy mode and tunables, fixed at paircreate.
     pub options: PairOptions,
+    /// The pair state at this end (changed only by `StorageSystem::set_state`).
     pub state: PairState,
     /// The pending bitmap of this system's end (the PVOL's for a local mirror).
     pub pending: PendingBitmap,

@@ -1,4 +1,4 @@
-//! Scenario files: their TOML form (the contract in DESIGN.md), validation, and the checked
+//! Scenario files: their TOML form (README "Simulation"), validation, and the checked
 //! [`Scenario`] a run is built from.
 //!
 //! This module owns every judgement about input before a run starts. Unknown keys and bad

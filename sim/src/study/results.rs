@@ -51,7 +51,7 @@ pub struct RunResult {
     pub invariants_ok: bool,
     /// Every remote mirror keeps a consistent SVOL: a prefix of the writes, or the PVOL as of
     /// a whole cycle. All modes but adaptive, whose SVOL is not a consistent image while a
-    /// pass runs (DESIGN.md, copy modes), so its RPO is not a point a database restarts from.
+    /// pass runs (ARCHITECTURE.md "Copy modes"), so its RPO is not a point a database restarts from.
     pub consistent_copy: bool,
 }
 
