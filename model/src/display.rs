@@ -2,7 +2,7 @@
 
 use crate::ids::{StorageSerial, VolumeId};
 use crate::protocol::{Role, StorageSystem};
-use crate::table::{CopyMode, PairState};
+use crate::table::PairState;
 use crate::topology::Topology;
 use serde::Serialize;
 use std::fmt::Write;
@@ -119,9 +119,4 @@ pub fn format_pairdisplay(rows: &[PairRow]) -> String {
         );
     }
     s
-}
-
-/// Copy mode names as pairdisplay prints them, for parsing back in tests.
-pub fn mode_label(mode: Option<CopyMode>) -> String {
-    mode.map_or("local".to_string(), |m| m.to_string())
 }

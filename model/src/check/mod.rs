@@ -465,14 +465,6 @@ impl CheckModel {
         &self.start
     }
 
-    /// The command lines of the script, in order.
-    pub fn script_lines(&self) -> Vec<String> {
-        self.script
-            .iter()
-            .flat_map(|s| s.commands.iter().map(|c| c.2.clone()))
-            .collect()
-    }
-
     /// Options `paircreate` gives a mirror it makes (ORA_R2): those of the remote mirrors.
     pub fn pair_defaults(&self) -> PairOptions {
         self.defaults
