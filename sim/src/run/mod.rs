@@ -6,7 +6,7 @@
 //! statistics. It never decides anything about replication itself: every pair state, copy and
 //! split step comes from [`mirrorlab_model::StorageSystem::handle`], the code the checker
 //! checks. Entry points: [`simulate`] (in-process, returns a [`RunOutput`]) and
-//! [`crate::output::write_outputs`].
+//! [`crate::write_outputs`].
 
 use crate::cost;
 use crate::engine::{component_rng, Engine};
