@@ -2,25 +2,15 @@
 //! message on stderr, and no output directory written or changed. The messages themselves are
 //! checked in-process against `tests/corpus/expected.txt` by `tests/tests/bad_input.rs`.
 
+mod bin_common;
+
+use bin_common::{mirrorlab, stderr, CATCHING_CHECK};
 use mirrorlab::scenario_text::{self, ScenarioText};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus")
-}
-
-fn mirrorlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Whether `rest` starts with `LINE:COL: ` (both numbers).
@@ -154,20 +144,7 @@ fn a_missing_scenario_file_exits_2() {
 #[test]
 fn a_counterexample_replays_with_exit_1_and_its_step_named() {
     let dir = tempfile::tempdir().unwrap();
-    let o = mirrorlab(
-        &[
-            "check",
-            "--mutant",
-            "no-inhibit",
-            "--mode",
-            "sync",
-            "--transport",
-            "host-network",
-            "--trace-out",
-            "cex.json",
-        ],
-        dir.path(),
-    );
+    let o = mirrorlab(&[&CATCHING_CHECK[..], &["cex.json"]].concat(), dir.path());
     let printed = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(1), "{printed}{}", stderr(&o));
     assert!(printed.contains("`mirrorlab run cex.toml`"), "{printed}");

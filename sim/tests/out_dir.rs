@@ -6,20 +6,15 @@
 //! These live beside `cli.rs` in the package that builds the binary, the only place Cargo
 //! names it (`CARGO_BIN_EXE_mirrorlab`) to a test.
 
+mod bin_common;
+
+use bin_common::{mirrorlab, stderr, CATCHING_CHECK};
 use mirrorlab::scenario_text::ScenarioText;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn mirrorlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
 
 fn spawn(args: &[&str], cwd: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_mirrorlab"))
@@ -29,10 +24,6 @@ fn spawn(args: &[&str], cwd: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Exit code 2 and one `error:` line containing `what`.
@@ -81,17 +72,8 @@ fn nothing_beside(dir: &Path) {
 
 /// `check` on a mutant it catches at once, writing the counterexample to `trace_out`.
 fn check_writing(trace_out: &str, force: bool, dir: &Path) -> Output {
-    let mut args = vec![
-        "check",
-        "--mutant",
-        "no-inhibit",
-        "--mode",
-        "sync",
-        "--transport",
-        "host-network",
-        "--trace-out",
-        trace_out,
-    ];
+    let mut args = CATCHING_CHECK.to_vec();
+    args.push(trace_out);
     if force {
         args.push("--force");
     }
