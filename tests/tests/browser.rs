@@ -5,11 +5,11 @@
 //! (it never skips), naming what to install; `CHROMIUM=/path/to/chrome` picks another binary.
 
 mod report_common;
+mod sim_common;
 
 use mirrorlab::demo::{run_with, DemoOptions};
 use mirrorlab::{simulate, write_outputs, Overrides};
 use report_common::{images, SMALL_FIG8};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,16 +37,11 @@ fn have_chromium(test: &str) -> bool {
     if find_chromium().is_some() {
         return true;
     }
-    let why = format!(
-        "{test} did not run: it needs headless Chromium and found none on PATH: install it \
-         with `apt-get install -y chromium` (what .ci/run does) or set CHROMIUM=/path/to/chrome"
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "in CI: {why}");
-    // Straight to the process's stderr: the test harness captures `eprintln!` of a test
-    // that passes, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n======== SKIPPED ========\n{why}\n=========================\n"
+    sim_common::skip(
+        test,
+        "Chromium",
+        "headless Chromium and found none on PATH: install it with `apt-get install -y \
+         chromium` (what .ci/run does) or set CHROMIUM=/path/to/chrome",
     );
     false
 }

@@ -10,10 +10,7 @@ use std::path::PathBuf;
 pub const CLOUDPHYSICS: &str = "cloudphysics-2h.csv";
 
 /// Where the CloudPhysics trace is: `$MIRRORLAB_TRACES`, else `../shared/traces/` beside the
-/// clone (as the scenario resolves it). `None` when absent: the calling test `test` prints a
-/// banner saying it did not run, and adds itself to `skipped-tests.txt` in cargo's test
-/// temporary directory (the summary). In CI (`CI=true`) a missing trace fails the test instead,
-/// so a skip can never pass there.
+/// clone (as the scenario resolves it). `None` when absent, after [`skip`] says so for `test`.
 pub fn cloudphysics(test: &str) -> Option<PathBuf> {
     let dirs = [
         std::env::var_os("MIRRORLAB_TRACES").map(PathBuf::from),
@@ -25,31 +22,42 @@ pub fn cloudphysics(test: &str) -> Option<PathBuf> {
         .map(|d| d.join(CLOUDPHYSICS))
         .find(|p| p.is_file());
     if found.is_none() {
-        let why = format!(
-            "{test} did not run: it needs {CLOUDPHYSICS} (GPL-3.0, not in the repository); set \
-             MIRRORLAB_TRACES to its directory or put ../shared/traces beside the clone"
-        );
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "in CI: {why}");
-        // Straight to the process's stderr: the test harness captures `eprintln!` of a test
-        // that passes, and a skip must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n======== SKIPPED ========\n{why}\n=========================\n"
-        );
-        let summary = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
-        let line = format!("{test}: needs {CLOUDPHYSICS}\n");
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-        let _ = writeln!(
-            std::io::stderr(),
-            "(skipped tests are listed in {})",
-            summary.display()
+        skip(
+            test,
+            CLOUDPHYSICS,
+            &format!(
+                "{CLOUDPHYSICS} (GPL-3.0, not in the repository); set MIRRORLAB_TRACES to its \
+                 directory or put ../shared/traces beside the clone"
+            ),
         );
     }
     found
+}
+
+/// Says loudly that `test` did not run because it lacks `needs` (`why`: what it is and how to
+/// provide it), and lists it in `skipped-tests.txt` in cargo's test temporary directory (the
+/// summary). In CI (`CI=true`) it fails the test instead, so a skip never passes there.
+pub fn skip(test: &str, needs: &str, why: &str) {
+    let why = format!("{test} did not run: it needs {why}");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "in CI: {why}");
+    // Straight to the process's stderr: the test harness captures `eprintln!` of a test
+    // that passes, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n======== SKIPPED ========\n{why}\n=========================\n"
+    );
+    let summary = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
+    let line = format!("{test}: needs {needs}\n");
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&summary)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    let _ = writeln!(
+        std::io::stderr(),
+        "(skipped tests are listed in {})",
+        summary.display()
+    );
 }
 
 /// The workspace root (`/work/main` in development, the clone in CI).
