@@ -6,22 +6,22 @@ use super::*;
 impl Timed<'_> {
     pub(super) fn finish(mut self, fabric: Fabric) -> Finished {
         let end = self.now();
-        if self.record {
+        if self.samples.record {
             let iv = self.scenario.interval_ns;
             let intervals = end.div_ceil(iv) as usize;
             for k in 0..intervals {
                 let t0 = k as u64 * iv;
                 let t1 = (t0 + iv).min(end);
-                for l in &self.links {
+                for l in &self.net.links {
                     for (d, &ch) in l.channels.iter().enumerate() {
-                        let c = &self.channels[ch];
+                        let c = &self.net.channels[ch];
                         let u = c.intervals().get(k).copied().unwrap_or_default();
                         let (from, to) = if d == 0 {
                             (l.def.a, l.def.b)
                         } else {
                             (l.def.b, l.def.a)
                         };
-                        self.series.link_usage.push(LinkSample {
+                        self.samples.series.link_usage.push(LinkSample {
                             time_ns: t1,
                             link: l.def.name.clone(),
                             direction: format!("{from}->{to}"),
@@ -49,13 +49,13 @@ impl Timed<'_> {
             end,
             events: self.engine.processed(),
             fabric,
-            channels: self.channels,
-            links: self.links,
-            hosts: self.hosts,
-            tracks: self.tracks,
-            commands: self.commands,
+            channels: self.net.channels,
+            links: self.net.links,
+            hosts: self.hosts.list,
+            tracks: self.tracks.list,
+            commands: self.runbook.commands,
             topology: self.topology,
-            series: self.series,
+            series: self.samples.series,
             disasters: self.disasters,
         }
     }

@@ -220,12 +220,25 @@ fn link_total(c: &MirrorCost) -> u64 {
     c.data_bytes + c.control_bytes
 }
 
+mod disaster;
 mod driver;
 mod finish;
-mod replay_text;
+mod hosts;
+mod net;
+mod replay;
+mod runbook;
+mod sampling;
 mod timed;
+mod timers;
+mod tracks;
 
-use replay_text::{listing, volume_contents};
+use hosts::{HostRt, Hosts, Pending};
+use net::{LinkRt, Net};
+use replay::volume_contents;
+use runbook::Runbook;
+use sampling::Samples;
+use timers::Timers;
+use tracks::{Track, Tracks};
 
 // ----- the simulation -----
 
@@ -236,7 +249,7 @@ enum Ev {
     /// The head message of a channel arrives (channel, epoch).
     Arrive(u32, u32),
     /// A protocol timer, by its generation: which timer of which system waits in
-    /// `Sim::timer_events`, so events stay 16 bytes and `Copy` for the queue.
+    /// [`Timers`], so events stay 16 bytes and `Copy` for the queue.
     Timer(u64),
     Command(u32),
     Sample,
@@ -267,106 +280,6 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// How long a system has held host I/O inhibited (Fig 10 step 1120).
-#[derive(Clone, Copy, Default)]
-struct Inhibit {
-    since: Option<u64>,
-    ns: u64,
-}
-
-struct LinkRt {
-    def: LinkDef,
-    channels: [usize; 2],
-    /// Draws message losses (`loss`), one stream per link.
-    rng: ChaCha8Rng,
-    lost: u64,
-}
-
-struct HostRt {
-    def: HostDef,
-    sys: usize,
-    workload: Option<Workload>,
-    next: Option<Io>,
-    start: Option<u64>,
-    writes: u64,
-    bytes_written: u64,
-    acked: u64,
-    failed: u64,
-    reads: u64,
-    read_bytes: u64,
-    latency: LogHistogram,
-    interval: LogHistogram,
-    interval_reads: u64,
-    interval_failed: u64,
-    first_failure: Option<String>,
-}
-
-/// A host write not yet acknowledged.
-struct Pending {
-    host: u32,
-    sys: u32,
-    volume: VolumeId,
-    arrival: u64,
-    offset: u64,
-    len: u64,
-    admitted: bool,
-}
-
-/// Per-mirror bookkeeping: lag of writes not yet on the SVOL, delays, link bytes.
-struct Track {
-    id: MirrorId,
-    group: String,
-    sync: bool,
-    active: bool,
-    /// (write, time it counts from, bytes, offset), in write order.
-    lag: VecDeque<(u64, u64, u64, u64)>,
-    lag_bytes: u64,
-    max_lag_bytes: u64,
-    replicated: u64,
-    delay: LogHistogram,
-    data_bytes: u64,
-    control_bytes: u64,
-}
-
-#[derive(Clone, Debug)]
-struct SplitRt {
-    svols: Vec<VolumeId>,
-    inhibited_at_issue: u64,
-    control_at_issue: u64,
-    stall_ns: u64,
-    control_bytes: u64,
-    digests_match: Option<bool>,
-}
-
-#[derive(Clone, Debug)]
-struct ResyncRt {
-    mirror: MirrorId,
-    dirty_chunks: u64,
-    chunk_bytes: u64,
-    bytes_at_issue: u64,
-    data_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default)]
-struct CmdRt {
-    issued: Option<u64>,
-    completed: Option<u64>,
-    /// Protocol commands the line became and not yet issued: a replay issues them one step
-    /// at a time.
-    parts: VecDeque<(StorageSerial, Command)>,
-    outstanding: u32,
-    refusals: Vec<String>,
-    split: Option<SplitRt>,
-    resyncs: Vec<ResyncRt>,
-    /// (mirror, data, control at issue) of a paircreate.
-    create: Option<(MirrorId, u64, u64)>,
-    /// Link bytes the created mirror used until the command completed.
-    create_bytes: (u64, u64),
-    /// A `paircreate --nocopy` that completed: whether its volumes were identical then
-    /// (Fig 12 relies on it; the protocol must refuse otherwise).
-    nocopy_identical: Option<bool>,
-}
-
 /// One run: the [`Fabric`] (the systems, what is down, what a delivery or fault does) and the
 /// timed side that decides when things happen. `Sim` derefs to its timed side.
 struct Sim<'a> {
@@ -387,54 +300,28 @@ impl std::ops::DerefMut for Sim<'_> {
     }
 }
 
-/// The timed side of a run: the clock and event queue, the link channels, the hosts, the
-/// per-mirror tracks, the command sequence and the samples. It is the fabric's [`Wire`].
+/// The timed side of a run, the fabric's [`Wire`]: the clock, and the parts it is built from,
+/// each in its own module — the wire ([`Net`]: channels and links), the protocol timers
+/// ([`Timers`]), the hosts and their writes in progress ([`Hosts`]), the per-mirror metric
+/// tracks ([`Tracks`]), the command sequence ([`Runbook`]) and the time series ([`Samples`]).
+/// What crosses parts (a write admitted feeds the tracks of its PVOL; a command completing
+/// reads the tracks and starts hosts) is an `impl Timed` next to the part it serves.
 struct Timed<'a> {
     scenario: &'a Scenario,
     /// Driven by `[replay]` steps: links hold messages and timers wait until a step names
     /// them.
     scripted: bool,
     engine: Engine<Ev>,
-    inhibit: Vec<Inhibit>,
-    serials: Vec<StorageSerial>,
-    channels: Vec<Channel>,
-    /// Interconnect channel from system i to j at `i * n + j`.
-    inter: Vec<Option<usize>>,
-    /// The link of each channel (`None` on the host network): every message sent and
-    /// arriving asks, and a search of the links cost each about as much as its queueing.
-    link_of: Vec<Option<usize>>,
-    host_net: Vec<Option<usize>>,
-    links: Vec<LinkRt>,
-    hosts: Vec<HostRt>,
-    tracks: Vec<Track>,
-    /// PVOL -> indexes of active remote tracks fed by it.
-    feeds: Vec<(VolumeId, Vec<usize>)>,
-    pending: IdMap<Pending>,
-    /// The write being issued: most are acknowledged inside the same protocol call, so they
-    /// never touch `pending`.
-    current: Option<(u64, Pending)>,
-    timers: BTreeMap<(u32, Timer), u64>,
-    /// Timer events scheduled and not yet fired: generation -> (system, timer).
-    timer_events: BTreeMap<u64, (u32, Timer)>,
-    timer_gen: u64,
-    topology: Topology,
-    defaults: PairOptions,
-    commands: Vec<CmdRt>,
-    cmd_of: BTreeMap<CommandId, usize>,
-    next_command: u64,
-    next_write: u64,
-    /// Bytes of split messages (Forward, SplitDone, split marks) on any channel.
-    split_control: u64,
     end: u64,
-    stop_on: Option<usize>,
-    stop: bool,
-    record: bool,
-    series: TimeSeries,
-    last_sample: u64,
+    topology: Topology,
+    net: Net,
+    timers: Timers,
+    hosts: Hosts,
+    tracks: Tracks,
+    runbook: Runbook,
+    samples: Samples,
     /// A trace error met where it cannot be returned at once (a standby host's first I/O).
     deferred: Option<SimError>,
-    /// Writes the storage took (on the PVOL) and then failed to the host: never acknowledged.
-    failed_admitted: BTreeSet<u64>,
     disasters: Vec<DisasterReport>,
 }
 
@@ -447,7 +334,7 @@ struct Finished {
     links: Vec<LinkRt>,
     hosts: Vec<HostRt>,
     tracks: Vec<Track>,
-    commands: Vec<CmdRt>,
+    commands: Vec<runbook::CmdRt>,
     topology: Topology,
     series: TimeSeries,
     disasters: Vec<DisasterReport>,

@@ -1,0 +1,164 @@
+//! Per-mirror metric tracks: for each mirror, the writes on the PVOL not yet on the SVOL (lag),
+//! their replication delays and the link bytes the mirror used. Looked up by mirror and by
+//! PVOL through indexes, so an event costs the same however many idle mirrors a run holds.
+
+use super::*;
+
+/// Per-mirror bookkeeping: lag of writes not yet on the SVOL, delays, link bytes.
+pub(super) struct Track {
+    pub(super) id: MirrorId,
+    pub(super) group: String,
+    pub(super) sync: bool,
+    pub(super) active: bool,
+    /// (write, time it counts from, bytes, offset), in write order.
+    pub(super) lag: VecDeque<(u64, u64, u64, u64)>,
+    pub(super) lag_bytes: u64,
+    pub(super) max_lag_bytes: u64,
+    pub(super) replicated: u64,
+    pub(super) delay: LogHistogram,
+    pub(super) data_bytes: u64,
+    pub(super) control_bytes: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Tracks {
+    /// In the order first seen (the topology's mirrors, then those commands create).
+    pub(super) list: Vec<Track>,
+    by_id: BTreeMap<MirrorId, usize>,
+    /// PVOL -> indexes (ascending) of the active remote tracks it feeds.
+    feeds: BTreeMap<VolumeId, Vec<usize>>,
+}
+
+impl Tracks {
+    pub(super) fn find(&self, id: MirrorId) -> Option<usize> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The track of mirror `id`, made (inactive) if new.
+    pub(super) fn track(&mut self, id: MirrorId, topology: &Topology) -> usize {
+        if let Some(t) = self.find(id) {
+            return t;
+        }
+        let options = topology.mirror(id).map(|m| m.options);
+        self.list.push(Track {
+            id,
+            group: topology.group_of(id).unwrap_or("-").to_string(),
+            sync: !id.is_local() && options.is_some_and(|o| o.mode == CopyMode::Sync),
+            active: false,
+            lag: VecDeque::new(),
+            lag_bytes: 0,
+            max_lag_bytes: 0,
+            replicated: 0,
+            delay: LogHistogram::new(),
+            data_bytes: 0,
+            control_bytes: 0,
+        });
+        let t = self.list.len() - 1;
+        self.by_id.insert(id, t);
+        t
+    }
+
+    /// Marks track `t` active (its mirror exists) or not; an inactive one forgets its lag.
+    pub(super) fn set_active(&mut self, t: usize, active: bool) {
+        let tr = &mut self.list[t];
+        if tr.active == active {
+            return;
+        }
+        tr.active = active;
+        if !active {
+            tr.lag.clear();
+            tr.lag_bytes = 0;
+        }
+        if tr.id.is_local() {
+            return;
+        }
+        let pvol = tr.id.pvol;
+        let list = self.feeds.entry(pvol).or_default();
+        let at = list.partition_point(|&x| x < t);
+        if active {
+            list.insert(at, t);
+        } else {
+            if list.get(at) == Some(&t) {
+                list.remove(at);
+            }
+            if list.is_empty() {
+                self.feeds.remove(&pvol);
+            }
+        }
+    }
+
+    /// Counts a message of `mirror` on a link.
+    pub(super) fn count_bytes(&mut self, mirror: MirrorId, data: u64, control: u64) {
+        if let Some(t) = self.find(mirror) {
+            self.list[t].data_bytes += data;
+            self.list[t].control_bytes += control;
+        }
+    }
+
+    /// Write `id` (`len` bytes at `offset`, arrived at `arrival`) is on `volume` at `now`:
+    /// every mirror the volume feeds lags by it.
+    pub(super) fn admit(
+        &mut self,
+        volume: VolumeId,
+        id: u64,
+        arrival: u64,
+        now: u64,
+        len: u64,
+        offset: u64,
+    ) {
+        let Some(feeds) = self.feeds.get(&volume) else {
+            return;
+        };
+        for &t in feeds {
+            let tr = &mut self.list[t];
+            // Sync counts from the write's arrival, the others from its acknowledgement.
+            let from = if tr.sync { arrival } else { now };
+            if tr.lag.back().is_some_and(|&(w, ..)| w > id) {
+                let at = tr.lag.partition_point(|&(w, ..)| w < id);
+                tr.lag.insert(at, (id, from, len, offset));
+            } else {
+                tr.lag.push_back((id, from, len, offset));
+            }
+            tr.lag_bytes += len;
+            tr.max_lag_bytes = tr.max_lag_bytes.max(tr.lag_bytes);
+        }
+    }
+
+    /// Every write of `mirror` up to `upto` is on the SVOL at `now`.
+    pub(super) fn replicated(&mut self, mirror: MirrorId, upto: WriteId, now: u64) {
+        let Some(t) = self.find(mirror) else {
+            return;
+        };
+        let tr = &mut self.list[t];
+        while let Some(&(w, from, len, _)) = tr.lag.front() {
+            if w > upto.0 {
+                break;
+            }
+            tr.lag.pop_front();
+            tr.lag_bytes -= len;
+            tr.replicated += 1;
+            tr.delay.record(now.saturating_sub(from));
+        }
+    }
+
+    /// Link data bytes mirror `id` has used so far (0 if it has no track).
+    pub(super) fn data_bytes(&self, id: MirrorId) -> Option<u64> {
+        self.find(id).map(|t| self.list[t].data_bytes)
+    }
+}
+
+impl Timed<'_> {
+    pub(super) fn state_changed(&mut self, i: usize, mirror: MirrorId, to: PairState) {
+        // The PVOL's system speaks for the mirror.
+        if self.net.serials[i] != mirror.pvol.storage {
+            return;
+        }
+        let t = self.tracks.track(mirror, &self.topology);
+        self.tracks.set_active(t, to != PairState::Simplex);
+    }
+
+    pub(super) fn replicated(&mut self, mirror: MirrorId, upto: WriteId) {
+        let now = self.engine.now();
+        self.tracks.replicated(mirror, upto, now);
+    }
+}
