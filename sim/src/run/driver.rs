@@ -51,6 +51,8 @@ impl<'a> Sim<'a> {
         while let Some((_, ev)) = self.engine.pop() {
             match ev {
                 Ev::Io(h) => self.host_io(h as usize)?,
+                Ev::Accept(i) => self.accept(i as usize),
+                Ev::Land(ch, epoch) => self.land(ch as usize, epoch),
                 Ev::Arrive(ch, epoch) => self.arrive(ch as usize, epoch),
                 Ev::Timer(generation) => {
                     let (i, timer, current) = self.timers.due(generation);
@@ -161,6 +163,38 @@ impl<'a> Sim<'a> {
             return;
         }
         let Some(j) = self.net.idx(m.to) else { return };
+        // A data message is taken into the receiver's cache after its service time.
+        let service = if m.msg.data_bytes() > 0 {
+            self.service_ns(j)
+        } else {
+            0
+        };
+        let now = self.now();
+        match self.net.land(ch, now, service, m) {
+            (Some(m), _) => self.deliver(j, m),
+            (None, Some((at, epoch))) => self.engine.at(at, Ev::Land(ch as u32, epoch)),
+            (None, None) => {}
+        }
+    }
+
+    /// The oldest message waiting on channel `ch` is taken by its receiver.
+    pub(super) fn land(&mut self, ch: usize, epoch: u32) {
+        if self.net.landing_epoch[ch] != epoch {
+            return;
+        }
+        let Some((_, m)) = self.net.landing[ch].pop_front() else {
+            return;
+        };
+        if let Some(&(next, _)) = self.net.landing[ch].front() {
+            self.engine.at(next, Ev::Land(ch as u32, epoch));
+        }
+        if let Some(j) = self.net.idx(m.to) {
+            self.deliver(j, m);
+        }
+    }
+
+    /// Hands message `m` to system `j`, if it is up.
+    fn deliver(&mut self, j: usize, m: InTransit) {
         if self.fabric.is_up(j) {
             self.input(
                 j,
@@ -170,6 +204,16 @@ impl<'a> Sim<'a> {
                     msg: m.msg,
                 },
             );
+        }
+    }
+
+    /// The service time of system `i`'s array for a write; 0 in a replay, whose steps say
+    /// when everything happens.
+    fn service_ns(&self, i: usize) -> u64 {
+        if self.scripted {
+            0
+        } else {
+            self.net.service_ns[i]
         }
     }
 
@@ -224,24 +268,46 @@ impl<'a> Sim<'a> {
                 .fail_host(h, "the storage system is down".to_string());
             return;
         }
-        self.hosts.begin(
-            id,
-            Pending {
-                host: h as u32,
-                sys: i as u32,
-                volume,
-                arrival: now,
-                offset,
-                len,
-                admitted: false,
-            },
-        );
-        let w = HostWrite {
-            id: WriteId(id),
-            volume: volume.serial,
+        let pending = Pending {
+            host: h as u32,
+            sys: i as u32,
+            volume,
+            arrival: now,
             offset,
             len,
+            admitted: false,
         };
+        // The array takes the write into cache after its service time.
+        match self.service_ns(i) {
+            0 => self.hand_over(i, id, pending),
+            service => {
+                self.hosts.intake[i].push_back((id, pending));
+                self.engine.after(service, Ev::Accept(i as u32));
+            }
+        }
+    }
+
+    /// System `i` has taken its oldest waiting host write into cache: the protocol has it.
+    fn accept(&mut self, i: usize) {
+        let Some((id, p)) = self.hosts.intake[i].pop_front() else {
+            return;
+        };
+        if self.fabric.is_up(i) {
+            self.hand_over(i, id, p);
+        } else {
+            (self.hosts).fail_host(p.host as usize, "the storage system is down".to_string());
+        }
+    }
+
+    /// Write `id` enters the protocol at system `i`.
+    fn hand_over(&mut self, i: usize, id: u64, p: Pending) {
+        let w = HostWrite {
+            id: WriteId(id),
+            volume: p.volume.serial,
+            offset: p.offset,
+            len: p.len,
+        };
+        self.hosts.begin(id, p);
         self.input(i, Input::Write(w));
         self.hosts.end();
     }

@@ -50,6 +50,7 @@ impl Timed<'_> {
             events: self.engine.processed(),
             fabric,
             channels: self.net.channels,
+            landing: self.net.landing,
             links: self.net.links,
             hosts: self.hosts.list,
             tracks: self.tracks.list,
@@ -69,8 +70,10 @@ impl Finished {
     /// [`invariants::QUIET_PAIR`] at the end: a mirror in PAIR at both ends with nothing of
     /// it pending or in flight holds identical volumes.
     pub(super) fn check_quiet_pairs(&self, failures: &mut Vec<String>) {
-        let in_flight =
-            |m: MirrorId| (self.channels.iter()).any(|c| c.queue().any(|x| x.msg.mirror() == m));
+        let in_flight = |m: MirrorId| {
+            (self.channels.iter()).any(|c| c.queue().any(|x| x.msg.mirror() == m))
+                || (self.landing.iter()).any(|q| q.iter().any(|(_, x)| x.msg.mirror() == m))
+        };
         for m in invariants::quiet_pairs_differing(&self.fabric, in_flight) {
             failures.push(format!(
                 "mirror {m} ({}) is in PAIR with nothing in flight, yet {} and {} differ",

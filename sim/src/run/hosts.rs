@@ -31,6 +31,7 @@ pub(super) struct HostRt {
 }
 
 /// A host write not yet acknowledged.
+#[derive(Clone, Copy)]
 pub(super) struct Pending {
     pub(super) host: u32,
     pub(super) sys: u32,
@@ -43,6 +44,9 @@ pub(super) struct Pending {
 
 pub(super) struct Hosts {
     pub(super) list: Vec<HostRt>,
+    /// Per system: host writes arrived and waiting the array's service time, in arrival order
+    /// (the delay is fixed per system, so the first in is the first due).
+    pub(super) intake: Vec<VecDeque<(u64, Pending)>>,
     /// Per system, by index.
     inhibit: Vec<Inhibit>,
     pending: IdMap<Pending>,
@@ -88,6 +92,7 @@ impl Hosts {
         }
         Ok(Hosts {
             list,
+            intake: (0..serials.len()).map(|_| VecDeque::new()).collect(),
             inhibit: vec![Inhibit::default(); serials.len()],
             pending: IdMap::default(),
             current: None,

@@ -10,7 +10,7 @@
 
 use crate::cost;
 use crate::engine::{component_rng, Engine};
-use crate::link::Channel;
+use crate::link::{Channel, InTransit};
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
     BrokenPromise, CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport,
@@ -246,6 +246,11 @@ use tracks::{Track, Tracks};
 enum Ev {
     /// A host's next I/O is due.
     Io(u32),
+    /// System `i` has taken the oldest host write waiting for its service time into cache.
+    Accept(u32),
+    /// The oldest message waiting on a channel for the receiver's service time is taken
+    /// (channel, landing epoch).
+    Land(u32, u32),
     /// The head message of a channel arrives (channel, epoch).
     Arrive(u32, u32),
     /// A protocol timer, by its generation: which timer of which system waits in
@@ -331,6 +336,8 @@ struct Finished {
     events: u64,
     fabric: Fabric,
     channels: Vec<Channel>,
+    /// Messages arrived and not yet taken by the receiver, per channel: in flight still.
+    landing: Vec<VecDeque<(u64, InTransit)>>,
     links: Vec<LinkRt>,
     hosts: Vec<HostRt>,
     tracks: Vec<Track>,

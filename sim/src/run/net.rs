@@ -1,6 +1,7 @@
 //! The wire of a run: one [`Channel`] per direction of each replication link and, made on
 //! first use, of the host network between two systems; which link a channel belongs to; the
-//! links' loss draws; and the bytes the split's own messages used.
+//! links' loss draws; the bytes the split's own messages used; and the messages that have
+//! arrived and wait for the receiving array to take them into cache (its `write_latency`).
 
 use super::*;
 
@@ -26,6 +27,15 @@ pub(super) struct Net {
     pub(super) links: Vec<LinkRt>,
     /// Bytes of split messages (Forward, SplitDone, split marks) on any channel.
     pub(super) split_control: u64,
+    /// Per system: the array's service time for a write (`write_latency`).
+    pub(super) service_ns: Vec<u64>,
+    /// Per channel: messages arrived and not yet taken by the receiver, with the time it takes
+    /// each, in arrival order. A data message waits the receiver's service time; a message
+    /// behind it waits for it (the channel stays FIFO). Empty while no array is slow.
+    pub(super) landing: Vec<VecDeque<(u64, InTransit)>>,
+    /// Per channel: bumped when the receiver is lost, so landing events scheduled before are
+    /// ignored.
+    pub(super) landing_epoch: Vec<u32>,
     host_latency_ns: u64,
     interval_ns: u64,
 }
@@ -62,7 +72,15 @@ impl Net {
                 lost: 0,
             });
         }
+        let landing = (0..channels.len()).map(|_| VecDeque::new()).collect();
         Net {
+            service_ns: scenario
+                .storages
+                .iter()
+                .map(|s| s.write_latency_ns)
+                .collect(),
+            landing,
+            landing_epoch: vec![0; channels.len()],
             serials,
             channels,
             inter,
@@ -111,6 +129,8 @@ impl Net {
             self.interval_ns,
         ));
         self.link_of.push(None);
+        self.landing.push(VecDeque::new());
+        self.landing_epoch.push(0);
         self.host_net[from * n + to] = Some(c);
         c
     }
@@ -150,13 +170,40 @@ impl Net {
         }
     }
 
-    /// System `i` stopped at `now`: every channel touching it loses what it carries.
+    /// System `i` stopped at `now`: every channel touching it loses what it carries, and
+    /// what had arrived there and was not yet taken is gone with it.
     pub(super) fn fail_system(&mut self, i: usize, now: u64) {
         let s = self.serials[i];
-        for c in &mut self.channels {
+        for (k, c) in self.channels.iter_mut().enumerate() {
             if c.from == s || c.to == s {
                 c.fail(now);
             }
+            if c.to == s && !self.landing[k].is_empty() {
+                self.landing[k].clear();
+                self.landing_epoch[k] = self.landing_epoch[k].wrapping_add(1);
+            }
         }
+    }
+
+    /// Message `m` arrived on channel `ch` at `now` for a system whose service time for it
+    /// is `service`: `Some(m)` to deliver now, or `None` when it waits (and the landing
+    /// event to schedule, if it is first in line, is returned beside).
+    pub(super) fn land(
+        &mut self,
+        ch: usize,
+        now: u64,
+        service: u64,
+        m: InTransit,
+    ) -> (Option<InTransit>, Option<(u64, u32)>) {
+        let queue = &mut self.landing[ch];
+        if service == 0 && queue.is_empty() {
+            return (Some(m), None);
+        }
+        let at = now
+            .saturating_add(service)
+            .max(queue.back().map_or(0, |x| x.0));
+        queue.push_back((at, m));
+        let first = (queue.len() == 1).then_some((at, self.landing_epoch[ch]));
+        (None, first)
     }
 }

@@ -62,6 +62,7 @@ pub(super) struct ProtocolFile {
 pub(super) struct StorageFile {
     pub(super) serial: Spanned<u32>,
     pub(super) site: Option<String>,
+    pub(super) write_latency: Option<Spanned<Nanos>>,
     #[serde(default)]
     pub(super) volumes: Vec<Spanned<VolumeFile>>,
 }

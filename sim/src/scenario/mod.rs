@@ -93,10 +93,22 @@ pub struct Scenario {
     pub replay: Option<Replay>,
 }
 
+/// `write_latency` when a `[[storage]]` gives none: 250 us, a cache-hit write on an enterprise
+/// array at low load (the README's "Array service time" says where the figure comes from).
+pub const DEFAULT_WRITE_LATENCY_NS: u64 = 250_000;
+
+/// The largest `write_latency` accepted: an array that takes a second to accept a write is
+/// failing, which a scenario models as an outage instead.
+pub const MAX_WRITE_LATENCY_NS: u64 = 1_000_000_000;
+
 #[derive(Clone, Debug)]
 pub struct StorageDef {
     pub serial: StorageSerial,
     pub site: String,
+    /// Array service time: how long the array takes to accept a write into its cache, a fixed
+    /// delay per write (no queue), paid by a host write at the primary and by a replicated
+    /// write at the secondary. [`DEFAULT_WRITE_LATENCY_NS`] unless `write_latency` says.
+    pub write_latency_ns: u64,
     pub volumes: Vec<VolumeSpec>,
 }
 
