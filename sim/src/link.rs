@@ -6,7 +6,7 @@
 //! counted apart, per sampling interval, for `link_usage.csv`. A failure drops what is queued
 //! or propagating (the protocol is told by the driver; the channel only forgets).
 
-use mirrorlab_model::{Message, StorageSerial, Transport};
+use mirrorlab_model::{Message, MirrorId, StorageSerial, Transport};
 use std::collections::VecDeque;
 
 /// A message on its way. Kept within 128 bytes (its byte counts are recomputed from the
@@ -149,10 +149,41 @@ impl Channel {
                 self.messages -= 1;
                 self.account(m.start, m.end, data, control, false);
             } else if m.end > now {
-                self.account(now, m.end, 0, 0, false);
+                let (data, control) = (m.msg.data_bytes(), m.msg.control_bytes());
+                self.cut(m.start, m.end, data, control, now);
             }
         }
         self.busy_until = now;
+    }
+
+    /// Closes the books at `now`, the end of a run: a message counts when it leaves, so those
+    /// not yet started are taken back from the counters (they stay queued: in flight) and
+    /// returned as (mirror, data, control); the one being serialized counts whole, in the
+    /// time it used before `now`. Afterwards the counters equal the sum of the intervals.
+    pub fn close(&mut self, now: u64) -> Vec<(MirrorId, u64, u64)> {
+        let mut unsent = Vec::new();
+        for k in 0..self.queue.len() {
+            let m = &self.queue[k];
+            let (start, end) = (m.start, m.end);
+            let (data, control) = (m.msg.data_bytes(), m.msg.control_bytes());
+            if start >= now {
+                unsent.push((m.msg.mirror(), data, control));
+                self.data_bytes -= data;
+                self.control_bytes -= control;
+                self.messages -= 1;
+                self.account(start, end, data, control, false);
+            } else if end > now {
+                self.cut(start, end, data, control, now);
+            }
+        }
+        unsent
+    }
+
+    /// A transmission over `start..end` stopped at `now`: its bytes move into the time it
+    /// used, `start..now`, and the rest of its time is no longer busy.
+    fn cut(&mut self, start: u64, end: u64, data: u64, control: u64, now: u64) {
+        self.account(start, end, data, control, false);
+        self.account(start, now, data, control, true);
     }
 
     /// Adds (or removes) a transmission over `start..end` to the intervals it overlaps; bytes

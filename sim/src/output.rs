@@ -51,6 +51,9 @@ pub struct Summary {
     pub resyncs: Vec<ResyncReport>,
     /// One per `disaster` command: what the lost site's acknowledged writes cost.
     pub disasters: Vec<DisasterReport>,
+    /// Host writes issued that the storage had not taken when the run ended.
+    #[serde(default)]
+    pub queued_at_end: QueuedAtEnd,
     /// Fig 5/12: the second remote mirror built with atomic split + no-copy versus a full copy.
     pub second_mirror: Option<SecondMirror>,
     pub commands: Vec<CommandReport>,
@@ -139,11 +142,28 @@ pub struct VolumeContent {
     pub digest: String,
 }
 
+/// Host writes issued and not yet taken by the storage (waiting for the array, or held by the
+/// protocol: semi-sync over a long link, a throttled journal, an inhibit) when the run ended:
+/// they are in neither the latency percentiles nor the lag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedAtEnd {
+    pub writes: u64,
+    /// Age of the oldest of them at the end.
+    pub oldest_age_ns: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinkReport {
     pub name: String,
+    /// Bytes that left on the link (both directions), counted when their transmission began;
+    /// the cost bills these.
     pub data_bytes: u64,
     pub control_bytes: u64,
+    /// Bytes queued for the link at the end and never sent.
+    #[serde(default)]
+    pub queued_data_bytes: u64,
+    #[serde(default)]
+    pub queued_control_bytes: u64,
     /// Share of the run the busier direction spent serializing.
     pub busy_fraction: f64,
     pub messages: u64,
@@ -171,6 +191,14 @@ pub struct MirrorReport {
     pub svol_state: String,
     pub max_lag_bytes: u64,
     pub final_lag_bytes: u64,
+    /// RPO: the age of the oldest write acknowledged to its host and not yet on the SVOL
+    /// (0 for sync in PAIR), the largest during the run and at its end.
+    #[serde(default)]
+    pub max_rpo_ns: u64,
+    #[serde(default)]
+    pub final_rpo_ns: u64,
+    /// Replication delay: from a write's arrival (sync) or acknowledgement (other modes) to
+    /// its being on the SVOL, over every write that got there.
     pub replication_delay_ns: Percentiles,
     /// Link bytes of this mirror's messages (both directions).
     pub data_bytes: u64,
@@ -190,7 +218,11 @@ pub struct HostReport {
     pub failed: u64,
     pub reads: u64,
     pub read_bytes: u64,
+    /// Over the acknowledged writes (`latency_writes` of them); writes failed or still queued
+    /// at the end are not in it.
     pub write_latency_ns: Percentiles,
+    #[serde(default)]
+    pub latency_writes: u64,
     pub first_failure: Option<String>,
 }
 
@@ -231,7 +263,7 @@ pub struct DisasterReport {
     pub storage: u32,
     /// The worst over the DR copies (the mirrors below not in SPLIT): acknowledged writes
     /// whose data is not on the SVOL (0 in sync mode), their bytes, and the RPO: the age of
-    /// the oldest of them (from its acknowledgement; from its arrival for sync).
+    /// the oldest of them, from its acknowledgement.
     pub acked_writes_lost: u64,
     pub acked_bytes_lost: u64,
     pub rpo_ns: u64,
@@ -328,7 +360,7 @@ fn write_csvs(series: &TimeSeries, dir: &Path) -> io::Result<()> {
         );
     }
     fs::write(dir.join("link_usage.csv"), s)?;
-    let mut s = String::from("time_s,group,mirror,lag_bytes,lag_s,lag_writes\n");
+    let mut s = String::from("time_s,group,mirror,lag_bytes,rpo_s,lag_writes\n");
     for r in &series.lag {
         let _ = writeln!(
             s,
@@ -385,53 +417,69 @@ pub fn format_table(out: &RunOutput) -> String {
     );
     let _ = writeln!(
         t,
-        "\n{:<10} {:>12} {:>12} {:>7} {:>12}",
-        "link", "data", "control", "busy", "$/month"
+        "\n{:<10} {:>12} {:>12} {:>7} {:>12} {:>12}",
+        "link", "data", "control", "busy", "$/month", "queued"
     );
     for l in &s.links {
         let _ = writeln!(
             t,
-            "{:<10} {:>12} {:>12} {:>6.1}% {:>12.2}",
+            "{:<10} {:>12} {:>12} {:>6.1}% {:>12.2} {:>12}",
             l.name,
             human::bytes(l.data_bytes),
             human::bytes(l.control_bytes),
             l.busy_fraction * 100.0,
-            l.cost.total
+            l.cost.total,
+            human::bytes(l.queued_data_bytes + l.queued_control_bytes)
         );
     }
     let _ = writeln!(
         t,
-        "\n{:<8} {:<25} {:<9} {:<15} {:>12} {:>10} {:>10}",
-        "group", "mirror", "mode", "state", "max lag", "delay p50", "delay p99"
+        "\n{:<8} {:<25} {:<9} {:<15} {:>12} {:>10} {:>10} {:>10}",
+        "group", "mirror", "mode", "state", "max lag", "max RPO", "delay p50", "delay p99"
     );
     for m in &s.mirrors {
         let _ = writeln!(
             t,
-            "{:<8} {:<25} {:<9} {:<15} {:>12} {:>10} {:>10}",
+            "{:<8} {:<25} {:<9} {:<15} {:>12} {:>10} {:>10} {:>10}",
             m.group,
             format!("{}->{}", m.pvol, m.svol),
             m.mode,
             m.final_state,
             human::bytes(m.max_lag_bytes),
+            human::duration(m.max_rpo_ns),
             human::duration(m.replication_delay_ns.p50),
             human::duration(m.replication_delay_ns.p99)
         );
     }
     let _ = writeln!(
         t,
-        "\n{:<10} {:>10} {:>8} {:>10} {:>10} {:>10}",
-        "host", "writes", "failed", "lat p50", "lat p99", "lat p99.9"
+        "\n{:<10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "host", "writes", "failed", "acked", "lat p50", "lat p99", "lat p99.9"
     );
     for h in &s.hosts {
         let _ = writeln!(
             t,
-            "{:<10} {:>10} {:>8} {:>10} {:>10} {:>10}",
+            "{:<10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
             h.name,
             h.writes,
             h.failed,
+            h.latency_writes,
             human::duration(h.write_latency_ns.p50),
             human::duration(h.write_latency_ns.p99),
             human::duration(h.write_latency_ns.p999)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "(latency over the acked writes; failed ones, and any still queued at the end, are not \
+         in it)"
+    );
+    if s.queued_at_end.writes > 0 {
+        let _ = writeln!(
+            t,
+            "queued at end: {} host writes the storage had not taken, the oldest {} old",
+            s.queued_at_end.writes,
+            human::duration(s.queued_at_end.oldest_age_ns)
         );
     }
     for sp in &s.splits {

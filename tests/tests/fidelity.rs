@@ -88,3 +88,120 @@ fn a_write_latency_out_of_range_is_refused_where_it_is_written() {
     assert!(e.contains(&format!("test.toml:{line}:")), "{e}");
     assert!(e.contains("write_latency"), "{e}");
 }
+
+#[test]
+fn sync_has_no_rpo_in_pair_and_keeps_its_replication_delay_apart() {
+    let out = simulate(&scenario("sync", 20, "10s", "100MB/s"));
+    let m = &out.summary.mirrors[0];
+    assert_eq!(m.final_state, "PAIR");
+    assert!(m.writes_replicated > 100, "{m:?}");
+    // Every write is on the SVOL before its host hears it is done.
+    assert_eq!((m.max_rpo_ns, m.final_rpo_ns), (0, 0), "{m:?}");
+    assert!(out.series.lag.iter().all(|l| l.lag_ns == 0));
+    // The delay from arrival to the SVOL: primary service, transfer, latency, secondary
+    // service (the ack is not part of it).
+    let delay = PRIMARY_NS + wire_ns(4096 + HEADER) + LATENCY_NS + SECONDARY_NS;
+    assert_eq!(m.replication_delay_ns.max, delay, "{m:?}");
+    let row = mirrorlab::study::RunResult::from_output(&out);
+    assert_eq!(row.max_rpo_ns, 0);
+}
+
+#[test]
+fn async_rpo_at_low_load_is_the_way_to_the_svol_after_the_acknowledgement() {
+    let out = simulate(&scenario("async", 1, "20s", "100MB/s"));
+    let m = &out.summary.mirrors[0];
+    assert!(m.writes_replicated >= 10, "{m:?}");
+    // Acknowledged once in the primary's cache; on the SVOL after the transfer, the latency
+    // and the secondary's service time.
+    let expected = wire_ns(4096 + HEADER) + LATENCY_NS + SECONDARY_NS;
+    assert_eq!(m.max_rpo_ns, expected, "{m:?}");
+    assert_eq!(m.replication_delay_ns.max, expected, "{m:?}");
+    // The sampled RPO (lag.csv) and the sweep row use the same definition.
+    assert!(out.series.lag.iter().all(|l| l.lag_ns <= expected));
+    let row = mirrorlab::study::RunResult::from_output(&out);
+    assert_eq!(row.max_rpo_ns, expected);
+}
+
+#[test]
+fn writes_semi_sync_never_admitted_are_counted_and_fail_the_verdict() {
+    // Semi-sync admits one write per round trip (about 10.5 ms here); the host issues 200 a
+    // second, so most wait, without bound.
+    let out = simulate(&scenario("semi-sync", 200, "5s", "100MB/s"));
+    let s = &out.summary;
+    let h = &s.hosts[0];
+    let round_trip =
+        wire_ns(4096 + HEADER) + LATENCY_NS + SECONDARY_NS + wire_ns(HEADER) + LATENCY_NS;
+    let most_admitted = s.simulated_ns / round_trip + 2;
+    assert!(h.acked <= most_admitted, "{h:?}");
+    // Every write issued is acknowledged, failed, or still queued.
+    assert_eq!(
+        s.queued_at_end.writes,
+        h.writes - h.acked - h.failed,
+        "{s:?}"
+    );
+    assert!(s.queued_at_end.writes >= h.writes - most_admitted);
+    // Half the writes wait: the oldest has waited a good part of the run.
+    assert!(
+        s.queued_at_end.oldest_age_ns > s.simulated_ns / 3,
+        "{:?}",
+        s.queued_at_end
+    );
+    assert!(s.queued_at_end.oldest_age_ns <= s.simulated_ns);
+    // The percentiles say which writes they cover: the acknowledged ones.
+    assert_eq!(h.latency_writes, h.acked);
+    let row = mirrorlab::study::RunResult::from_output(&out);
+    assert_eq!(row.queued_at_end, s.queued_at_end.writes);
+    assert_eq!(
+        row.verdict(u64::MAX / 2),
+        mirrorlab::study::Verdict::QueuedAtEnd
+    );
+}
+
+#[test]
+fn bytes_are_counted_when_they_leave_even_when_the_run_stops_mid_backlog() {
+    // 4 MB/s of writes onto a 1 MB/s link: a backlog from the first second.
+    let text = scenario("async", 1000, "5s", "1MB/s").replace(
+        "bandwidth = \"1MB/s\"",
+        "bandwidth = \"1MB/s\"\nprice_per_gb = 0.5",
+    );
+    let out = simulate(&text);
+    let l = &out.summary.links[0];
+    assert!(
+        l.queued_data_bytes > 1_000_000,
+        "a backlog at the end: {l:?}"
+    );
+    // The summary's bytes are those link_usage.csv shows.
+    let csv: u64 = out.series.link_usage.iter().map(|u| u.data_bytes).sum();
+    let csv_control: u64 = out.series.link_usage.iter().map(|u| u.control_bytes).sum();
+    assert_eq!((l.data_bytes, l.control_bytes), (csv, csv_control));
+    // Towards the SVOL, no more than the link could carry in the run (the message on the wire
+    // at the end counts whole), and no less: it was busy throughout.
+    let capacity = 1_000_000 * out.summary.simulated_ns / 1_000_000_000;
+    let forward: u64 = (out.series.link_usage.iter())
+        .filter(|u| u.direction == "1->2")
+        .map(|u| u.data_bytes + u.control_bytes)
+        .sum();
+    assert!(
+        forward <= capacity + 4096 + HEADER,
+        "{forward} > {capacity}"
+    );
+    assert!(
+        forward + 2 * (4096 + HEADER) >= capacity,
+        "the link was busy throughout"
+    );
+    let sent = l.data_bytes + l.control_bytes;
+    // The bill is for what was sent: 0.5 $/GB, scaled to a 30-day month.
+    let month = 30.0 * 24.0 * 3600.0 / 5.0;
+    let bill = sent as f64 * month / 1e9 * 0.5;
+    assert!(
+        (l.cost.transfer - bill).abs() < 0.01,
+        "{} vs {bill}",
+        l.cost.transfer
+    );
+    // The mirror's bytes are the link's (one mirror, one link).
+    let m = &out.summary.mirrors[0];
+    assert_eq!(
+        (m.data_bytes, m.control_bytes),
+        (l.data_bytes, l.control_bytes)
+    );
+}

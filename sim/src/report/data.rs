@@ -56,7 +56,10 @@ pub struct Lag {
     pub group: String,
     pub mirror: String,
     pub lag_bytes: u64,
-    pub lag_s: f64,
+    /// The RPO at that instant (`lag_s` in runs written before it was defined as the age of
+    /// the oldest acknowledged write not yet on the SVOL).
+    #[serde(alias = "lag_s")]
+    pub rpo_s: f64,
 }
 
 /// A run's time series, as read back from its CSVs.
@@ -86,7 +89,7 @@ impl Series {
     pub fn max_lag_us(&self) -> u64 {
         self.lag
             .iter()
-            .map(|l| (l.lag_s * 1e6).round() as u64)
+            .map(|l| (l.rpo_s * 1e6).round() as u64)
             .max()
             .unwrap_or(0)
     }

@@ -806,7 +806,7 @@ fn rpo(r: &RunData, t_div: f64, s_div: f64) -> Vec<(f64, f64)> {
     let mut by_t: BTreeMap<u64, f64> = BTreeMap::new();
     for l in &r.series.lag {
         let e = by_t.entry(ms(l.time_s)).or_default();
-        *e = e.max(l.lag_s);
+        *e = e.max(l.rpo_s);
     }
     by_t.into_iter()
         .map(|(t, y)| (t as f64 / 1e3 / t_div, y / s_div))

@@ -5,7 +5,8 @@ use super::*;
 impl Timed<'_> {
     /// What the loss of system `i` costs, measured from the protocol's state at this moment
     /// (before its links drop what they carry): for each remote mirror whose PVOL is there,
-    /// the acknowledged writes whose data the SVOL does not hold. A write is on the SVOL when
+    /// the acknowledged writes whose data the SVOL does not hold, and the RPO (the age of the
+    /// oldest of them, from its acknowledgement: the definition `lag.csv` and the summary use). A write is on the SVOL when
     /// every block it wrote holds that write's version or a newer one there; the candidates
     /// are the writes not yet reported replicated (the lag), so nothing acknowledged escapes.
     pub(super) fn record_disaster(&mut self, fab: &Fabric, i: usize) {
@@ -20,9 +21,13 @@ impl Timed<'_> {
             let Some(svol) = svol.and_then(|s| s.volume(tr.id.svol.serial)) else {
                 continue;
             };
+            let on_svol = |w: u64, offset: u64, len: u64| {
+                let (first, count) = blocks_of(offset, len);
+                (first..first + count).all(|b| svol.block(b) >= Some(WriteId(w)))
+            };
             let (mut writes, mut bytes, mut unacked) = (0u64, 0u64, 0u64);
-            let mut oldest: Option<u64> = None;
-            for &(w, from, len, offset) in &tr.lag {
+            let mut lost = BTreeSet::new();
+            for &(w, _, len, offset) in &tr.lag {
                 if self.hosts.is_pending(w) {
                     unacked += 1;
                     continue;
@@ -30,14 +35,17 @@ impl Timed<'_> {
                 if self.hosts.failed_after_admission(w) {
                     continue;
                 }
-                let (first, count) = blocks_of(offset, len);
-                let on_svol = (first..first + count).all(|b| svol.block(b) >= Some(WriteId(w)));
-                if !on_svol {
+                if !on_svol(w, offset, len) {
                     writes += 1;
                     bytes += len;
-                    oldest = Some(oldest.map_or(from, |o| o.min(from)));
+                    lost.insert(w);
                 }
             }
+            // The RPO: the oldest lost write's age, from its acknowledgement.
+            let oldest = tr
+                .acked_in_lag()
+                .find(|(_, w)| lost.contains(w))
+                .map(|(t, _)| t);
             let options = self.topology.mirror(tr.id).map(|m| m.options);
             mirrors.push(DisasterMirror {
                 group: tr.group.clone(),

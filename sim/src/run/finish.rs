@@ -6,6 +6,19 @@ use super::*;
 impl Timed<'_> {
     pub(super) fn finish(mut self, fabric: Fabric) -> Finished {
         let end = self.now();
+        // Bytes count when they leave: what is still queued was never sent, nor billed.
+        let mut queued = vec![(0, 0); self.net.channels.len()];
+        for (k, c) in self.net.channels.iter_mut().enumerate() {
+            for (mirror, data, control) in c.close(end) {
+                queued[k].0 += data;
+                queued[k].1 += control;
+                self.tracks.uncount_bytes(mirror, data, control);
+            }
+        }
+        for tr in &mut self.tracks.list {
+            tr.rpo(end);
+        }
+        let (writes, oldest_age_ns) = self.hosts.queued(end);
         if self.samples.record {
             let iv = self.scenario.interval_ns;
             let intervals = end.div_ceil(iv) as usize;
@@ -50,6 +63,11 @@ impl Timed<'_> {
             events: self.engine.processed(),
             fabric,
             channels: self.net.channels,
+            queued,
+            queued_at_end: QueuedAtEnd {
+                writes,
+                oldest_age_ns,
+            },
             landing: self.net.landing,
             links: self.net.links,
             hosts: self.hosts.list,
@@ -128,6 +146,7 @@ impl Finished {
                 let [c0, c1] = l.channels.map(|c| &self.channels[c]);
                 let data = c0.data_bytes + c1.data_bytes;
                 let control = c0.control_bytes + c1.control_bytes;
+                let [q0, q1] = l.channels.map(|c| self.queued[c]);
                 let busy = c0.busy_ns_until(end).max(c1.busy_ns_until(end));
                 let cost = cost::link_cost(&l.def, data + control, end);
                 total_cost.add(&cost);
@@ -135,6 +154,8 @@ impl Finished {
                     name: l.def.name.clone(),
                     data_bytes: data,
                     control_bytes: control,
+                    queued_data_bytes: q0.0 + q1.0,
+                    queued_control_bytes: q0.1 + q1.1,
                     busy_fraction: round(busy as f64 / end as f64, 6),
                     messages: c0.messages + c1.messages,
                     dropped_messages: c0.dropped + c1.dropped,
@@ -166,6 +187,8 @@ impl Finished {
                     svol_state: state(t.id.svol.storage).to_string(),
                     max_lag_bytes: t.max_lag_bytes,
                     final_lag_bytes: t.lag_bytes,
+                    max_rpo_ns: t.max_rpo_ns,
+                    final_rpo_ns: t.rpo_at_end,
                     replication_delay_ns: t.delay.summary(),
                     data_bytes: t.data_bytes,
                     control_bytes: t.control_bytes,
@@ -186,6 +209,7 @@ impl Finished {
                 reads: h.reads,
                 read_bytes: h.read_bytes,
                 write_latency_ns: h.latency.summary(),
+                latency_writes: h.latency.count(),
                 first_failure: h.first_failure.clone(),
             })
             .collect();
@@ -307,6 +331,7 @@ impl Finished {
             splits,
             resyncs,
             disasters: self.disasters,
+            queued_at_end: self.queued_at_end,
             second_mirror: second,
             commands,
             pairdisplay: pairdisplay(&self.topology, self.fabric.systems.values()),

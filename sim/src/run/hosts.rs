@@ -143,16 +143,31 @@ impl Hosts {
         self.failed_admitted.contains(&id)
     }
 
-    /// Write `id` was acknowledged: its latency is recorded on its host.
-    pub(super) fn acked(&mut self, id: u64, now: u64) {
-        let Some(p) = self.take_pending(id) else {
-            return;
-        };
+    /// Write `id` was acknowledged: its latency is recorded on its host; the volume it
+    /// wrote, if it was waiting.
+    pub(super) fn acked(&mut self, id: u64, now: u64) -> Option<VolumeId> {
+        let p = self.take_pending(id)?;
         let latency = now - p.arrival;
         let host = &mut self.list[p.host as usize];
         host.acked += 1;
         host.latency.record(latency);
         host.interval.record(latency);
+        Some(p.volume)
+    }
+
+    /// Host writes issued and not taken by the storage at `now` (waiting for the array's
+    /// service time, or held by the protocol): how many, and the age of the oldest.
+    pub(super) fn queued(&self, now: u64) -> (u64, u64) {
+        let waiting = (self.intake.iter().flatten().map(|(_, p)| p))
+            .chain(self.pending.values())
+            .chain(self.current.as_ref().map(|(_, p)| p))
+            .filter(|p| !p.admitted);
+        let (mut n, mut oldest) = (0, None::<u64>);
+        for p in waiting {
+            n += 1;
+            oldest = Some(oldest.map_or(p.arrival, |o| o.min(p.arrival)));
+        }
+        (n, oldest.map_or(0, |t| now.saturating_sub(t)))
     }
 
     /// Write `id` failed to its host.
@@ -247,6 +262,8 @@ impl Timed<'_> {
     pub(super) fn acked(&mut self, sys: usize, w: WriteId) {
         self.admitted(sys, w.0);
         let now = self.now();
-        self.hosts.acked(w.0, now);
+        if let Some(volume) = self.hosts.acked(w.0, now) {
+            self.tracks.acked(volume, w.0, now);
+        }
     }
 }

@@ -14,8 +14,8 @@ use crate::link::{Channel, InTransit};
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
     BrokenPromise, CommandReport, CostReport, DisasterMirror, DisasterReport, HostReport,
-    InvariantVerdict, Invariants, LinkReport, MirrorCost, MirrorReport, ReplayReport, ResyncReport,
-    RunOutput, SecondMirror, SplitReport, Summary, VolumeContent,
+    InvariantVerdict, Invariants, LinkReport, MirrorCost, MirrorReport, QueuedAtEnd, ReplayReport,
+    ResyncReport, RunOutput, SecondMirror, SplitReport, Summary, VolumeContent,
 };
 use crate::scenario::{HostDef, HostRole, LinkDef, ReplayAction, Scenario, When};
 use crate::trace::Op;
@@ -336,6 +336,9 @@ struct Finished {
     events: u64,
     fabric: Fabric,
     channels: Vec<Channel>,
+    /// Per channel: (data, control) bytes still queued at the end, never sent.
+    queued: Vec<(u64, u64)>,
+    queued_at_end: QueuedAtEnd,
     /// Messages arrived and not yet taken by the receiver, per channel: in flight still.
     landing: Vec<VecDeque<(u64, InTransit)>>,
     links: Vec<LinkRt>,

@@ -1,5 +1,6 @@
-//! The time series of a run: every `interval`, one `lag.csv` row per remote mirror and one
-//! `latency.csv` row per host (`link_usage.csv` is built from the channels at the end).
+//! The time series of a run: every `interval`, one `lag.csv` row per remote mirror (its lag
+//! and RPO) and one `latency.csv` row per host (`link_usage.csv` is built from the channels
+//! at the end).
 
 use super::*;
 
@@ -28,19 +29,18 @@ impl Timed<'_> {
         let now = self.now();
         self.samples.last = now;
         let series = &mut self.samples.series;
-        for tr in &self.tracks.list {
+        for tr in &mut self.tracks.list {
             if tr.id.is_local() || !tr.active && tr.replicated == 0 {
                 continue;
             }
+            // `lag_ns` holds the RPO (README "RPO and replication delay").
+            let rpo = tr.rpo(now);
             series.lag.push(LagSample {
                 time_ns: now,
                 group: tr.group.clone(),
                 mirror: tr.id.to_string(),
                 lag_bytes: tr.lag_bytes,
-                lag_ns: tr
-                    .lag
-                    .front()
-                    .map_or(0, |&(_, t, ..)| now.saturating_sub(t)),
+                lag_ns: rpo,
                 lag_writes: tr.lag.len() as u64,
             });
         }

@@ -1,5 +1,6 @@
 //! Per-mirror metric tracks: for each mirror, the writes on the PVOL not yet on the SVOL (lag),
-//! their replication delays and the link bytes the mirror used. Looked up by mirror and by
+//! the RPO (the age of the oldest of them a host was told is done), their replication delays
+//! and the link bytes the mirror used. Looked up by mirror and by
 //! PVOL through indexes, so an event costs the same however many idle mirrors a run holds.
 
 use super::*;
@@ -15,9 +16,46 @@ pub(super) struct Track {
     pub(super) lag_bytes: u64,
     pub(super) max_lag_bytes: u64,
     pub(super) replicated: u64,
+    /// Writes of the lag acknowledged to their host, as (time acknowledged, write), in the
+    /// order acknowledged: the first still in the lag is the oldest acknowledged write not on
+    /// the SVOL. Entries replicated since are dropped when they reach the front.
+    acked: VecDeque<(u64, u64)>,
+    /// The largest RPO seen so far, and the last one computed (at the end: the final RPO).
+    pub(super) max_rpo_ns: u64,
+    pub(super) rpo_at_end: u64,
     pub(super) delay: LogHistogram,
     pub(super) data_bytes: u64,
     pub(super) control_bytes: u64,
+}
+
+impl Track {
+    fn in_lag(&self, id: u64) -> bool {
+        let at = self.lag.partition_point(|&(w, ..)| w < id);
+        self.lag.get(at).is_some_and(|&(w, ..)| w == id)
+    }
+
+    /// The RPO at `now`: the age of the oldest acknowledged write not yet on the SVOL (0 when
+    /// every acknowledged write is there), counted from its acknowledgement.
+    pub(super) fn rpo(&mut self, now: u64) -> u64 {
+        while let Some(&(_, w)) = self.acked.front() {
+            if self.in_lag(w) {
+                break;
+            }
+            self.acked.pop_front();
+        }
+        let rpo = self
+            .acked
+            .front()
+            .map_or(0, |&(t, _)| now.saturating_sub(t));
+        self.max_rpo_ns = self.max_rpo_ns.max(rpo);
+        self.rpo_at_end = rpo;
+        rpo
+    }
+
+    /// The acknowledged writes of the lag as (time acknowledged, write), oldest first.
+    pub(super) fn acked_in_lag(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.acked.iter().copied().filter(|&(_, w)| self.in_lag(w))
+    }
 }
 
 #[derive(Default)]
@@ -49,6 +87,9 @@ impl Tracks {
             lag_bytes: 0,
             max_lag_bytes: 0,
             replicated: 0,
+            acked: VecDeque::new(),
+            max_rpo_ns: 0,
+            rpo_at_end: 0,
             delay: LogHistogram::new(),
             data_bytes: 0,
             control_bytes: 0,
@@ -67,6 +108,7 @@ impl Tracks {
         tr.active = active;
         if !active {
             tr.lag.clear();
+            tr.acked.clear();
             tr.lag_bytes = 0;
         }
         if tr.id.is_local() {
@@ -92,6 +134,14 @@ impl Tracks {
         if let Some(t) = self.find(mirror) {
             self.list[t].data_bytes += data;
             self.list[t].control_bytes += control;
+        }
+    }
+
+    /// Takes back a message of `mirror` that never left (still queued at the end).
+    pub(super) fn uncount_bytes(&mut self, mirror: MirrorId, data: u64, control: u64) {
+        if let Some(t) = self.find(mirror) {
+            self.list[t].data_bytes -= data;
+            self.list[t].control_bytes -= control;
         }
     }
 
@@ -124,12 +174,28 @@ impl Tracks {
         }
     }
 
+    /// Write `id` on `volume` was acknowledged to its host at `now`: for each mirror still
+    /// lacking it on the SVOL, it now counts for the RPO.
+    pub(super) fn acked(&mut self, volume: VolumeId, id: u64, now: u64) {
+        let Some(feeds) = self.feeds.get(&volume) else {
+            return;
+        };
+        for &t in feeds {
+            let tr = &mut self.list[t];
+            if tr.in_lag(id) {
+                tr.acked.push_back((now, id));
+            }
+        }
+    }
+
     /// Every write of `mirror` up to `upto` is on the SVOL at `now`.
     pub(super) fn replicated(&mut self, mirror: MirrorId, upto: WriteId, now: u64) {
         let Some(t) = self.find(mirror) else {
             return;
         };
         let tr = &mut self.list[t];
+        // The RPO peaks just before writes reach the SVOL.
+        tr.rpo(now);
         while let Some(&(w, from, len, _)) = tr.lag.front() {
             if w > upto.0 {
                 break;

@@ -17,8 +17,8 @@ pub struct RunResult {
     pub busy_fraction: f64,
     /// Largest over remote mirrors.
     pub max_lag_bytes: u64,
-    /// The oldest write not yet on its SVOL, largest over the run and remote mirrors (from
-    /// the sampled lag and from every write's replication delay).
+    /// RPO, largest over the run and remote mirrors: the age of the oldest acknowledged write
+    /// not yet on its SVOL (`summary.json` `max_rpo_ns`, and the sampled `lag.csv` `rpo_s`).
     pub max_rpo_ns: u64,
     pub delay_p99_ns: u64,
     /// Production hosts (the largest over them).
@@ -27,6 +27,8 @@ pub struct RunResult {
     pub write_p999_ns: u64,
     pub writes: u64,
     pub failed_writes: u64,
+    /// Host writes (all hosts) the storage had not taken when the run ended.
+    pub queued_at_end: u64,
     /// Dollars per month.
     pub cost_transfer: f64,
     pub cost_provisioned: f64,
@@ -60,6 +62,9 @@ pub struct RunResult {
 pub enum Verdict {
     Meets,
     MissesRpo,
+    /// Host writes were still waiting for the storage when the run ended: the open-loop
+    /// workload outran what the configuration admits (their age is in `summary.json`).
+    QueuedAtEnd,
     /// Host writes waited longer than the target before the array took them (p99): a write
     /// queued at the host is as much at risk as one acknowledged and not copied, and an
     /// open-loop workload that queues without bound is not a configuration to buy.
@@ -75,6 +80,7 @@ impl Verdict {
         match self {
             Verdict::Meets => "meets RPO target",
             Verdict::MissesRpo => "misses RPO target",
+            Verdict::QueuedAtEnd => "host writes still queued at the end",
             Verdict::HostWritesWait => "host writes wait longer than the RPO target",
             Verdict::NoConsistentCopy => "no consistent copy (adaptive)",
             Verdict::InvariantFailed => "INVARIANT FAILED",
@@ -91,6 +97,8 @@ impl RunResult {
             Verdict::NoConsistentCopy
         } else if self.max_rpo_ns > rpo_target_ns {
             Verdict::MissesRpo
+        } else if self.queued_at_end > 0 {
+            Verdict::QueuedAtEnd
         } else if self.write_p99_ns > rpo_target_ns {
             Verdict::HostWritesWait
         } else {
@@ -112,11 +120,7 @@ impl RunResult {
             .iter()
             .filter(|h| h.role == HostRole::Production)
             .collect();
-        let delay_rpo = remote
-            .iter()
-            .map(|m| m.replication_delay_ns.max)
-            .max()
-            .unwrap_or(0);
+        let rpo = remote.iter().map(|m| m.max_rpo_ns).max().unwrap_or(0);
         let mut states: Vec<(String, String)> = s
             .mirrors
             .iter()
@@ -131,7 +135,7 @@ impl RunResult {
             control_bytes: s.links.iter().map(|l| l.control_bytes).sum(),
             busy_fraction: s.links.iter().map(|l| l.busy_fraction).fold(0.0, f64::max),
             max_lag_bytes: remote.iter().map(|m| m.max_lag_bytes).max().unwrap_or(0),
-            max_rpo_ns: (max_lag_us * 1_000).max(delay_rpo),
+            max_rpo_ns: (max_lag_us * 1_000).max(rpo),
             delay_p99_ns: remote
                 .iter()
                 .map(|m| m.replication_delay_ns.p99)
@@ -154,6 +158,7 @@ impl RunResult {
                 .unwrap_or(0),
             writes: prod.iter().map(|h| h.writes).sum(),
             failed_writes: prod.iter().map(|h| h.failed).sum(),
+            queued_at_end: s.queued_at_end.writes,
             cost_transfer: s.cost.transfer,
             cost_provisioned: s.cost.provisioned,
             cost_total: s.cost.total,
@@ -186,7 +191,7 @@ impl RunResult {
     }
 }
 
-/// The largest sampled RPO of a run in memory, truncated to microseconds as `lag.csv` prints
+/// The largest sampled RPO (`lag.csv` `rpo_s`) of a run in memory, truncated to microseconds as `lag.csv` prints
 /// it, so a row made in memory equals the one read back from the run directory.
 fn max_lag_us(out: &RunOutput) -> u64 {
     out.series
@@ -198,7 +203,7 @@ fn max_lag_us(out: &RunOutput) -> u64 {
 }
 
 /// The result columns of `sweep.csv`, after `run` and the varied keys.
-pub const RESULT_COLUMNS: [&str; 29] = [
+pub const RESULT_COLUMNS: [&str; 30] = [
     "data_bytes",
     "control_bytes",
     "busy_fraction",
@@ -210,6 +215,7 @@ pub const RESULT_COLUMNS: [&str; 29] = [
     "write_p999_ms",
     "writes",
     "failed_writes",
+    "queued_at_end",
     "cost_transfer_usd_month",
     "cost_provisioned_usd_month",
     "cost_total_usd_month",
@@ -265,6 +271,7 @@ impl Row {
             human::millis_3(r.write_p999_ns),
             r.writes.to_string(),
             r.failed_writes.to_string(),
+            r.queued_at_end.to_string(),
             format!("{:.2}", r.cost_transfer),
             format!("{:.2}", r.cost_provisioned),
             format!("{:.2}", r.cost_total),
