@@ -205,3 +205,27 @@ fn bytes_are_counted_when_they_leave_even_when_the_run_stops_mid_backlog() {
         (l.data_bytes, l.control_bytes)
     );
 }
+
+#[test]
+fn write_latency_varies_in_a_sweep_under_the_same_rule() {
+    use mirrorlab::study::Sweep;
+    use std::path::Path;
+    let text = scenario("async", 50, "2s", "100MB/s");
+    let vary = |v: &str| Sweep::from_text(&text, Path::new("f.toml"), &[v.to_string()], 1);
+    let e = vary("storage.1.write_latency=2s")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("at most 1s") && e.contains("2s"), "{e}");
+    let e = vary("storage.9.write_latency=1ms")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no storage 9"), "{e}");
+    let sweep = vary("storage.1.write_latency=0,1ms").unwrap();
+    for (i, want) in [(0, 0), (1, 1_000_000)] {
+        let out = sweep.run_one(i).unwrap();
+        let l = out.summary.hosts[0].write_latency_ns;
+        assert_eq!((l.mean, l.max), (want, want), "row {i}");
+    }
+}

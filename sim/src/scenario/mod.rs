@@ -101,6 +101,17 @@ pub const DEFAULT_WRITE_LATENCY_NS: u64 = 250_000;
 /// failing, which a scenario models as an outage instead.
 pub const MAX_WRITE_LATENCY_NS: u64 = 1_000_000_000;
 
+/// Why `write_latency` cannot be `ns` (`written` as the user wrote it), if it cannot: the one
+/// rule for the file's key and `--vary storage.SERIAL.write_latency`.
+pub fn write_latency_problem(ns: u64, written: &str) -> Option<String> {
+    (ns > MAX_WRITE_LATENCY_NS).then(|| {
+        format!(
+            "expected `write_latency` at most 1s (the time the array takes to accept a write \
+             into cache; a slower array is failing: model an outage), found {written}"
+        )
+    })
+}
+
 #[derive(Clone, Debug)]
 pub struct StorageDef {
     pub serial: StorageSerial,

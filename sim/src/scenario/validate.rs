@@ -10,8 +10,8 @@ use super::replay::replay_steps;
 use super::rules::{self, PairKey, Subject};
 use super::workload::workload;
 use super::{
-    HostDef, HostRole, LinkDef, MirrorDef, Replay, Scenario, StorageDef, DEFAULT_WRITE_LATENCY_NS,
-    MAX_WRITE_LATENCY_NS,
+    write_latency_problem, HostDef, HostRole, LinkDef, MirrorDef, Replay, Scenario, StorageDef,
+    DEFAULT_WRITE_LATENCY_NS,
 };
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
@@ -140,19 +140,13 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
             volumes.push(VolumeSpec { id, size, used });
         }
         let write_latency_ns = match &sf.write_latency {
-            Some(w) if w.get_ref().0 > MAX_WRITE_LATENCY_NS => {
-                ctx.err(
-                    w.span(),
-                    format!(
-                        "expected `write_latency` at most 1s (the time the array takes to accept \
-                         a write into cache; a slower array is failing: model an outage), \
-                         found {}",
-                        ctx.written(w.span())
-                    ),
-                );
-                0
+            Some(w) => {
+                let problem = write_latency_problem(w.get_ref().0, &ctx.written(w.span()));
+                if let Some(problem) = problem {
+                    ctx.err(w.span(), problem);
+                }
+                w.get_ref().0
             }
-            Some(w) => w.get_ref().0,
             None => DEFAULT_WRITE_LATENCY_NS,
         };
         storages.push(StorageDef {

@@ -6,7 +6,7 @@
 use super::{bad, SweepError};
 use crate::scenario::{self, PairKey, Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos, Rate};
-use mirrorlab_model::{CopyMode, BLOCK_BYTES};
+use mirrorlab_model::{CopyMode, StorageSerial, BLOCK_BYTES};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -14,7 +14,7 @@ use std::str::FromStr;
 pub const KEYS: &str = "mode, seed, duration, link.NAME.bandwidth, link.NAME.latency, \
      link.NAME.price_per_gb, link.NAME.price_per_mbps_month, mirror.GROUP.mode, \
      mirror.GROUP.chunk, mirror.GROUP.journal, mirror.GROUP.cycle, mirror.GROUP.pass, \
-     mirror.GROUP.window, host.NAME.rate";
+     mirror.GROUP.window, host.NAME.rate, storage.SERIAL.write_latency";
 
 /// One thing a sweep can change about a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum Param {
     MirrorPeriod(String),
     MirrorWindow(String),
     HostRate(String),
+    /// An array's service time for a write (`[[storage]] write_latency`).
+    StorageWriteLatency(StorageSerial),
 }
 
 impl Param {
@@ -99,6 +101,19 @@ impl Param {
                     _ => return Err(unknown()),
                 }
             }
+            ["storage", serial, "write_latency"] => {
+                match s.storages.iter().find(|x| x.serial.to_string() == serial) {
+                    Some(x) => Param::StorageWriteLatency(x.serial),
+                    None => {
+                        let known: Vec<String> =
+                            s.storages.iter().map(|x| x.serial.to_string()).collect();
+                        return Err(bad(format!(
+                            "--vary {key}: the scenario has no storage {serial} (storages: {})",
+                            known.join(", ")
+                        )));
+                    }
+                }
+            }
             ["host", name, "rate"] => match s.hosts.iter().find(|h| h.name == name) {
                 Some(h) if matches!(h.workload, Some(WorkloadDef::Poisson(_))) => Param::HostRate(name.to_string()),
                 Some(_) => {
@@ -147,6 +162,13 @@ impl Param {
                 let n = Nanos::from_str(v).map_err(|e| wrong(&e))?;
                 if !matches!(self, Param::LinkLatency(_)) {
                     positive(n.0, "a duration")?;
+                }
+                n.to_string()
+            }
+            Param::StorageWriteLatency(_) => {
+                let n = Nanos::from_str(v).map_err(|e| wrong(&e))?;
+                if let Some(problem) = scenario::write_latency_problem(n.0, v) {
+                    return Err(bad(format!("--vary {key}: {problem}")));
                 }
                 n.to_string()
             }
@@ -212,6 +234,9 @@ impl Param {
             Param::MirrorJournal(g) => Bytes(mirror(g)?.journal_bytes).to_string(),
             Param::MirrorPeriod(g) => Nanos(mirror(g)?.period_ns).to_string(),
             Param::MirrorWindow(g) => Bytes(mirror(g)?.window_bytes).to_string(),
+            Param::StorageWriteLatency(x) => {
+                Nanos(s.storages.iter().find(|y| y.serial == *x)?.write_latency_ns).to_string()
+            }
             Param::HostRate(n) => match &s.hosts.iter().find(|h| &h.name == n)?.workload {
                 Some(WorkloadDef::Poisson(p)) => format!("{}", p.rate),
                 _ => return None,
@@ -276,6 +301,11 @@ impl Param {
                         }
                         _ => o.window_bytes = bytes(),
                     }
+                }
+            }
+            Param::StorageWriteLatency(x) => {
+                for y in s.storages.iter_mut().filter(|y| y.serial == *x) {
+                    y.write_latency_ns = nanos();
                 }
             }
             Param::HostRate(n) => {
