@@ -142,9 +142,9 @@ pub struct VolumeContent {
     pub digest: String,
 }
 
-/// Host writes issued and not yet taken by the storage (waiting for the array, or held by the
-/// protocol: semi-sync over a long link, a throttled journal, an inhibit) when the run ended:
-/// they are in neither the latency percentiles nor the lag.
+/// Host writes the protocol held, not yet admitted, when the run ended (semi-sync over a long
+/// link, a throttled journal, an inhibit): they are in neither the latency percentiles nor the
+/// lag. Writes still within the array's service time are in progress and not counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedAtEnd {
     pub writes: u64,
@@ -477,7 +477,7 @@ pub fn format_table(out: &RunOutput) -> String {
     if s.queued_at_end.writes > 0 {
         let _ = writeln!(
             t,
-            "queued at end: {} host writes the storage had not taken, the oldest {} old",
+            "queued at end: {} host writes the storage had not admitted, the oldest {} old",
             s.queued_at_end.writes,
             human::duration(s.queued_at_end.oldest_age_ns)
         );

@@ -155,11 +155,11 @@ impl Hosts {
         Some(p.volume)
     }
 
-    /// Host writes issued and not taken by the storage at `now` (waiting for the array's
-    /// service time, or held by the protocol): how many, and the age of the oldest.
+    /// Host writes the protocol holds at `now`, not yet admitted (semi-sync, a throttled
+    /// journal, an inhibit): how many, and the age of the oldest. Those still within the
+    /// array's service time are in progress, not queued.
     pub(super) fn queued(&self, now: u64) -> (u64, u64) {
-        let waiting = (self.intake.iter().flatten().map(|(_, p)| p))
-            .chain(self.pending.values())
+        let waiting = (self.pending.values())
             .chain(self.current.as_ref().map(|(_, p)| p))
             .filter(|p| !p.admitted);
         let (mut n, mut oldest) = (0, None::<u64>);

@@ -27,8 +27,10 @@ pub struct RunResult {
     pub write_p999_ns: u64,
     pub writes: u64,
     pub failed_writes: u64,
-    /// Host writes (all hosts) the storage had not taken when the run ended.
+    /// Host writes (all hosts) the protocol still held when the run ended, and the age of
+    /// the oldest.
     pub queued_at_end: u64,
+    pub queued_oldest_ns: u64,
     /// Dollars per month.
     pub cost_transfer: f64,
     pub cost_provisioned: f64,
@@ -62,8 +64,8 @@ pub struct RunResult {
 pub enum Verdict {
     Meets,
     MissesRpo,
-    /// Host writes were still waiting for the storage when the run ended: the open-loop
-    /// workload outran what the configuration admits (their age is in `summary.json`).
+    /// A host write still held when the run ended had waited longer than the target: the
+    /// open-loop workload outran what the configuration admits.
     QueuedAtEnd,
     /// Host writes waited longer than the target before the array took them (p99): a write
     /// queued at the host is as much at risk as one acknowledged and not copied, and an
@@ -80,7 +82,7 @@ impl Verdict {
         match self {
             Verdict::Meets => "meets RPO target",
             Verdict::MissesRpo => "misses RPO target",
-            Verdict::QueuedAtEnd => "host writes still queued at the end",
+            Verdict::QueuedAtEnd => "host writes queued longer than the RPO target at the end",
             Verdict::HostWritesWait => "host writes wait longer than the RPO target",
             Verdict::NoConsistentCopy => "no consistent copy (adaptive)",
             Verdict::InvariantFailed => "INVARIANT FAILED",
@@ -97,7 +99,7 @@ impl RunResult {
             Verdict::NoConsistentCopy
         } else if self.max_rpo_ns > rpo_target_ns {
             Verdict::MissesRpo
-        } else if self.queued_at_end > 0 {
+        } else if self.queued_oldest_ns > rpo_target_ns {
             Verdict::QueuedAtEnd
         } else if self.write_p99_ns > rpo_target_ns {
             Verdict::HostWritesWait
@@ -159,6 +161,7 @@ impl RunResult {
             writes: prod.iter().map(|h| h.writes).sum(),
             failed_writes: prod.iter().map(|h| h.failed).sum(),
             queued_at_end: s.queued_at_end.writes,
+            queued_oldest_ns: s.queued_at_end.oldest_age_ns,
             cost_transfer: s.cost.transfer,
             cost_provisioned: s.cost.provisioned,
             cost_total: s.cost.total,
@@ -203,7 +206,7 @@ fn max_lag_us(out: &RunOutput) -> u64 {
 }
 
 /// The result columns of `sweep.csv`, after `run` and the varied keys.
-pub const RESULT_COLUMNS: [&str; 30] = [
+pub const RESULT_COLUMNS: [&str; 31] = [
     "data_bytes",
     "control_bytes",
     "busy_fraction",
@@ -216,6 +219,7 @@ pub const RESULT_COLUMNS: [&str; 30] = [
     "writes",
     "failed_writes",
     "queued_at_end",
+    "queued_oldest_s",
     "cost_transfer_usd_month",
     "cost_provisioned_usd_month",
     "cost_total_usd_month",
@@ -272,6 +276,7 @@ impl Row {
             r.writes.to_string(),
             r.failed_writes.to_string(),
             r.queued_at_end.to_string(),
+            human::seconds_6(r.queued_oldest_ns),
             format!("{:.2}", r.cost_transfer),
             format!("{:.2}", r.cost_provisioned),
             format!("{:.2}", r.cost_total),
