@@ -326,4 +326,26 @@ mod tests {
         assert_eq!(c.data_bytes, 936, "the first had started");
         assert_eq!(c.busy_ns_until(1_000_000_000), 500_000);
     }
+
+    #[test]
+    fn closing_keeps_what_left_and_returns_what_did_not() {
+        // 1 MB/s: each 936 + 64 byte write takes 1 ms. Three queued at 0, closed at 1.5 ms:
+        // the first left, the second is half on the wire, the third never started.
+        let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1_000_000, 0, 1_000_000);
+        for _ in 0..3 {
+            c.send(0, Transport::Interconnect, write(936));
+        }
+        let unsent = c.close(1_500_000);
+        assert_eq!(unsent.len(), 1);
+        assert_eq!((unsent[0].1, unsent[0].2), (936, 64));
+        assert_eq!((c.data_bytes, c.control_bytes), (1872, 128));
+        let sum = |f: fn(&IntervalUse) -> u64| c.intervals().iter().map(f).sum::<u64>();
+        assert_eq!(sum(|u| u.data_bytes), c.data_bytes);
+        assert_eq!(sum(|u| u.control_bytes), c.control_bytes);
+        assert_eq!(
+            sum(|u| u.busy_ns),
+            1_500_000,
+            "busy until the close, no further"
+        );
+    }
 }
