@@ -47,6 +47,9 @@ pub struct Channel {
     pub dropped: u64,
     interval_ns: u64,
     intervals: Vec<IntervalUse>,
+    /// The span `lo..hi` of the newest interval (empty before the first), where nearly every
+    /// message falls.
+    newest: (u64, u64),
 }
 
 impl Channel {
@@ -71,6 +74,7 @@ impl Channel {
             dropped: 0,
             interval_ns: interval_ns.max(1),
             intervals: Vec::new(),
+            newest: (0, 0),
         }
     }
 
@@ -160,10 +164,9 @@ impl Channel {
     fn account(&mut self, start: u64, end: u64, data: u64, control: u64, add: bool) {
         let iv = self.interval_ns;
         // Nearly every message falls inside the newest interval: no division for those.
-        if let (true, Some(k)) = (add, self.intervals.len().checked_sub(1)) {
-            let (lo, hi) = (k as u64 * iv, (k as u64 + 1).saturating_mul(iv));
-            if lo <= start && start < hi && end <= hi {
-                let u = &mut self.intervals[k];
+        let (lo, hi) = self.newest;
+        if add && lo <= start && start < hi && end <= hi {
+            if let Some(u) = self.intervals.last_mut() {
                 u.data_bytes += data;
                 u.control_bytes += control;
                 u.busy_ns += end - start;
@@ -189,6 +192,7 @@ impl Channel {
             control_left -= c;
             if self.intervals.len() <= k {
                 self.intervals.resize(k + 1, IntervalUse::default());
+                self.newest = (k as u64 * iv, (k as u64 + 1).saturating_mul(iv));
             }
             let u = &mut self.intervals[k];
             if add {
