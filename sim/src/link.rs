@@ -92,11 +92,18 @@ impl Channel {
         u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
-    /// Queues `msg` at `now`; returns its arrival time when it is the only message on the
-    /// channel (the caller then schedules one arrival event for the head).
-    pub fn send(&mut self, now: u64, via: Transport, msg: Message) -> Option<u64> {
-        let data = msg.data_bytes();
-        let control = msg.control_bytes();
+    /// Queues `msg` at `now`, `(data, control)` its [`Message::data_bytes`] and
+    /// [`Message::control_bytes`] (the caller has counted them already: computed once per
+    /// message); returns its arrival time when it is the only message on the channel (the
+    /// caller then schedules one arrival event for the head).
+    pub fn send(
+        &mut self,
+        now: u64,
+        via: Transport,
+        msg: Message,
+        (data, control): (u64, u64),
+    ) -> Option<u64> {
+        debug_assert_eq!((data, control), (msg.data_bytes(), msg.control_bytes()));
         let start = now.max(self.busy_until);
         let end = start.saturating_add(self.serialization_ns(data + control));
         self.busy_until = end;
@@ -232,6 +239,13 @@ mod tests {
     use super::*;
     use mirrorlab_model::{MirrorId, VolumeId, WriteId};
 
+    /// Sends a write of `bytes` on `c` at `now`.
+    fn send(c: &mut Channel, now: u64, bytes: u64) -> Option<u64> {
+        let m = write(bytes);
+        let counted = (m.data_bytes(), m.control_bytes());
+        c.send(now, Transport::Interconnect, m, counted)
+    }
+
     fn write(bytes: u64) -> Message {
         let m = MirrorId::new(VolumeId::new(1, 1), VolumeId::new(2, 1));
         Message::Write {
@@ -254,11 +268,8 @@ mod tests {
             5_000_000,
             1_000_000_000,
         );
-        assert_eq!(
-            c.send(0, Transport::Interconnect, write(936)),
-            Some(6_000_000)
-        );
-        assert_eq!(c.send(0, Transport::Interconnect, write(936)), None);
+        assert_eq!(send(&mut c, 0, 936), Some(6_000_000));
+        assert_eq!(send(&mut c, 0, 936), None);
         let (first, next) = c.pop().unwrap();
         assert_eq!(first.arrive, 6_000_000);
         assert_eq!(
@@ -274,7 +285,7 @@ mod tests {
     fn bytes_split_across_intervals() {
         let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1000, 0, 1_000_000_000);
         // 1936 data + 64 control bytes = 2 s at 1000 B/s, starting at 0.5 s.
-        c.send(500_000_000, Transport::Interconnect, write(1936));
+        send(&mut c, 500_000_000, 1936);
         let u = c.intervals();
         assert_eq!(u.len(), 3);
         assert_eq!(u.iter().map(|u| u.data_bytes).sum::<u64>(), 1936);
@@ -291,8 +302,8 @@ mod tests {
             0,
             1_000_000_000,
         );
-        c.send(0, Transport::Interconnect, write(936));
-        c.send(0, Transport::Interconnect, write(936));
+        send(&mut c, 0, 936);
+        send(&mut c, 0, 936);
         c.fail(500_000);
         assert_eq!(c.queued(), 0);
         assert_eq!(c.dropped, 2);

@@ -67,12 +67,7 @@ impl Pairs {
     /// The positions of the pairs whose PVOL is `pvol` (a volume here), in mirror order.
     #[inline]
     pub(crate) fn of_pvol(&self, pvol: VolumeId) -> Range<usize> {
-        // Ordered as one number each: the derived ordering of `VolumeId` is a chain of
-        // three-way comparisons.
-        let key = |v: VolumeId| u64::from(v.storage.0) << 32 | u64::from(v.serial.0);
-        let below = key(pvol);
-        self.by_mirror
-            .run(|m| key(m.pvol) < below, |m| m.pvol == pvol)
+        self.by_mirror.run(|m| m.pvol < pvol, |m| m.pvol == pvol)
     }
 
     /// The mirrors whose SVOL is volume `svol` of this system, in mirror order.

@@ -7,6 +7,7 @@ use crate::ids::MirrorId;
 use crate::ids::{VolumeId, VolumeSerial, WriteId};
 use crate::table::{CopyMode, Fence, OnFull, PairState, Refusal};
 use crate::volume::{blocks_of, BLOCK_BYTES};
+use std::ops::Range;
 
 /// An update to a volume's content, as it travels through mirrors.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,6 +47,7 @@ impl StorageSystem {
     }
 
     /// Whether `w` must wait: I/O inhibited, semi-sync transfer outstanding, journal full.
+    #[inline]
     pub(super) fn blocked(&self, w: &HostWrite) -> bool {
         if self.inhibit > 0 {
             return true;
@@ -89,8 +91,8 @@ impl StorageSystem {
     }
 
     /// Why a host may not write `w` at all, if so: the first reason, in mirror order, that a
-    /// mirror of the volume gives.
-    fn write_refusal(&self, w: &HostWrite) -> Option<Refusal> {
+    /// mirror of the volume gives (`fed`: the positions of the mirrors whose PVOL it is).
+    fn write_refusal(&self, w: &HostWrite, fed: Range<usize>) -> Option<Refusal> {
         let id = VolumeId {
             storage: self.serial,
             serial: w.volume,
@@ -107,7 +109,7 @@ impl StorageSystem {
             .iter()
             .find(|m| self.pairs[m].owns_svol())
             .map(|&m| (m, Refusal::SvolProtected(id)));
-        let as_pvol = self.pairs_of_pvol(w.volume).find_map(|p| {
+        let as_pvol = fed.map(|i| self.pairs.value_at(i)).find_map(|p| {
             if p.state == PairState::Copy && p.restore {
                 Some((p.mirror, Refusal::Restoring(id)))
             } else if p.role == Role::Primary
@@ -128,7 +130,12 @@ impl StorageSystem {
     }
 
     pub(super) fn admit(&mut self, w: HostWrite, out: &mut Vec<Output>) {
-        if let Some(r) = self.write_refusal(&w) {
+        // The mirrors the volume feeds, found once for the refusal and the write.
+        let fed = self.pairs.of_pvol(VolumeId {
+            storage: self.serial,
+            serial: w.volume,
+        });
+        if let Some(r) = self.write_refusal(&w, fed.clone()) {
             out.push(Output::FailWrite(w.id, r));
             return;
         }
@@ -139,7 +146,7 @@ impl StorageSystem {
             version: w.id,
             bytes: w.len,
         };
-        let waits = self.write_volume(w.volume, &update, Some(w.id), None, out);
+        let waits = self.write_fed(w.volume, fed, &update, Some(w.id), None, out);
         if waits == 0 {
             out.push(Output::AckWrite(w.id));
         } else {
@@ -152,6 +159,23 @@ impl StorageSystem {
     pub(super) fn write_volume(
         &mut self,
         vol: VolumeSerial,
+        update: &Update,
+        host: Option<WriteId>,
+        from: Option<MirrorId>,
+        out: &mut Vec<Output>,
+    ) -> u32 {
+        let fed = self.pairs.of_pvol(VolumeId {
+            storage: self.serial,
+            serial: vol,
+        });
+        self.write_fed(vol, fed, update, host, from, out)
+    }
+
+    /// [`Self::write_volume`] with the positions of the mirrors `vol` feeds found already.
+    fn write_fed(
+        &mut self,
+        vol: VolumeSerial,
+        fed: Range<usize>,
         update: &Update,
         host: Option<WriteId>,
         from: Option<MirrorId>,
@@ -172,10 +196,6 @@ impl StorageSystem {
         // A change to a split SVOL (auxiliary host, standby after takeover, a restore of a
         // cascaded mirror, a second mirror such as ORA_R2 feeding 106b while ORA_RL is split)
         // is recorded in that end's bitmap (Fig 6 660), so the mirror's resync undoes it.
-        let id = VolumeId {
-            storage: self.serial,
-            serial: vol,
-        };
         self.pairs.each_of_svol_mut(vol, from, |p| {
             let chunks = p.chunks_of(update.blocks());
             match p.role {
@@ -187,7 +207,7 @@ impl StorageSystem {
         // anything it calls adds or removes a pair, so positions hold. (Gathering their ids
         // first cost every simulated write as much again as the walk.)
         let mut waits = 0;
-        for i in self.pairs.of_pvol(id) {
+        for i in fed {
             let p = self.pairs.value_at(i);
             if Some(p.mirror) != from {
                 waits += self.carry(i, update, host, out);
