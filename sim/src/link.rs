@@ -111,7 +111,7 @@ impl Channel {
         self.data_bytes += data;
         self.control_bytes += control;
         self.messages += 1;
-        self.account(start, end, data, control, true);
+        self.add_use(start, end, data, control);
         let was_empty = self.queue.is_empty();
         self.queue.push_back(InTransit {
             arrive,
@@ -166,13 +166,13 @@ impl Channel {
         self.busy_until = now;
     }
 
-    /// Adds (or removes) a transmission over `start..end` to the intervals it overlaps; bytes
-    /// are split in proportion to the time in each.
-    fn account(&mut self, start: u64, end: u64, data: u64, control: u64, add: bool) {
-        let iv = self.interval_ns;
-        // Nearly every message falls inside the newest interval: no division for those.
+    /// Adds a transmission over `start..end` to the intervals it overlaps. Nearly every
+    /// message falls inside the newest interval: those are added here, inlined into `send`,
+    /// with no division; the others by [`Self::account`].
+    #[inline]
+    fn add_use(&mut self, start: u64, end: u64, data: u64, control: u64) {
         let (lo, hi) = self.newest;
-        if add && lo <= start && start < hi && end <= hi {
+        if lo <= start && start < hi && end <= hi {
             if let Some(u) = self.intervals.last_mut() {
                 u.data_bytes += data;
                 u.control_bytes += control;
@@ -180,6 +180,13 @@ impl Channel {
                 return;
             }
         }
+        self.account(start, end, data, control, true);
+    }
+
+    /// Adds (or removes) a transmission over `start..end` to the intervals it overlaps; bytes
+    /// are split in proportion to the time in each.
+    fn account(&mut self, start: u64, end: u64, data: u64, control: u64, add: bool) {
+        let iv = self.interval_ns;
         let total = end - start;
         let mut t = start;
         let (mut data_left, mut control_left) = (data, control);

@@ -47,7 +47,6 @@ impl StorageSystem {
     }
 
     /// Whether `w` must wait: I/O inhibited, semi-sync transfer outstanding, journal full.
-    #[inline]
     pub(super) fn blocked(&self, w: &HostWrite) -> bool {
         if self.inhibit > 0 {
             return true;
