@@ -1,16 +1,18 @@
-//! A small ordered map kept as a sorted `Vec`, for the handful of pairs and volumes one storage
-//! system holds.
+//! An ordered map kept as a sorted `Vec`, for the pairs and volumes one storage system holds.
 //!
-//! Why not `BTreeMap`: the protocol looks a pair up several times per message and walks all of
-//! them on every host write. With a few entries, a B-tree lookup or walk costs several times a
-//! binary search or a slice walk, and that was a large share of the simulator's time. The
-//! interface is the subset of `BTreeMap` the protocol uses, with the same order (ascending
-//! keys), so iteration order, and with it every run, is unchanged. Lookups, insertion and
-//! removal are O(n), which is fine for a handful of entries that change only on paircreate /
-//! pairdelete.
+//! Why not `BTreeMap`: the protocol looks a pair up several times per message. With a few
+//! entries, a B-tree lookup or walk costs several times a binary search or a slice walk, and
+//! that was a large share of the simulator's time. The interface is the subset of `BTreeMap`
+//! the protocol uses, with the same order (ascending keys), so iteration order, and with it
+//! every run, is unchanged. Insertion and removal are O(n), which is fine for entries that
+//! change only on paircreate / pairdelete; a lookup scans a small map and binary-searches a
+//! large one (a system with thousands of mirrors).
 
 use std::fmt;
 use std::ops::Index;
+
+/// Up to this many entries a lookup scans (see [`FlatMap::position`]).
+const SCAN_UP_TO: usize = 8;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct FlatMap<K, V> {
@@ -35,12 +37,55 @@ impl<K: Ord, V> FlatMap<K, V> {
         self.entries.binary_search_by(|(k, _)| k.cmp(key))
     }
 
-    /// Where `key` is, by a scan for equality rather than a binary search: with the usual one
-    /// or two entries, the scan is a compare or two, where the search's chain of three-way
-    /// comparisons of every key field cost a pair lookup several times as much, and lookups
-    /// are several per simulated message.
+    /// Where `key` is: by a scan for equality in a small map, a binary search in a large one.
+    /// With the usual one or two entries, the scan is a compare or two, where the search's
+    /// chain of three-way comparisons of every key field cost a pair lookup several times as
+    /// much, and lookups are several per simulated message; a system with thousands of
+    /// mirrors must not pay a scan of them all.
+    #[inline]
     pub(crate) fn position(&self, key: &K) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k == key)
+        if self.entries.len() <= SCAN_UP_TO {
+            self.entries.iter().position(|(k, _)| k == key)
+        } else {
+            self.find(key).ok()
+        }
+    }
+
+    /// The positions of the entries whose key is `within`, a run of keys in order all
+    /// `above` which are not (`above` holds for a prefix of the keys): found by a scan in a
+    /// small map, by a binary search in a large one.
+    #[inline]
+    pub(crate) fn run(
+        &self,
+        above: impl Fn(&K) -> bool,
+        within: impl Fn(&K) -> bool,
+    ) -> std::ops::Range<usize> {
+        let start = if self.entries.len() <= SCAN_UP_TO {
+            // Equality tests only: cheaper than ordering ones, and the run is contiguous.
+            match self.entries.iter().position(|(k, _)| within(k)) {
+                Some(start) => start,
+                None => return 0..0,
+            }
+        } else {
+            self.entries.partition_point(|(k, _)| above(k))
+        };
+        let len = self.entries[start..]
+            .iter()
+            .take_while(|(k, _)| within(k))
+            .count();
+        start..start + len
+    }
+
+    /// The value of `key`, inserted by `make` first if absent.
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (key, make()));
+                i
+            }
+        };
+        &mut self.entries[i].1
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
@@ -67,10 +112,6 @@ impl<K: Ord, V> FlatMap<K, V> {
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let i = self.position(key)?;
         Some(self.entries.remove(i).1)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 
     /// The value of entry `i` in key order, for walks that need the map's owner mutably

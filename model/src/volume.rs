@@ -113,7 +113,9 @@ impl Page {
         }
     }
 
-    /// Sets block `off` to `version`; returns the version it replaces.
+    /// Sets block `off` to `version`; returns the version it replaces. Inlined into the write
+    /// path (a call cost a fifth of it); changing the page's form is the cold [`Self::grow`].
+    #[inline]
     fn set(&mut self, off: usize, version: WriteId) -> Option<WriteId> {
         match self {
             Page::Few {
@@ -127,16 +129,7 @@ impl Page {
                     return Some(std::mem::replace(&mut versions[at], version));
                 }
                 if n == FEW {
-                    // Full: move to a dense page.
-                    let mut dense = Page::Many {
-                        written: 0,
-                        versions: Box::new([0; PAGE_BLOCKS as usize]),
-                    };
-                    for i in 0..n {
-                        dense.set(offsets[i] as usize, versions[i]);
-                    }
-                    *self = dense;
-                    return self.set(off, version);
+                    return self.grow(off, version);
                 }
                 offsets.copy_within(at..n, at + 1);
                 versions.copy_within(at..n, at + 1);
@@ -147,16 +140,7 @@ impl Page {
             }
             Page::Many { written, versions } => {
                 let Ok(short) = u32::try_from(version.0) else {
-                    // Too large for 32 bits: widen the page, then set.
-                    let mut wide = [WriteId(0); PAGE_BLOCKS as usize];
-                    for (w, &v) in wide.iter_mut().zip(versions.iter()) {
-                        *w = WriteId(u64::from(v));
-                    }
-                    *self = Page::Wide {
-                        written: *written,
-                        versions: Box::new(wide),
-                    };
-                    return self.set(off, version);
+                    return self.grow(off, version);
                 };
                 let was = *written >> off & 1 == 1;
                 *written |= 1 << off;
@@ -170,6 +154,41 @@ impl Page {
                 was.then_some(old)
             }
         }
+    }
+
+    /// [`Self::set`] where the page must change form first: a full `Few` page becomes dense,
+    /// a `Many` page given a version of 2^32 or more becomes `Wide`.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, off: usize, version: WriteId) -> Option<WriteId> {
+        match self {
+            Page::Few {
+                len,
+                offsets,
+                versions,
+            } => {
+                let mut dense = Page::Many {
+                    written: 0,
+                    versions: Box::new([0; PAGE_BLOCKS as usize]),
+                };
+                for i in 0..*len as usize {
+                    dense.set(offsets[i] as usize, versions[i]);
+                }
+                *self = dense;
+            }
+            Page::Many { written, versions } => {
+                let mut wide = [WriteId(0); PAGE_BLOCKS as usize];
+                for (w, &v) in wide.iter_mut().zip(versions.iter()) {
+                    *w = WriteId(u64::from(v));
+                }
+                *self = Page::Wide {
+                    written: *written,
+                    versions: Box::new(wide),
+                };
+            }
+            Page::Wide { .. } => {}
+        }
+        self.set(off, version)
     }
 
     /// Forgets block `off` (it reads as the origin again); returns its version.

@@ -101,26 +101,37 @@ pub struct WritesBench {
 }
 
 /// The scenario of the write benchmark: 200k writes/s of 4 KiB, uniform over a 1 GiB volume,
-/// through one async mirror on a 10 Gbit/s link (about two thirds busy).
-fn writes_scenario(writes: u64) -> String {
+/// through one async mirror on a 10 Gbit/s link (about two thirds busy), beside `idle` more
+/// async mirrors between other volumes of the same two systems that never see a write.
+fn writes_scenario(writes: u64, idle: u64) -> String {
     const RATE: u64 = 200_000;
     let duration_ms = (writes * 1000).div_ceil(RATE).max(1);
-    ScenarioText::new(
+    // Volume 1 is the busy one; the idle mirrors pair volumes 2, 3, ... (hex serials).
+    let serials: Vec<String> = (1..=idle + 1).map(|v| format!("{v:x}")).collect();
+    let volumes: Vec<(&str, &str)> = serials.iter().map(|v| (v.as_str(), "1GiB")).collect();
+    let mut text = ScenarioText::new(
         &format!("bench: {writes} writes through one async remote mirror"),
         &format!("{duration_ms}ms"),
     )
     .key("seed", 1)
     .key("output", r#"{ interval = "10s" }"#)
-    .two_sites("10Gbit/s", "2ms")
-    .host("prod", "production", 1, &poisson(RATE, "4KiB", "1:1"))
-    .mirror("R", "1:1", "2:1")
-    .string("mode", "async")
-    .build()
+    .storage(1, &volumes)
+    .storage(2, &volumes)
+    .link("wan", [1, 2], "10Gbit/s", "2ms")
+    .host("prod", "production", 1, &poisson(RATE, "4KiB", "1:1"));
+    for v in &serials {
+        let group = if v == "1" { "R" } else { "idle" };
+        text = text
+            .mirror(group, &format!("1:{v}"), &format!("2:{v}"))
+            .string("mode", "async");
+    }
+    text.build()
 }
 
-/// Simulates about `writes` writes (Poisson, so within a fraction of a percent).
-pub fn writes(writes: u64) -> Result<WritesBench, String> {
-    let text = writes_scenario(writes);
+/// Simulates about `writes` writes (Poisson, so within a fraction of a percent) beside `idle`
+/// idle mirrors.
+pub fn writes(writes: u64, idle: u64) -> Result<WritesBench, String> {
+    let text = writes_scenario(writes, idle);
     let s = scenario::parse(&text, Path::new("bench.toml")).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let out = simulate(&s, &Overrides::default()).map_err(|e| e.to_string())?;
@@ -136,6 +147,7 @@ pub fn writes(writes: u64) -> Result<WritesBench, String> {
 pub fn print_engine(
     events: u64,
     write_count: u64,
+    idle: u64,
     w: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     // A rate over nothing is NaN: refuse it rather than print it.
@@ -158,10 +170,14 @@ pub fn print_engine(
         HOLD
     )?;
     w.flush()?;
-    match writes(write_count) {
+    let beside = match idle {
+        0 => String::new(),
+        n => format!(" beside {n} idle mirrors"),
+    };
+    match writes(write_count, idle) {
         Ok(b) => writeln!(
             w,
-            "simulation: {} writes through one async remote mirror in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+            "simulation: {} writes through one async remote mirror{beside} in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
             b.writes,
             b.wall_s,
             b.events,
@@ -187,7 +203,7 @@ mod tests {
     fn zero_events_or_writes_are_refused_before_anything_runs() {
         for (events, writes) in [(0, 10), (10, 0)] {
             let mut out = Vec::new();
-            let e = print_engine(events, writes, &mut out).unwrap_err();
+            let e = print_engine(events, writes, 0, &mut out).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
             assert!(e.to_string().contains("expected at least 1"), "{e}");
             assert!(out.is_empty(), "nothing printed");
@@ -196,9 +212,17 @@ mod tests {
 
     #[test]
     fn write_bench_scenario_is_valid_and_runs() {
-        let b = writes(2_000).unwrap();
+        let b = writes(2_000, 0).unwrap();
         assert!((1_800..2_200).contains(&b.writes), "{}", b.writes);
         // Each write is an arrival, a delivery and an acknowledgement, less those in flight at the end.
         assert!(b.events >= 2 * b.writes, "{b:?}");
+    }
+
+    #[test]
+    fn idle_mirrors_take_no_writes_of_the_busy_one() {
+        let busy = writes(2_000, 0).unwrap();
+        let beside = writes(2_000, 3).unwrap();
+        assert_eq!(beside.writes, busy.writes, "the same workload");
+        assert_eq!(beside.events, busy.events, "idle mirrors add no events");
     }
 }

@@ -47,6 +47,9 @@ pub struct Channel {
     pub dropped: u64,
     interval_ns: u64,
     intervals: Vec<IntervalUse>,
+    /// The span `lo..hi` of the newest interval (empty before the first), where nearly every
+    /// message falls.
+    newest: (u64, u64),
 }
 
 impl Channel {
@@ -71,6 +74,7 @@ impl Channel {
             dropped: 0,
             interval_ns: interval_ns.max(1),
             intervals: Vec::new(),
+            newest: (0, 0),
         }
     }
 
@@ -88,11 +92,18 @@ impl Channel {
         u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
-    /// Queues `msg` at `now`; returns its arrival time when it is the only message on the
-    /// channel (the caller then schedules one arrival event for the head).
-    pub fn send(&mut self, now: u64, via: Transport, msg: Message) -> Option<u64> {
-        let data = msg.data_bytes();
-        let control = msg.control_bytes();
+    /// Queues `msg` at `now`, `(data, control)` its [`Message::data_bytes`] and
+    /// [`Message::control_bytes`] (the caller has counted them already: computed once per
+    /// message); returns its arrival time when it is the only message on the channel (the
+    /// caller then schedules one arrival event for the head).
+    pub fn send(
+        &mut self,
+        now: u64,
+        via: Transport,
+        msg: Message,
+        (data, control): (u64, u64),
+    ) -> Option<u64> {
+        debug_assert_eq!((data, control), (msg.data_bytes(), msg.control_bytes()));
         let start = now.max(self.busy_until);
         let end = start.saturating_add(self.serialization_ns(data + control));
         self.busy_until = end;
@@ -100,7 +111,7 @@ impl Channel {
         self.data_bytes += data;
         self.control_bytes += control;
         self.messages += 1;
-        self.account(start, end, data, control, true);
+        self.add_use(start, end, data, control);
         let was_empty = self.queue.is_empty();
         self.queue.push_back(InTransit {
             arrive,
@@ -186,21 +197,27 @@ impl Channel {
         self.account(start, now, data, control, true);
     }
 
-    /// Adds (or removes) a transmission over `start..end` to the intervals it overlaps; bytes
-    /// are split in proportion to the time in each.
-    fn account(&mut self, start: u64, end: u64, data: u64, control: u64, add: bool) {
-        let iv = self.interval_ns;
-        // Nearly every message falls inside the newest interval: no division for those.
-        if let (true, Some(k)) = (add, self.intervals.len().checked_sub(1)) {
-            let (lo, hi) = (k as u64 * iv, (k as u64 + 1).saturating_mul(iv));
-            if lo <= start && start < hi && end <= hi {
-                let u = &mut self.intervals[k];
+    /// Adds a transmission over `start..end` to the intervals it overlaps. Nearly every
+    /// message falls inside the newest interval: those are added here, inlined into `send`,
+    /// with no division; the others by [`Self::account`].
+    #[inline]
+    fn add_use(&mut self, start: u64, end: u64, data: u64, control: u64) {
+        let (lo, hi) = self.newest;
+        if lo <= start && start < hi && end <= hi {
+            if let Some(u) = self.intervals.last_mut() {
                 u.data_bytes += data;
                 u.control_bytes += control;
                 u.busy_ns += end - start;
                 return;
             }
         }
+        self.account(start, end, data, control, true);
+    }
+
+    /// Adds (or removes) a transmission over `start..end` to the intervals it overlaps; bytes
+    /// are split in proportion to the time in each.
+    fn account(&mut self, start: u64, end: u64, data: u64, control: u64, add: bool) {
+        let iv = self.interval_ns;
         let total = end - start;
         let mut t = start;
         let (mut data_left, mut control_left) = (data, control);
@@ -220,6 +237,7 @@ impl Channel {
             control_left -= c;
             if self.intervals.len() <= k {
                 self.intervals.resize(k + 1, IntervalUse::default());
+                self.newest = (k as u64 * iv, (k as u64 + 1).saturating_mul(iv));
             }
             let u = &mut self.intervals[k];
             if add {
@@ -259,6 +277,13 @@ mod tests {
     use super::*;
     use mirrorlab_model::{MirrorId, VolumeId, WriteId};
 
+    /// Sends a write of `bytes` on `c` at `now`.
+    fn send(c: &mut Channel, now: u64, bytes: u64) -> Option<u64> {
+        let m = write(bytes);
+        let counted = (m.data_bytes(), m.control_bytes());
+        c.send(now, Transport::Interconnect, m, counted)
+    }
+
     fn write(bytes: u64) -> Message {
         let m = MirrorId::new(VolumeId::new(1, 1), VolumeId::new(2, 1));
         Message::Write {
@@ -281,11 +306,8 @@ mod tests {
             5_000_000,
             1_000_000_000,
         );
-        assert_eq!(
-            c.send(0, Transport::Interconnect, write(936)),
-            Some(6_000_000)
-        );
-        assert_eq!(c.send(0, Transport::Interconnect, write(936)), None);
+        assert_eq!(send(&mut c, 0, 936), Some(6_000_000));
+        assert_eq!(send(&mut c, 0, 936), None);
         let (first, next) = c.pop().unwrap();
         assert_eq!(first.arrive, 6_000_000);
         assert_eq!(
@@ -301,7 +323,7 @@ mod tests {
     fn bytes_split_across_intervals() {
         let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1000, 0, 1_000_000_000);
         // 1936 data + 64 control bytes = 2 s at 1000 B/s, starting at 0.5 s.
-        c.send(500_000_000, Transport::Interconnect, write(1936));
+        send(&mut c, 500_000_000, 1936);
         let u = c.intervals();
         assert_eq!(u.len(), 3);
         assert_eq!(u.iter().map(|u| u.data_bytes).sum::<u64>(), 1936);
@@ -318,8 +340,8 @@ mod tests {
             0,
             1_000_000_000,
         );
-        c.send(0, Transport::Interconnect, write(936));
-        c.send(0, Transport::Interconnect, write(936));
+        send(&mut c, 0, 936);
+        send(&mut c, 0, 936);
         c.fail(500_000);
         assert_eq!(c.queued(), 0);
         assert_eq!(c.dropped, 2);
@@ -333,7 +355,7 @@ mod tests {
         // the first left, the second is half on the wire, the third never started.
         let mut c = Channel::new(StorageSerial(1), StorageSerial(2), 1_000_000, 0, 1_000_000);
         for _ in 0..3 {
-            c.send(0, Transport::Interconnect, write(936));
+            send(&mut c, 0, 936);
         }
         let unsent = c.close(1_500_000);
         assert_eq!(unsent.len(), 1);

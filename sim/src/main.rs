@@ -82,6 +82,10 @@ enum Cmd {
         /// Writes for the whole-simulation measurement.
         #[arg(long, default_value_t = 100_000_000)]
         writes: u64,
+        /// Idle mirrors beside the busy one in the whole-simulation measurement (on other
+        /// volumes of the same systems, never written): a write should cost the same.
+        #[arg(long, default_value_t = 0)]
+        idle_mirrors: u64,
     },
 }
 
@@ -139,14 +143,20 @@ fn main() -> ExitCode {
             target,
             events,
             writes,
+            idle_mirrors,
         }) => {
             let all = target.is_none();
             let mut result = Ok(ExitCode::SUCCESS);
             if all || target == Some(BenchTarget::Engine) {
                 let stdout = std::io::stdout();
-                result = mirrorlab::bench::print_engine(events, writes, &mut stdout.lock())
-                    .map(|()| ExitCode::SUCCESS)
-                    .map_err(Into::into);
+                result = mirrorlab::bench::print_engine(
+                    events,
+                    writes,
+                    idle_mirrors,
+                    &mut stdout.lock(),
+                )
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into);
             }
             if result.is_ok() && (all || target == Some(BenchTarget::Check)) {
                 let stdout = std::io::stdout();

@@ -21,6 +21,7 @@
 //! - `io`, `message`: the interface ([`Input`], [`Output`], [`Command`], [`Timer`]) and the
 //!   messages between systems;
 //! - `pair`: one mirror as held here, its parts grouped by who owns them;
+//! - `pairs`: the pairs held here, by mirror and by volume;
 //! - `sender`: sequence numbers, in-flight records, acknowledgements received;
 //! - `write`: the host write path (admit, apply, carry into mirrors);
 //! - `deliver`: one function per message kind received;
@@ -38,6 +39,7 @@ mod io;
 mod message;
 mod mutant;
 mod pair;
+mod pairs;
 mod sender;
 mod split;
 #[cfg(test)]
@@ -53,6 +55,7 @@ use crate::flatmap::FlatMap;
 use crate::ids::{MirrorId, StorageSerial, VolumeSerial, WriteId};
 use crate::table::{CopyTable, PairOptions, PairState};
 use crate::volume::Volume;
+use pairs::Pairs;
 use split::SplitOp;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -62,7 +65,7 @@ pub struct StorageSystem {
     serial: StorageSerial,
     config: ProtocolConfig,
     volumes: FlatMap<VolumeSerial, Volume>,
-    pairs: FlatMap<MirrorId, Pair>,
+    pairs: Pairs,
     links_down: BTreeSet<StorageSerial>,
     /// Host writes waiting to be admitted (I/O inhibit, semi-sync, journal throttle), in order.
     held: VecDeque<HostWrite>,
@@ -82,7 +85,7 @@ impl StorageSystem {
             serial,
             config,
             volumes: FlatMap::new(),
-            pairs: FlatMap::new(),
+            pairs: Pairs::default(),
             links_down: BTreeSet::new(),
             held: VecDeque::new(),
             inhibit: 0,

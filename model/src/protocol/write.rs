@@ -7,6 +7,7 @@ use crate::ids::MirrorId;
 use crate::ids::{VolumeId, VolumeSerial, WriteId};
 use crate::table::{CopyMode, Fence, OnFull, PairState, Refusal};
 use crate::volume::{blocks_of, BLOCK_BYTES};
+use std::ops::Range;
 
 /// An update to a volume's content, as it travels through mirrors.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,19 +77,21 @@ impl StorageSystem {
         }
     }
 
-    /// The pairs whose PVOL is `vol` here, in mirror order. A scan, not a B-tree range: a
-    /// system holds a handful of pairs, the range descent cost more than the scan on every
-    /// host write, and the callers scan every pair anyway.
+    /// The pairs whose PVOL is `vol` here, in mirror order (by the index: a host write's
+    /// work grows with the mirrors of its volume, not with every mirror the system holds).
     fn pairs_of_pvol(&self, vol: VolumeSerial) -> impl Iterator<Item = &Pair> {
         let pvol = VolumeId {
             storage: self.serial,
             serial: vol,
         };
-        self.pairs.values().filter(move |p| p.mirror.pvol == pvol)
+        self.pairs
+            .of_pvol(pvol)
+            .map(move |i| self.pairs.value_at(i))
     }
 
-    /// Why a host may not write `w` at all, if so.
-    fn write_refusal(&self, w: &HostWrite) -> Option<Refusal> {
+    /// Why a host may not write `w` at all, if so: the first reason, in mirror order, that a
+    /// mirror of the volume gives (`fed`: the positions of the mirrors whose PVOL it is).
+    fn write_refusal(&self, w: &HostWrite, fed: Range<usize>) -> Option<Refusal> {
         let id = VolumeId {
             storage: self.serial,
             serial: w.volume,
@@ -99,28 +102,39 @@ impl StorageSystem {
         if w.offset.checked_add(w.len).is_none_or(|end| end > v.size) {
             return Some(Refusal::OutOfRange(id));
         }
-        for p in self.pairs.values() {
-            let svol_here = p.mirror.svol == id;
-            if svol_here && p.owns_svol() {
-                return Some(Refusal::SvolProtected(id));
-            }
-            if p.mirror.pvol == id && p.state == PairState::Copy && p.restore {
-                return Some(Refusal::Restoring(id));
-            }
-            if p.mirror.pvol == id
-                && p.role == Role::Primary
+        let as_svol = self
+            .pairs
+            .of_svol(w.volume)
+            .iter()
+            .find(|m| self.pairs[m].owns_svol())
+            .map(|&m| (m, Refusal::SvolProtected(id)));
+        let as_pvol = fed.map(|i| self.pairs.value_at(i)).find_map(|p| {
+            if p.state == PairState::Copy && p.restore {
+                Some((p.mirror, Refusal::Restoring(id)))
+            } else if p.role == Role::Primary
                 && p.options.mode == CopyMode::Sync
                 && p.options.fence == Fence::Refuse
                 && p.state == PairState::SuspendedError
             {
-                return Some(Refusal::Fenced(id));
+                Some((p.mirror, Refusal::Fenced(id)))
+            } else {
+                None
             }
+        });
+        match (as_svol, as_pvol) {
+            (Some((a, r)), Some((b, _))) if a < b => Some(r),
+            (_, Some((_, r))) | (Some((_, r)), None) => Some(r),
+            (None, None) => None,
         }
-        None
     }
 
     pub(super) fn admit(&mut self, w: HostWrite, out: &mut Vec<Output>) {
-        if let Some(r) = self.write_refusal(&w) {
+        // The mirrors the volume feeds, found once for the refusal and the write.
+        let fed = self.pairs.of_pvol(VolumeId {
+            storage: self.serial,
+            serial: w.volume,
+        });
+        if let Some(r) = self.write_refusal(&w, fed.clone()) {
             out.push(Output::FailWrite(w.id, r));
             return;
         }
@@ -131,7 +145,7 @@ impl StorageSystem {
             version: w.id,
             bytes: w.len,
         };
-        let waits = self.write_volume(w.volume, &update, Some(w.id), None, out);
+        let waits = self.write_fed(w.volume, fed, &update, Some(w.id), None, out);
         if waits == 0 {
             out.push(Output::AckWrite(w.id));
         } else {
@@ -144,6 +158,23 @@ impl StorageSystem {
     pub(super) fn write_volume(
         &mut self,
         vol: VolumeSerial,
+        update: &Update,
+        host: Option<WriteId>,
+        from: Option<MirrorId>,
+        out: &mut Vec<Output>,
+    ) -> u32 {
+        let fed = self.pairs.of_pvol(VolumeId {
+            storage: self.serial,
+            serial: vol,
+        });
+        self.write_fed(vol, fed, update, host, from, out)
+    }
+
+    /// [`Self::write_volume`] with the positions of the mirrors `vol` feeds found already.
+    fn write_fed(
+        &mut self,
+        vol: VolumeSerial,
+        fed: Range<usize>,
         update: &Update,
         host: Option<WriteId>,
         from: Option<MirrorId>,
@@ -164,26 +195,20 @@ impl StorageSystem {
         // A change to a split SVOL (auxiliary host, standby after takeover, a restore of a
         // cascaded mirror, a second mirror such as ORA_R2 feeding 106b while ORA_RL is split)
         // is recorded in that end's bitmap (Fig 6 660), so the mirror's resync undoes it.
-        let id = VolumeId {
-            storage: self.serial,
-            serial: vol,
-        };
-        for p in self.pairs.values_mut() {
-            if p.mirror.svol == id && Some(p.mirror) != from {
-                let chunks = p.chunks_of(update.blocks());
-                match p.role {
-                    Role::Local => p.svol_pending.set_range(chunks.0, chunks.1),
-                    _ => p.pending.set_range(chunks.0, chunks.1),
-                }
+        self.pairs.each_of_svol_mut(vol, from, |p| {
+            let chunks = p.chunks_of(update.blocks());
+            match p.role {
+                Role::Local => p.svol_pending.set_range(chunks.0, chunks.1),
+                _ => p.pending.set_range(chunks.0, chunks.1),
             }
-        }
+        });
         // The mirrors fed, walked by position since `carry` needs `&mut self`: neither it nor
         // anything it calls adds or removes a pair, so positions hold. (Gathering their ids
         // first cost every simulated write as much again as the walk.)
         let mut waits = 0;
-        for i in 0..self.pairs.len() {
+        for i in fed {
             let p = self.pairs.value_at(i);
-            if p.mirror.pvol == id && Some(p.mirror) != from && p.role != Role::Secondary {
+            if Some(p.mirror) != from {
                 waits += self.carry(i, update, host, out);
             }
         }

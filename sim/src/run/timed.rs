@@ -30,7 +30,7 @@ impl Timed<'_> {
         let now = self.now();
         let c = &mut self.net.channels[ch];
         // A replay delivers a message at the step that names it.
-        if let (Some(arrive), false) = (c.send(now, via, msg), self.scripted) {
+        if let (Some(arrive), false) = (c.send(now, via, msg, (data, control)), self.scripted) {
             let epoch = c.epoch;
             self.engine.at(arrive, Ev::Arrive(ch as u32, epoch));
         }
