@@ -7,7 +7,7 @@
 
 use crate::fabric::Fabric;
 use crate::ids::{MirrorId, VolumeId, WriteId};
-use crate::protocol::Role;
+use crate::protocol::{Message, Role};
 use crate::table::{Fence, PairState};
 use crate::topology::Topology;
 use crate::volume::Digest;
@@ -141,13 +141,44 @@ pub fn holds(fab: &Fabric, v: VolumeId, d: Digest) -> bool {
 /// (what a finished copy promises in every mode: the ordered modes hold nothing pending then;
 /// a periodic or adaptive copy ends with a delta set, and writes after it wait in the bitmap).
 pub fn copy_whole(fab: &Fabric, m: MirrorId) -> bool {
-    let svol = fab
+    copy_whole_landed(fab, m, [])
+}
+
+/// [`copy_whole`] judged once the ordered writes of `m` still in flight (`in_flight`, the
+/// messages on the link to the SVOL's system, oldest first) have landed. A copy completes
+/// at its source once every chunk is acknowledged; writes the copy carried in order after
+/// its last chunk (a host writing the PVOL during the COPY, Fig 12's 106a) may still be on
+/// the FIFO link then, ahead of the "copy complete" that puts the SVOL's end in PAIR, so the
+/// SVOL cannot lack them once that end is in PAIR. Judged at the source's completion without
+/// them, the promise would be judged too early (the checker's two-chunk window found it).
+pub fn copy_whole_landed<'a>(
+    fab: &Fabric,
+    m: MirrorId,
+    in_flight: impl IntoIterator<Item = &'a Message>,
+) -> bool {
+    let Some(mut svol) = fab
         .system(m.svol.storage)
-        .and_then(|s| s.volume(m.svol.serial));
-    match (fab.system(m.pvol.storage), svol) {
-        (Some(p), Some(svol)) => p.copy_whole(m, svol),
-        _ => false,
+        .and_then(|s| s.volume(m.svol.serial))
+        .cloned()
+    else {
+        return false;
+    };
+    for msg in in_flight {
+        if let Message::Write {
+            mirror,
+            write,
+            first,
+            count,
+            ..
+        } = msg
+        {
+            if *mirror == m {
+                svol.write(*first, *count, *write);
+            }
+        }
     }
+    fab.system(m.pvol.storage)
+        .is_some_and(|p| p.copy_whole(m, &svol))
 }
 
 /// [`QUIET_PAIR`]: the mirrors (looked at from their PVOL's end) in PAIR at both ends with

@@ -179,6 +179,12 @@ impl CheckModel {
         }
     }
 
+    /// [`invariants::copy_whole_landed`] with the messages on the link to `m`'s SVOL.
+    fn copy_whole_landed(&self, n: &CheckState, m: MirrorId) -> bool {
+        let link = n.world.links.get(&(m.pvol.storage, m.svol.storage));
+        invariants::copy_whole_landed(&n.world, m, link.into_iter().flatten())
+    }
+
     /// Books the outputs (acks, command results) and judges what can be judged now.
     pub(super) fn absorb(&self, n: &mut CheckState, out: &[Output]) {
         self.judge_traffic(n, out);
@@ -236,7 +242,7 @@ impl CheckModel {
             if outcome != Outcome::Pending {
                 if outcome == Outcome::Done {
                     n.history.fault_repaired = true;
-                    if !invariants::copy_whole(&n.world, mirror) {
+                    if !self.copy_whole_landed(n, mirror) {
                         n.history.resync_differs = true;
                     }
                     self.judge_direction(n, mirror);
@@ -270,12 +276,12 @@ impl CheckModel {
                 StepKind::NoCopyCreate => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.nocopy_pair = true;
-                    n.history.nocopy_differs |= !invariants::copy_whole(&n.world, m);
+                    n.history.nocopy_differs |= !self.copy_whole_landed(n, m);
                 }
                 StepKind::Resync => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.resynced = true;
-                    n.history.resync_differs |= !invariants::copy_whole(&n.world, m);
+                    n.history.resync_differs |= !self.copy_whole_landed(n, m);
                     self.judge_direction(n, m);
                 }
             }
