@@ -10,7 +10,7 @@ use anyhow::Context;
 use mirrorlab_model::check::{
     check, mutant_note, transport_name, CheckConfig, CheckModel, CheckReport, Verdict,
 };
-use mirrorlab_model::table::AsyncResume;
+use mirrorlab_model::table::{AsyncResume, Fence};
 use mirrorlab_model::{CopyMode, Mutant, Transport};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -52,7 +52,25 @@ impl From<ResumeArg> for AsyncResume {
     }
 }
 
-/// What the checked world contains, apart from copy mode and transport.
+/// What a sync mirror does with a write a fault leaves waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FenceArg {
+    /// Fail the write: the SVOL never lags an acknowledged write.
+    Refuse,
+    /// Suspend the pair, acknowledge the write and track it in the bitmap.
+    Continue,
+}
+
+impl From<FenceArg> for Fence {
+    fn from(f: FenceArg) -> Self {
+        match f {
+            FenceArg::Refuse => Fence::Refuse,
+            FenceArg::Continue => Fence::Continue,
+        }
+    }
+}
+
+/// What the checked world contains, apart from copy mode, fence level and transport.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
     /// Production writes (one block each).
@@ -75,7 +93,16 @@ pub struct ModelArgs {
     /// suspended mirrors are resynced.
     #[arg(long)]
     pub faults: bool,
-    /// A deliberately broken protocol: no-atomic, no-drain, no-inhibit, nocopy-unchecked.
+    /// Chunks a bitmap-driven copy keeps unacknowledged on the link (at most --chunks).
+    #[arg(long, default_value_t = CheckConfig::default().window,
+          value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub window: u8,
+    /// The script's resync is `pairresync --restore ORA_L` (SVOL -> PVOL).
+    #[arg(long)]
+    pub restore: bool,
+    /// A deliberately broken protocol: no-atomic, no-drain, no-inhibit, nocopy-unchecked,
+    /// fence-ignored, semi-sync-window, restore-wrong-way, nocopy-full-copy,
+    /// nocopy-wrong-volumes, adaptive-drain-early, resync-one-bitmap.
     #[arg(long)]
     pub mutant: Option<Mutant>,
     /// A third storage system 64003 fed from 105b, its local mirror split too.
@@ -87,10 +114,13 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn config(&self, mode: CopyMode, transport: Transport) -> CheckConfig {
+    fn config(&self, mode: CopyMode, fence: Fence, transport: Transport) -> CheckConfig {
         CheckConfig {
             mode,
             transport,
+            fence,
+            window: self.window,
+            restore: self.restore,
             writes: self.writes,
             queue_depth: self.queue_depth,
             aux_writes: self.aux_writes,
@@ -109,6 +139,9 @@ pub struct CheckArgs {
     /// [default: sync,async].
     #[arg(long, value_delimiter = ',')]
     pub mode: Vec<CopyMode>,
+    /// Fence levels of the sync mirrors to check, comma-separated [default: refuse].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub fence: Vec<FenceArg>,
     /// Split transports to check, comma-separated [default: both].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub transport: Vec<TransportArg>,
@@ -128,7 +161,8 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    /// Every configuration to check, in order: modes outer, transports inner.
+    /// Every configuration to check, in order: modes outer, then fence levels (sync only),
+    /// transports inner.
     pub fn configs(&self) -> Vec<CheckConfig> {
         let modes = if self.mode.is_empty() {
             vec![CopyMode::Sync, CopyMode::Async]
@@ -140,10 +174,24 @@ impl CheckArgs {
         } else {
             self.transport.iter().map(|&t| t.into()).collect()
         };
-        modes
-            .iter()
-            .flat_map(|&m| transports.iter().map(move |&t| self.model.config(m, t)))
-            .collect()
+        let fences: Vec<Fence> = if self.fence.is_empty() {
+            vec![Fence::Refuse]
+        } else {
+            self.fence.iter().map(|&f| f.into()).collect()
+        };
+        let mut configs = Vec::new();
+        for &m in &modes {
+            // The fence level is a sync mirror's: other modes are checked once.
+            let fences = if m == CopyMode::Sync {
+                &fences[..]
+            } else {
+                &fences[..1]
+            };
+            for &f in fences {
+                configs.extend(transports.iter().map(|&t| self.model.config(m, f, t)));
+            }
+        }
+        configs
     }
 }
 
@@ -155,6 +203,9 @@ pub struct ExploreArgs {
     /// How the split travels to the secondary.
     #[arg(long, value_enum, default_value_t = TransportArg::Interconnect)]
     pub transport: TransportArg,
+    /// Fence level of the sync mirrors.
+    #[arg(long, value_enum, default_value_t = FenceArg::Refuse)]
+    pub fence: FenceArg,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Address for the Explorer web UI.
@@ -315,7 +366,17 @@ fn invocation(cfg: &CheckConfig) -> String {
     if cfg.resume == AsyncResume::Bitmap {
         s += " --resume bitmap";
     }
-    for (flag, on) in [(" --faults", cfg.faults), (" --cascade", cfg.cascade)] {
+    if cfg.mode == CopyMode::Sync && cfg.fence == Fence::Continue {
+        s += " --fence continue";
+    }
+    if cfg.window != CheckConfig::default().window {
+        s += &format!(" --window {}", cfg.window);
+    }
+    for (flag, on) in [
+        (" --restore", cfg.restore),
+        (" --faults", cfg.faults),
+        (" --cascade", cfg.cascade),
+    ] {
         if on {
             s += flag;
         }
@@ -329,7 +390,9 @@ fn invocation(cfg: &CheckConfig) -> String {
 /// `mirrorlab explore`: serves stateright's Explorer on the model until interrupted.
 pub fn run_explore(args: &ExploreArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     use stateright::Model;
-    let cfg = args.model.config(args.mode, args.transport.into());
+    let cfg = args
+        .model
+        .config(args.mode, args.fence.into(), args.transport.into());
     let model = CheckModel::new(cfg).map_err(|e| anyhow::anyhow!("bad configuration: {e}"))?;
     // stateright panics when it cannot bind: find out first, and say so.
     drop(
@@ -351,12 +414,15 @@ pub fn run_explore(args: &ExploreArgs, out: &mut dyn Write) -> anyhow::Result<i3
 pub fn bench_check(threads: usize, out: &mut dyn Write) -> anyhow::Result<()> {
     let args = CheckArgs {
         mode: Vec::new(),
+        fence: Vec::new(),
         transport: Vec::new(),
         model: ModelArgs {
             writes: CheckConfig::default().writes,
             queue_depth: CheckConfig::default().queue_depth,
             aux_writes: CheckConfig::default().aux_writes,
             chunks: CheckConfig::default().chunks,
+            window: CheckConfig::default().window,
+            restore: false,
             faults: false,
             mutant: None,
             cascade: false,

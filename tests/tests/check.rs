@@ -9,7 +9,7 @@ use mirrorlab::check_cmd::{bench_check, run_check, CheckArgs};
 use mirrorlab_model::check::{self, check, CheckConfig, CheckModel, CheckReport, Verdict};
 use mirrorlab_model::ids::{MirrorId, StorageSerial, VolumeId};
 use mirrorlab_model::protocol::{Command, Mutant, Output, ProtocolConfig, Timer, Transport};
-use mirrorlab_model::table::{AsyncResume, CopyMode, PairOptions, PairState};
+use mirrorlab_model::table::{AsyncResume, CopyMode, Fence, PairOptions, PairState};
 use mirrorlab_model::topology::{fig8, fig8_volumes, MirrorSpec, VolumeSpec};
 use mirrorlab_model::volume::BLOCK_BYTES;
 use mirrorlab_model::world::World;
@@ -230,6 +230,158 @@ fn nocopy_unchecked_mutant_is_caught_once_the_auxiliary_host_writes_a_split_svol
         ..cfg
     });
     assert!(r.passed(), "{:?}", r.properties);
+}
+
+// ----- the blind spots (issue 18): direction, moment of judgement, windows, traffic -----
+
+fn sync_ic() -> CheckConfig {
+    CheckConfig {
+        transport: Transport::Interconnect,
+        ..CheckConfig::default()
+    }
+}
+
+/// The fault configuration .ci/run checks every fence level in.
+fn fenced(fence: Fence) -> CheckConfig {
+    CheckConfig {
+        faults: true,
+        writes: 2,
+        aux_writes: 1,
+        fence,
+        ..sync_ic()
+    }
+}
+
+#[test]
+fn fence_ignored_is_caught_at_the_acknowledgement_and_both_fence_levels_pass() {
+    assert_passes(fenced(Fence::Continue));
+    caught(
+        Mutant::FenceIgnored,
+        fenced(Fence::Refuse),
+        check::FENCE_AT_ACK,
+    );
+    let text = shortest(
+        Mutant::FenceIgnored,
+        fenced(Fence::Refuse),
+        check::FENCE_AT_ACK,
+        2,
+    );
+    // Acknowledged by the suspension itself, with 105b still without it.
+    assert!(text.contains("w1 acknowledged to its host"), "{text}");
+    assert!(text.contains("64002:105b [original data]"), "{text}");
+}
+
+#[test]
+fn semi_sync_window_mutant_is_caught_by_the_window_property() {
+    let cfg = CheckConfig {
+        mode: CopyMode::SemiSync,
+        ..sync_ic()
+    };
+    caught(Mutant::SemiSyncWindow, cfg, check::SEMI_SYNC_WINDOW);
+    shortest(Mutant::SemiSyncWindow, cfg, check::SEMI_SYNC_WINDOW, 2);
+}
+
+#[test]
+fn a_restore_the_wrong_way_is_caught_by_the_direction_though_the_volumes_end_equal() {
+    for mode in [CopyMode::Sync, CopyMode::Async] {
+        let cfg = CheckConfig {
+            mode,
+            restore: true,
+            ..sync_ic()
+        };
+        let r = caught(Mutant::RestoreWrongWay, cfg, check::RESYNC_DIRECTION);
+        assert_ne!(verdict(&r, check::RESYNC_EQUAL), Verdict::Violated);
+    }
+    let cfg = CheckConfig {
+        restore: true,
+        ..sync_ic()
+    };
+    let text = shortest(Mutant::RestoreWrongWay, cfg, check::RESYNC_DIRECTION, 9);
+    assert!(
+        text.contains("`pairresync --restore ORA_L` completed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn nocopy_mutants_are_caught_by_what_crosses_the_link_and_what_is_refused() {
+    caught(
+        Mutant::NocopyFullCopy,
+        sync_ic(),
+        check::NOCOPY_SENDS_NO_DATA,
+    );
+    // With no auxiliary write the volumes are identical: a refusal is the bug.
+    let identical = CheckConfig {
+        aux_writes: 0,
+        ..sync_ic()
+    };
+    caught(
+        Mutant::NocopyWrongVolumes,
+        identical,
+        check::NOCOPY_REFUSED_DIFFERENT,
+    );
+    let text = shortest(
+        Mutant::NocopyWrongVolumes,
+        identical,
+        check::NOCOPY_REFUSED_DIFFERENT,
+        8,
+    );
+    assert!(text.contains("refused: no-copy create refused"), "{text}");
+}
+
+#[test]
+fn adaptive_drain_early_needs_a_copy_window_of_two_chunks() {
+    let small = CheckConfig {
+        mode: CopyMode::Adaptive,
+        transport: Transport::HostNetwork,
+        writes: 3,
+        queue_depth: 1,
+        aux_writes: 0,
+        chunks: 3,
+        window: 2,
+        ..CheckConfig::default()
+    };
+    caught(Mutant::AdaptiveDrainEarly, small, check::SPLIT_IDENTICAL);
+    // A one-chunk window: the chunks in flight at the split command are the whole flush.
+    let r = run(CheckConfig {
+        window: 1,
+        mutant: Some(Mutant::AdaptiveDrainEarly),
+        ..small
+    });
+    assert!(r.passed() && r.exhaustive, "{:?}", r.properties);
+}
+
+#[test]
+fn resync_one_bitmap_is_caught_by_the_auxiliary_host_on_the_split_svol() {
+    caught(Mutant::ResyncOneBitmap, sync_ic(), check::RESYNC_EQUAL);
+    let r = run(CheckConfig {
+        aux_writes: 0,
+        mutant: Some(Mutant::ResyncOneBitmap),
+        ..sync_ic()
+    });
+    assert!(
+        r.passed(),
+        "without writes on the SVOL's side: {:?}",
+        r.properties
+    );
+}
+
+#[test]
+fn a_two_chunk_window_passes_once_ordered_writes_in_flight_are_judged_landed() {
+    // The finding: a no-copy create completes while an auxiliary write it carried in order
+    // is still on the FIFO link, ahead of its "copy complete".
+    for mode in [CopyMode::Sync, CopyMode::SemiSync, CopyMode::Async] {
+        for transport in [Transport::Interconnect, Transport::HostNetwork] {
+            let r = assert_passes(CheckConfig {
+                mode,
+                transport,
+                chunks: 3,
+                window: 2,
+                ..CheckConfig::default()
+            });
+            assert_eq!(verdict(&r, check::NOCOPY_PAIR), Verdict::Reached);
+        }
+    }
 }
 
 #[test]

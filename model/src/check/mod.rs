@@ -15,7 +15,8 @@ use crate::protocol::{
     Command, HostWrite, Input, MarkKind, Message, Mutant, Output, ProtocolConfig, Timer, Transport,
 };
 use crate::replay::{MessageKey, Part, Step, TimerKind};
-use crate::table::{AsyncResume, CopyMode, PairOptions, PairState};
+use crate::table::Refusal;
+use crate::table::{AsyncResume, CopyMode, Fence, PairOptions, PairState};
 use crate::topology::{fig8, fig8_volumes, MirrorSpec, Topology, VolumeSpec};
 use crate::volume::{describe_blocks, Digest, Volume, BLOCK_BYTES};
 use crate::world::World;
@@ -38,9 +39,15 @@ pub use report::{check, CheckReport, PropertyResult, Verdict};
 // ----- properties: each named as the sentence it checks -----
 
 pub use crate::invariants::{
-    ENDS_AGREE, NOCOPY_IDENTICAL, PREFIX, PVOL_IN_ORDER, QUIET_PAIR, RESYNC_EQUAL,
-    SPLIT_AT_A_POINT, SPLIT_IDENTICAL, SYNC_ACKED,
+    ENDS_AGREE, FENCE_AT_ACK, NOCOPY_IDENTICAL, NOCOPY_REFUSED_DIFFERENT, PREFIX, PVOL_IN_ORDER,
+    QUIET_PAIR, RESYNC_DIRECTION, RESYNC_EQUAL, SEMI_SYNC_WINDOW, SPLIT_AT_A_POINT,
+    SPLIT_IDENTICAL, SYNC_ACKED,
 };
+/// What crosses the link, judged on each chunk a step sends (a function of the message and
+/// the world, so kept here): the seed's no-copy create (Fig 12) copies nothing, and a chunk
+/// the SVOL already holds is one it need not have sent (only writes to the PVOL since the
+/// create was issued may travel).
+pub const NOCOPY_SENDS_NO_DATA: &str = "a no-copy create sends no chunk its SVOL already holds";
 /// Liveness: nothing waits for ever once the world is stuck.
 pub(crate) const NO_HANG: &str =
     "nothing hangs: when nothing more can happen, every host write and command has finished";
@@ -78,6 +85,12 @@ pub struct CheckConfig {
     pub cascade: bool,
     /// How an async mirror resumes after a split (only with `mode` async).
     pub resume: AsyncResume,
+    /// What a sync mirror does with the writes a fault leaves waiting (only with `mode` sync).
+    pub fence: Fence,
+    /// Chunks a bitmap-driven copy keeps unacknowledged on the link at once.
+    pub window: u8,
+    /// The script's resync is `pairresync --restore ORA_L` (SVOL -> PVOL) instead.
+    pub restore: bool,
 }
 
 impl Default for CheckConfig {
@@ -93,6 +106,9 @@ impl Default for CheckConfig {
             mutant: None,
             cascade: false,
             resume: AsyncResume::Journal,
+            fence: Fence::Refuse,
+            window: 1,
+            restore: false,
         }
     }
 }
@@ -114,6 +130,15 @@ impl CheckConfig {
                 AsyncResume::Journal => " resume=journal",
                 AsyncResume::Bitmap => " resume=bitmap",
             };
+        }
+        if self.mode == CopyMode::Sync && self.fence == Fence::Continue {
+            s += " fence=continue";
+        }
+        if self.window != 1 {
+            s += &format!(" window={}", self.window);
+        }
+        if self.restore {
+            s += " restore";
         }
         if self.faults {
             s += " faults";
@@ -139,7 +164,10 @@ pub fn transport_name(t: Transport) -> &'static str {
 /// Why a mutant escapes on the FIFO interconnect, told with the summary.
 pub fn mutant_note(mutant: Mutant, transport: Transport) -> Option<&'static str> {
     match (mutant, transport) {
-        (Mutant::NoDrain | Mutant::NoInhibit, Transport::Interconnect) => Some(
+        (
+            Mutant::NoDrain | Mutant::NoInhibit | Mutant::AdaptiveDrainEarly,
+            Transport::Interconnect,
+        ) => Some(
             "over the interconnect the split travels in the same FIFO as the copy data, so it \
              can neither overtake data sent before it nor be overtaken by data sent after it: \
              the drain (Fig 11 step 1220) and the I/O inhibit (Fig 10 step 1120) only matter \
@@ -234,6 +262,18 @@ pub(crate) struct History {
     pub(crate) fault_repaired: bool,
     /// Remote SVOLs (bit per entry of the model's list) in a resync: not a prefix meanwhile.
     pub(crate) resyncing: u8,
+    /// A sync write was acknowledged while not on the SVOL and the fence did not allow it.
+    pub(crate) acked_off_svol: bool,
+    /// The no-copy create sent a chunk its SVOL already held.
+    pub(crate) nocopy_sent: bool,
+    /// A no-copy create was refused as not identical on identical volumes.
+    pub(crate) nocopy_refused_identical: bool,
+    /// A resync ended with the PVOL not holding what its direction promises.
+    pub(crate) wrong_direction: bool,
+    /// `--restore`: the SVOL's content when the restore was issued, and the production
+    /// writes issued by then (the restore replaces them: acknowledged or not, they are
+    /// no longer owed to the remote SVOL, nor is the PVOL a point of the write stream).
+    pub(crate) restore: Option<(Digest, u8)>,
 }
 
 /// A state of the checked world: the [`World`] plus hosts, script position and history.
@@ -278,6 +318,8 @@ pub struct CheckModel {
     aux_vol: VolumeId,
     r1: MirrorId,
     local_l: MirrorId,
+    /// The mirror the script's no-copy `paircreate` makes (ORA_R2).
+    nocopy_mirror: MirrorId,
     split_svols: Vec<VolumeId>,
     /// Remote mirrors fed by the production stream, with the index of the one upstream.
     remote: Vec<(MirrorId, Option<usize>)>,
@@ -336,12 +378,19 @@ impl CheckModel {
                 config.aux_writes
             ));
         }
+        if !(1..=config.chunks).contains(&config.window) {
+            return Err(format!(
+                "the copy window must be 1..=chunks ({}) chunks, found {}",
+                config.chunks, config.window
+            ));
+        }
         let size = u64::from(config.chunks) * BLOCK_BYTES;
         let remote = PairOptions {
             mode: config.mode,
             chunk_bytes: BLOCK_BYTES,
-            window_bytes: BLOCK_BYTES,
+            window_bytes: u64::from(config.window) * BLOCK_BYTES,
             resume: config.resume,
+            fence: config.fence,
             ..PairOptions::default()
         };
         let mut topology = fig8(size, remote);
@@ -402,7 +451,13 @@ impl CheckModel {
                 StepKind::NoCopyCreate,
                 format!("paircreate ORA_R2 {a106} {b106} --nocopy"),
             ),
-            (StepKind::Resync, "pairresync ORA_L".to_string()),
+            (
+                StepKind::Resync,
+                format!(
+                    "pairresync {}ORA_L",
+                    if config.restore { "--restore " } else { "" }
+                ),
+            ),
         ];
         let mut script = Vec::new();
         for (kind, line) in lines {
@@ -446,6 +501,7 @@ impl CheckModel {
             aux_vol: a106,
             r1,
             local_l: MirrorId::new(a105, a106),
+            nocopy_mirror: MirrorId::new(a106, b106),
             split_svols,
             remote: remote_mirrors,
             primary: a105.storage,

@@ -16,18 +16,48 @@ fn split_at_a_point(_: &CheckModel, s: &CheckState) -> bool {
     !s.history.split_not_a_point
 }
 
-fn sync_acked(m: &CheckModel, s: &CheckState) -> bool {
-    let acked = (1..=s.issued)
+/// How many acknowledged production writes ORA_R1's SVOL lacks while it is in PAIR (those
+/// a restore replaced are not owed).
+fn acked_missing(m: &CheckModel, s: &CheckState) -> usize {
+    let from = s.history.restore.map_or(1, |(_, at)| at + 1);
+    let acked = (from..=s.issued)
         .filter(|k| s.acked & (1 << (k - 1)) != 0)
         .map(|k| (m.block_of(k), WriteId(u64::from(k))));
-    invariants::acked_on_svol(&s.world, m.r1, acked)
+    invariants::acked_missing(&s.world, m.r1, acked)
+}
+
+fn sync_acked(m: &CheckModel, s: &CheckState) -> bool {
+    acked_missing(m, s) == 0
+}
+
+fn fence_at_ack(_: &CheckModel, s: &CheckState) -> bool {
+    !s.history.acked_off_svol
+}
+
+/// Judged outside ORA_R1's resync windows: a resync carries the writes it admits without
+/// holding the host, and they may still be in flight when it reaches PAIR.
+fn semi_sync_window(m: &CheckModel, s: &CheckState) -> bool {
+    s.history.resyncing & 1 != 0 || acked_missing(m, s) <= 1
 }
 
 fn prefix(m: &CheckModel, s: &CheckState) -> bool {
-    m.remote.iter().enumerate().all(|(i, (mirror, _))| {
-        s.history.resyncing & (1 << i) != 0
-            || invariants::at_a_point(&s.world, mirror.svol, &s.pvol_points)
-    })
+    s.history.restore.is_some()
+        || m.remote.iter().enumerate().all(|(i, (mirror, _))| {
+            s.history.resyncing & (1 << i) != 0
+                || invariants::at_a_point(&s.world, mirror.svol, &s.pvol_points)
+        })
+}
+
+fn nocopy_sends_no_data(_: &CheckModel, s: &CheckState) -> bool {
+    !s.history.nocopy_sent
+}
+
+fn nocopy_refused_different(_: &CheckModel, s: &CheckState) -> bool {
+    !s.history.nocopy_refused_identical
+}
+
+fn resync_direction(_: &CheckModel, s: &CheckState) -> bool {
+    !s.history.wrong_direction
 }
 
 fn nocopy_identical(_: &CheckModel, s: &CheckState) -> bool {
@@ -167,12 +197,22 @@ impl Model for CheckModel {
         ];
         if self.config.mode == CopyMode::Sync {
             p.push(Property::always(SYNC_ACKED, sync_acked));
+            p.push(Property::always(FENCE_AT_ACK, fence_at_ack));
+        }
+        if self.config.mode == CopyMode::SemiSync {
+            p.push(Property::always(SEMI_SYNC_WINDOW, semi_sync_window));
         }
         if self.ordered() {
             p.push(Property::always(PREFIX, prefix));
         }
         p.push(Property::always(NOCOPY_IDENTICAL, nocopy_identical));
+        p.push(Property::always(NOCOPY_SENDS_NO_DATA, nocopy_sends_no_data));
+        p.push(Property::always(
+            NOCOPY_REFUSED_DIFFERENT,
+            nocopy_refused_different,
+        ));
         p.push(Property::always(RESYNC_EQUAL, resync_equal));
+        p.push(Property::always(RESYNC_DIRECTION, resync_direction));
         p.push(Property::always(QUIET_PAIR, quiet_pair));
         if self.config.faults {
             p.push(Property::always(ENDS_AGREE, ends_agree));

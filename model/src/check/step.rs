@@ -36,6 +36,10 @@ impl CheckModel {
             }
             Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {
                 let step = &self.script[usize::from(n.step)];
+                if step.kind == StepKind::Resync && self.config.restore {
+                    let source = n.world.volume(self.local_l.svol).digest();
+                    n.history.restore = Some((source, n.issued));
+                }
                 let (sys, cmd, _) = step.commands[n.step_cmds.len()].clone();
                 let (id, out) = n.world.command(sys, cmd);
                 n.step_cmds.push((id, Outcome::Pending));
@@ -96,13 +100,94 @@ impl CheckModel {
                 n.refused |= bit;
             }
         }
-        if n.pvol_points.last() != Some(&pvol.digest()) {
+        if n.history.restore.is_none() && n.pvol_points.last() != Some(&pvol.digest()) {
             n.history.pvol_out_of_order = true;
         }
     }
 
+    /// Whether the script's no-copy create has been issued and has not finished.
+    fn nocopy_in_progress(&self, s: &CheckState) -> bool {
+        let step = self.script.get(usize::from(s.step));
+        step.is_some_and(|x| x.kind == StepKind::NoCopyCreate) && !s.step_cmds.is_empty()
+    }
+
+    /// Judges what a step sent: chunks of a no-copy create ([`NOCOPY_SENDS_NO_DATA`]) and a
+    /// secondary's "not identical" ([`NOCOPY_REFUSED_DIFFERENT`]), both judged when sent.
+    fn judge_traffic(&self, n: &mut CheckState, out: &[Output]) {
+        let nocopy = self.nocopy_in_progress(n);
+        for o in out {
+            match o {
+                Output::Send {
+                    msg:
+                        Message::Chunk {
+                            mirror,
+                            first,
+                            end,
+                            blocks,
+                            ..
+                        },
+                    ..
+                } if nocopy && *mirror == self.nocopy_mirror => {
+                    let svol = n.world.volume(mirror.svol).blocks_in(*first, *end);
+                    n.history.nocopy_sent |= svol[..] == blocks[..];
+                }
+                Output::Send {
+                    msg:
+                        Message::CreateReply {
+                            mirror,
+                            refused: Some(Refusal::NotIdentical),
+                            ..
+                        },
+                    ..
+                } => {
+                    n.history.nocopy_refused_identical |=
+                        invariants::identical(&n.world, mirror.pvol, mirror.svol);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// [`FENCE_AT_ACK`] for production write `id`, acknowledged in this step (sync only;
+    /// writes a restore replaced are not owed).
+    fn judge_ack(&self, n: &mut CheckState, id: WriteId) {
+        let replaced = n
+            .history
+            .restore
+            .is_some_and(|(_, at)| id.0 <= u64::from(at));
+        if self.config.mode != CopyMode::Sync || replaced {
+            return;
+        }
+        let k = u8::try_from(id.0).expect("a production write");
+        let write = (self.block_of(k), id);
+        if !invariants::ack_allowed(&n.world, self.r1, write, self.config.fence) {
+            n.history.acked_off_svol = true;
+        }
+    }
+
+    /// [`RESYNC_DIRECTION`] when a resync of `m` completes: after a restore the PVOL holds
+    /// what the SVOL held when it was issued; after a forward resync of a mirror of the
+    /// production PVOL, the PVOL is still the last point of the write stream.
+    fn judge_direction(&self, n: &mut CheckState, m: MirrorId) {
+        let held = match n.history.restore {
+            Some((source, _)) if m == self.local_l => Some(source),
+            Some(_) => None,
+            None => (m.pvol == self.pvol).then(|| *n.pvol_points.last().expect("initial point")),
+        };
+        if let Some(d) = held {
+            n.history.wrong_direction |= !invariants::holds(&n.world, m.pvol, d);
+        }
+    }
+
+    /// [`invariants::copy_whole_landed`] with the messages on the link to `m`'s SVOL.
+    fn copy_whole_landed(&self, n: &CheckState, m: MirrorId) -> bool {
+        let link = n.world.links.get(&(m.pvol.storage, m.svol.storage));
+        invariants::copy_whole_landed(&n.world, m, link.into_iter().flatten())
+    }
+
     /// Books the outputs (acks, command results) and judges what can be judged now.
     pub(super) fn absorb(&self, n: &mut CheckState, out: &[Output]) {
+        self.judge_traffic(n, out);
         for o in out {
             match *o {
                 Output::AckWrite(id) | Output::FailWrite(id, _) => {
@@ -111,6 +196,7 @@ impl CheckModel {
                     } else if id.0 >= 1 {
                         n.outstanding -= 1;
                         if matches!(o, Output::AckWrite(_)) {
+                            self.judge_ack(n, id);
                             n.acked |= 1 << (id.0 - 1);
                         }
                     }
@@ -156,9 +242,10 @@ impl CheckModel {
             if outcome != Outcome::Pending {
                 if outcome == Outcome::Done {
                     n.history.fault_repaired = true;
-                    if !invariants::copy_whole(&n.world, mirror) {
+                    if !self.copy_whole_landed(n, mirror) {
                         n.history.resync_differs = true;
                     }
+                    self.judge_direction(n, mirror);
                 }
                 n.fault_resync = None;
             }
@@ -189,12 +276,13 @@ impl CheckModel {
                 StepKind::NoCopyCreate => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.nocopy_pair = true;
-                    n.history.nocopy_differs |= !invariants::copy_whole(&n.world, m);
+                    n.history.nocopy_differs |= !self.copy_whole_landed(n, m);
                 }
                 StepKind::Resync => {
                     let m = command_mirror(&step.commands[0].1);
                     n.history.resynced = true;
-                    n.history.resync_differs |= !invariants::copy_whole(&n.world, m);
+                    n.history.resync_differs |= !self.copy_whole_landed(n, m);
+                    self.judge_direction(n, m);
                 }
             }
         }

@@ -159,7 +159,7 @@ impl StorageSystem {
         self.epochs += 1;
         pair.incarnation.epoch = self.epochs;
         let epoch = pair.incarnation.epoch;
-        if !nocopy {
+        if !nocopy || self.config.mutant_nocopy_copies() {
             pair.pending = self.full_copy_bitmap(mirror.pvol.serial, options.chunk_bytes);
             if role == Role::Local {
                 let sv = self.volumes.get_mut(&mirror.svol.serial).expect("checked");
@@ -192,7 +192,7 @@ impl StorageSystem {
                         options: Box::new(options),
                         size,
                         origin,
-                        nocopy: nocopy.then(|| Box::new(digest)),
+                        nocopy: nocopy.then(|| Box::new(self.nocopy_digest(mirror, digest))),
                         epoch,
                     },
                 });
@@ -260,7 +260,9 @@ impl StorageSystem {
         p.command.awaiting_peer = (p.role == Role::Primary).then_some(before);
         if p.role == Role::Local {
             let s = std::mem::take(&mut p.svol_pending);
-            p.pending.union_with(&s);
+            if !self.config.mutant_skips_svol_bitmap() {
+                p.pending.union_with(&s);
+            }
             self.start_copier(mirror, true, out);
         } else {
             let runs = if restore {

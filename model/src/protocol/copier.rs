@@ -175,7 +175,7 @@ impl StorageSystem {
         }
         let per_step = (p.options.window_bytes / p.options.chunk_bytes).max(1);
         let cb = p.chunk_blocks();
-        let (src, dst) = if p.restore {
+        let (src, dst) = if p.restore && !self.config.mutant_restores_forward() {
             (m.svol.serial, m.pvol.serial)
         } else {
             (m.pvol.serial, m.svol.serial)

@@ -202,7 +202,9 @@ impl StorageSystem {
                     // for a while (host I/O is held meanwhile), all of which must be on the
                     // SVOL before the split; the seq taken at the command covers only the
                     // first window of them.
-                    let drain_seq = if p.options.mode == CopyMode::Adaptive {
+                    let drain_seq = if p.options.mode == CopyMode::Adaptive
+                        && !self.config.mutant_drains_adaptive_early()
+                    {
                         p.tx.next_seq
                     } else {
                         f.drain_seq

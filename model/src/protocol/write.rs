@@ -56,6 +56,7 @@ impl StorageSystem {
                 return false;
             }
             match p.options.mode {
+                CopyMode::SemiSync if self.config.mutant_skips_semi_sync_hold() => false,
                 CopyMode::SemiSync => p.tx.unacked.iter().any(|f| f.is_write),
                 CopyMode::Async => {
                     p.options.on_full == OnFull::Throttle
