@@ -18,7 +18,7 @@
 
 use super::{Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos};
-use mirrorlab_model::CopyMode;
+use mirrorlab_model::{AdaptivePass, CopyMode, PairOptions};
 use std::fmt;
 
 /// At most this many samples in one time series (`duration / [output] interval`).
@@ -166,13 +166,13 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
                 ),
             );
         }
-        if timed(mode) {
+        if !m.id.is_local() && timed(&m.options) {
             if let Some(msg) = short_period(m.options.period_ns, m.options.mode) {
                 problem(Subject::MirrorPeriod(i), msg);
             }
         }
     }
-    if timed(Some(s.defaults.mode)) {
+    if timed(&s.defaults) {
         if let Some(msg) = short_period(s.defaults.period_ns, s.defaults.mode) {
             problem(Subject::DefaultsPeriod, msg);
         }
@@ -198,9 +198,13 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     out
 }
 
-/// Periodic and adaptive remote mirrors run a timer.
-fn timed(mode: Option<CopyMode>) -> bool {
-    matches!(mode, Some(CopyMode::Periodic | CopyMode::Adaptive))
+/// Periodic remote mirrors run a timer, and adaptive ones given a `pass`.
+fn timed(o: &PairOptions) -> bool {
+    match o.mode {
+        CopyMode::Periodic => true,
+        CopyMode::Adaptive => o.pass == AdaptivePass::Timer,
+        _ => false,
+    }
 }
 
 fn short_period(period_ns: u64, mode: CopyMode) -> Option<String> {
@@ -250,7 +254,7 @@ fn event_budget(s: &Scenario, samples: u64) -> Option<Problem> {
         ));
     }
     for (i, m) in s.mirrors.iter().enumerate() {
-        if timed((!m.id.is_local()).then_some(m.options.mode)) {
+        if !m.id.is_local() && timed(&m.options) {
             let firings = s.duration_ns / m.options.period_ns.max(1);
             parts.push((
                 firings as f64,

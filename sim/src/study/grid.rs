@@ -6,7 +6,7 @@
 use super::{bad, SweepError};
 use crate::scenario::{self, PairKey, Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos, Rate};
-use mirrorlab_model::{CopyMode, BLOCK_BYTES};
+use mirrorlab_model::{AdaptivePass, CopyMode, BLOCK_BYTES};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -269,6 +269,8 @@ impl Param {
                             o.period_ns = nanos();
                             // `cycle` and `pass` are one period; the mode names the key.
                             m.keys.insert(if o.mode == CopyMode::Adaptive {
+                                // An adaptive pass given a period runs on a timer.
+                                o.pass = AdaptivePass::Timer;
                                 PairKey::Pass
                             } else {
                                 PairKey::Cycle
