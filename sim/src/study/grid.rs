@@ -535,6 +535,23 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_puts_adaptive_passes_on_its_timer() {
+        let s = scenario();
+        let vary = |specs: &[&str]| {
+            let specs: Vec<String> = specs.iter().map(|x| x.to_string()).collect();
+            let g = Grid::parse(&specs, &s).unwrap();
+            g.scenario(&s, 0).mirrors[0].options
+        };
+        let idle = vary(&["mode=adaptive"]);
+        assert_eq!(idle.pass, AdaptivePass::Idle);
+        let timed = vary(&["mode=adaptive", "mirror.R.pass=2s"]);
+        assert_eq!(
+            (timed.pass, timed.period_ns),
+            (AdaptivePass::Timer, 2_000_000_000)
+        );
+    }
+
+    #[test]
     fn shards_partition_the_rows() {
         let s: Shard = "1/3".parse().unwrap();
         assert_eq!(s.rows(8).collect::<Vec<_>>(), [1, 4, 7]);
