@@ -146,7 +146,7 @@ impl StorageSystem {
                 // An adaptive mirror sends writes made after the copy as soon as it is in
                 // PAIR: chunks on their way are owed as much as pending ones.
                 let mut owed = p.pending.clone();
-                for f in &p.tx.unacked {
+                for f in p.tx.unacked.iter().filter(|f| !f.is_write) {
                     let (first, end) = p.chunks_of(f.blocks);
                     if f.blocks.0 < f.blocks.1 {
                         owed.set_range(first, end);
