@@ -10,8 +10,8 @@
 //!   written as a CSV row. Measured on the corpus base (1 link, 3 mirrors, 1 host): 20,000
 //!   samples add 13 MB of memory and 3.4 MB of CSV, so 100,000 is about 65 MB and 17 MB.
 //! - [`MAX_EVENTS`]: the events the scenario schedules by itself (poisson I/Os, periodic and
-//!   timed adaptive (`pass`) timer firings, samples). The simulator does about 2 M writes/s (3 events each;
-//!   README "Speed"), so 10^10 events is over an hour of wall time: beyond that a run is
+//!   timed adaptive (`pass`) timer firings, samples). The simulator does about 2 M writes/s
+//!   (3 events each; README "Speed"), so 10^10 events is over an hour of wall time: beyond that a run is
 //!   refused rather than left to look hung.
 //! - [`MIN_PERIOD_NS`]: a `cycle` or `pass` fires on every mirror for the whole run, busy or
 //!   idle; 1 ms is below any link round trip a cycle could be meant to follow.
