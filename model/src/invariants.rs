@@ -138,8 +138,9 @@ pub fn holds(fab: &Fabric, v: VolumeId, d: Digest) -> bool {
 
 /// [`NOCOPY_IDENTICAL`] when a no-copy create completes, [`RESYNC_EQUAL`] when a resync
 /// does: `m`'s SVOL reads as its PVOL outside the chunks the PVOL's end still holds pending
-/// (what a finished copy promises in every mode: the ordered modes hold nothing pending then;
-/// a periodic or adaptive copy ends with a delta set, and writes after it wait in the bitmap).
+/// or has on the link (what a finished copy promises in every mode: the ordered modes hold
+/// nothing pending then; a periodic or adaptive copy ends with a delta set, and writes after
+/// it wait in the bitmap, or, adaptive, leave at once).
 pub fn copy_whole(fab: &Fabric, m: MirrorId) -> bool {
     copy_whole_landed(fab, m, [])
 }

@@ -28,7 +28,7 @@ pub use protocol::{
     Command, HostWrite, Input, Message, Mutant, Output, ProtocolConfig, StorageSystem, Timer,
     Transport,
 };
-pub use table::{CopyMode, CopyTable, CopyType, PairOptions, PairState, Refusal};
+pub use table::{AdaptivePass, CopyMode, CopyTable, CopyType, PairOptions, PairState, Refusal};
 pub use topology::{MirrorRef, SplitPlan, Topology};
 pub use volume::{Digest, Volume, BLOCK_BYTES};
 pub use world::World;

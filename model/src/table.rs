@@ -80,6 +80,18 @@ pub enum AsyncResume {
     Journal,
 }
 
+/// When an adaptive mirror sends its pending chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdaptivePass {
+    /// The seed: pending data is copied "while the storage system is idle" (Fig 10 remark on
+    /// step 1110b). A pass starts as soon as a chunk is dirty and none is under way, each
+    /// acknowledgement sends the next chunks its window allows, and a pass that ends starts
+    /// the next at once while chunks are dirty: the copier is self-clocked by the link.
+    Idle,
+    /// A pass starts every `period_ns` (the scenario's `pass` key) over what is dirty then.
+    Timer,
+}
+
 /// Per-mirror settings, fixed at paircreate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PairOptions {
@@ -93,8 +105,10 @@ pub struct PairOptions {
     pub on_full: OnFull,
     /// Sync: what a write that cannot reach the SVOL does.
     pub fence: Fence,
-    /// Periodic: cycle length; adaptive: pass interval.
+    /// Periodic: cycle length; adaptive with [`AdaptivePass::Timer`]: pass interval.
     pub period_ns: u64,
+    /// Adaptive: when a pass starts.
+    pub pass: AdaptivePass,
     /// Bitmap-driven copies keep at most this many bytes unacknowledged on the link.
     pub window_bytes: u64,
     /// Async: how writes held by an atomic split are sent afterwards.
@@ -110,6 +124,7 @@ impl Default for PairOptions {
             on_full: OnFull::Throttle,
             fence: Fence::Refuse,
             period_ns: 30_000_000_000,
+            pass: AdaptivePass::Idle,
             window_bytes: 16 << 20,
             resume: AsyncResume::Journal,
         }

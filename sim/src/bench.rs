@@ -6,7 +6,7 @@
 //! simulation: N Poisson writes through one async remote mirror, every write a protocol call at
 //! each end plus its acknowledgement, reporting wall time and events per second.
 
-use crate::engine::Engine;
+use crate::engine::{Class, Engine};
 use crate::run::{simulate, Overrides};
 use crate::scenario;
 use crate::scenario_text::{poisson, ScenarioText};
@@ -25,6 +25,16 @@ enum BenchEv {
     A(u32),
     B(u32, u32),
     C(u32, u64),
+}
+
+impl Class for BenchEv {
+    fn class(&self) -> u8 {
+        match self {
+            BenchEv::A(_) => 0,
+            BenchEv::B(..) => 1,
+            BenchEv::C(..) => 2,
+        }
+    }
 }
 
 /// xorshift64*: a delay stream both loops share, cheap enough not to dominate.

@@ -1,22 +1,32 @@
 //! The event queue and the seeded randomness of a run.
 //!
-//! This module owns simulated time: events ordered by `(time_ns, seq)`, where `seq` counts
-//! pushes, so two events at the same nanosecond always pop in the order they were scheduled
-//! and a run never depends on heap internals. It also owns how randomness is derived: one
+//! This module owns simulated time: events ordered by `(time_ns, class, seq)`. `class` is the
+//! event's kind's rank ([`Class`]): at one nanosecond, events of a lower class pop first
+//! whenever they were scheduled (e.g. a periodic cycle ends before a host write of the same
+//! instant, so the write falls in the next cycle). `seq` counts pushes, so two events of one
+//! class at the same nanosecond pop in the order they were scheduled, and a run never depends
+//! on heap internals. It also owns how randomness is derived: one
 //! ChaCha8 stream per component, seeded from the scenario seed and the component's name, so
 //! adding a host does not shift the random numbers another host draws. No wall clock here.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+/// The rank of an event's kind among events at the same nanosecond: lower pops first.
+pub trait Class {
+    fn class(&self) -> u8;
+}
+
 /// One scheduled event.
 ///
-/// The order `(time, seq)` is kept packed in one `u128` (time in the high half): a heap
+/// The order `(time, class, seq)` is kept packed in one `u128` (time in the high half, the
+/// class in the top byte of the low half): a heap
 /// step then compares keys with one wide comparison instead of a chain of two, and pops
 /// and pushes do several per event.
 #[derive(Clone, Copy)]
 struct Entry<E> {
-    /// `time << 64 | seq`: unique, since `seq` is.
+    /// `time << 64 | class << 56 | seq`: unique, since `seq` is (2^56 pushes are centuries of
+    /// simulator time).
     key: u128,
     event: E,
 }
@@ -29,7 +39,7 @@ impl<E> Entry<E> {
 
 /// A single-threaded discrete-event queue: same pushes, same pops, on every machine.
 ///
-/// A binary min-heap on `(time, seq)` written out here rather than `std`'s `BinaryHeap`: that
+/// A binary min-heap on `(time, class, seq)` written out here rather than `std`'s `BinaryHeap`: that
 /// one writes a pushed entry and at once reads it back whole to sift it, a store-to-load
 /// stall on every push and pop that cost the simulator several percent of its time. Here an
 /// entry is kept in registers while it sifts and written once, where it ends up. Keys are
@@ -42,13 +52,13 @@ pub struct Engine<E> {
     processed: u64,
 }
 
-impl<E: Copy> Default for Engine<E> {
+impl<E: Copy + Class> Default for Engine<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E: Copy> Engine<E> {
+impl<E: Copy + Class> Engine<E> {
     pub fn new() -> Self {
         Engine {
             heap: Vec::new(),
@@ -81,7 +91,9 @@ impl<E: Copy> Engine<E> {
     pub fn at(&mut self, time: u64, event: E) {
         self.seq += 1;
         let e = Entry {
-            key: (u128::from(time.max(self.now)) << 64) | u128::from(self.seq),
+            key: (u128::from(time.max(self.now)) << 64)
+                | (u128::from(event.class()) << 56)
+                | u128::from(self.seq),
             event,
         };
         self.heap.push(e);
@@ -191,6 +203,19 @@ mod tests {
     use super::*;
     use rand::Rng;
 
+    /// Test events: a char is ranked by case (upper case first), a number all alike.
+    impl Class for char {
+        fn class(&self) -> u8 {
+            u8::from(self.is_ascii_lowercase())
+        }
+    }
+
+    impl Class for u64 {
+        fn class(&self) -> u8 {
+            0
+        }
+    }
+
     #[test]
     fn ties_pop_in_push_order() {
         let mut e = Engine::new();
@@ -201,6 +226,19 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| e.pop().map(|(_, c)| c)).collect();
         assert_eq!(order, vec!['a', 'b', 'c', 'd']);
         assert_eq!(e.processed(), 4);
+    }
+
+    #[test]
+    fn ties_pop_by_class_then_push_order() {
+        // At time 5, the upper-case events pushed last pop first; a later time stays later.
+        let mut e = Engine::new();
+        e.at(5, 'a');
+        e.at(5, 'b');
+        e.at(6, 'A');
+        e.at(5, 'C');
+        e.at(5, 'D');
+        let order: Vec<char> = std::iter::from_fn(|| e.pop().map(|(_, c)| c)).collect();
+        assert_eq!(order, vec!['C', 'D', 'a', 'b', 'A']);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::units::{Bytes, Nanos};
 use mirrorlab_model::check::{transport_name, Action, CheckModel, PROD_HOST};
-use mirrorlab_model::{CopyMode, PairOptions};
+use mirrorlab_model::{AdaptivePass, CopyMode, PairOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -81,9 +81,10 @@ fn option_keys(o: &PairOptions, base: &PairOptions, keys: Keys) -> Result<Vec<St
         of_mode(CopyMode::Periodic) && period,
         value(Nanos(o.period_ns))?,
     );
+    // Only a timed adaptive mirror has a `pass` (without one, passes start when idle).
     key(
         "pass",
-        of_mode(CopyMode::Adaptive) && period,
+        of_mode(CopyMode::Adaptive) && o.pass == AdaptivePass::Timer,
         value(Nanos(o.period_ns))?,
     );
     Ok(out)

@@ -1,11 +1,12 @@
 //! The bitmap copier (initial copy, resync, adaptive passes, catch-up after a split), the
-//! end of a copy (COPY -> PAIR), the in-system copy of a local mirror, and the copy modes'
-//! timers (periodic cycles, adaptive passes).
+//! end of a copy (COPY -> PAIR), the in-system copy of a local mirror, and when the copy modes
+//! send: periodic cycles (a timer, and a cycle that came due while the previous one was in
+//! flight), adaptive passes (self-clocked while chunks are dirty, or a timer).
 
 use super::write::Update;
 use super::{MarkKind, Message, Output, Pair, Role, StorageSystem, Timer, Transport};
 use crate::ids::{MirrorId, WriteId};
-use crate::table::{CopyMode, PairState};
+use crate::table::{AdaptivePass, CopyMode, PairState};
 
 /// A pair's bitmap copier: where its walk is, and the points of the write stream its
 /// marks report.
@@ -21,6 +22,9 @@ pub(super) struct Copier {
     /// SVOL is whole as of this write once the delta is acknowledged, and writes since wait
     /// in the bitmap for the first cycle or pass in PAIR.
     pub(super) closing: Option<WriteId>,
+    /// Periodic: a cycle came due while the previous one was still unacknowledged; it closes
+    /// as soon as that one is acknowledged (not a whole period later).
+    pub(super) cycle_due: bool,
 }
 
 impl Default for Copier {
@@ -30,6 +34,7 @@ impl Default for Copier {
             wrap: false,
             pass_upto: WriteId(0),
             closing: None,
+            cycle_due: false,
         }
     }
 }
@@ -76,6 +81,10 @@ impl StorageSystem {
         if !p.is_source() || p.role == Role::Local {
             return;
         }
+        if p.copier.cycle_due && p.tx.unacked.is_empty() {
+            self.close_due_cycle(m, out);
+        }
+        let p = &self.pairs[&m];
         if p.state == PairState::Pair && p.copier.cursor.is_none() {
             // No copier walk and no copy to complete: what follows would do nothing, and
             // this is every acknowledgement of an ordered mirror in PAIR.
@@ -96,8 +105,30 @@ impl StorageSystem {
                 upto,
             };
             self.send_sequenced(m, msg, (0, 0), None, false, out);
+            self.send_when_idle(m, out);
         }
         self.check_copy_complete(m, out);
+    }
+
+    /// Adaptive mode sends pending data "while the storage system is idle" (Fig 10 remark on
+    /// step 1110b), under [`AdaptivePass::Idle`]: when a chunk is dirty, a pass starts if none
+    /// is under way, and the one under way sends what its window allows. Called where chunks
+    /// become dirty (a write, the end of a copy) and where a pass ends.
+    pub(super) fn send_when_idle(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        let idle_sender = p.options.mode == CopyMode::Adaptive
+            && p.options.pass == AdaptivePass::Idle
+            && p.role == Role::Primary
+            && p.state == PairState::Pair;
+        if !idle_sender || p.pending.is_empty() {
+            return;
+        }
+        if p.copier.cursor.is_none() {
+            p.copier.pass_upto = p.last_write;
+            self.start_copier(m, false, out);
+        } else {
+            self.pump(m, out);
+        }
     }
 
     /// Sends pending chunks in address order until the window is full or the walk ends.
@@ -163,6 +194,8 @@ impl StorageSystem {
         }
         self.set_state(m, PairState::Pair, out);
         self.finish_command(m, out);
+        // Writes during the copy's closing delta wait in the bitmap.
+        self.send_when_idle(m, out);
     }
 
     /// One step of an in-system copy: a window of chunks, then a timer for the next.
@@ -212,9 +245,9 @@ impl StorageSystem {
         if p.role != Role::Primary {
             return;
         }
-        let timer = match p.options.mode {
-            CopyMode::Periodic => Timer::Cycle(m),
-            CopyMode::Adaptive => Timer::Pass(m),
+        let timer = match (p.options.mode, p.options.pass) {
+            (CopyMode::Periodic, _) => Timer::Cycle(m),
+            (CopyMode::Adaptive, AdaptivePass::Timer) => Timer::Pass(m),
             _ => return,
         };
         out.push(Output::SetTimer {
@@ -227,12 +260,16 @@ impl StorageSystem {
         match t {
             Timer::LocalCopy(m) => self.local_copy_step(m, out),
             Timer::Cycle(m) => {
-                let Some(p) = self.pairs.get(&m) else {
+                let Some(p) = self.pairs.get_mut(&m) else {
                     return;
                 };
-                let idle = p.tx.unacked.is_empty();
-                if p.state == PairState::Pair && !p.hold.paused && idle {
-                    self.close_cycle(m, out);
+                // Cycles end at k * period from when the timer was first armed, whatever
+                // happened in between; one still in flight makes the next wait for its ack.
+                if p.state == PairState::Pair && !p.hold.paused {
+                    p.copier.cycle_due = true;
+                    if p.tx.unacked.is_empty() {
+                        self.close_due_cycle(m, out);
+                    }
                 }
                 self.arm_mode_timer(m, out);
             }
@@ -250,10 +287,21 @@ impl StorageSystem {
         }
     }
 
+    /// Periodic mode, nothing in flight: the cycle that came due closes, if the pair may send
+    /// one (in PAIR, not held by a split).
+    fn close_due_cycle(&mut self, m: MirrorId, out: &mut Vec<Output>) {
+        let p = self.pairs.get_mut(&m).expect("pair exists");
+        p.copier.cycle_due = false;
+        if p.state == PairState::Pair && !p.hold.paused {
+            self.close_cycle(m, out);
+        }
+    }
+
     /// Periodic mode: the pending chunks become one cycle (delta set), sent whole and applied
     /// at the secondary only when its end marker arrives.
     pub(super) fn close_cycle(&mut self, m: MirrorId, out: &mut Vec<Output>) {
         let p = self.pairs.get_mut(&m).expect("pair exists");
+        p.copier.cycle_due = false;
         if p.pending.is_empty() {
             return;
         }

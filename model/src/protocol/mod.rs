@@ -137,7 +137,7 @@ impl StorageSystem {
     }
 
     /// Whether `svol` reads as the PVOL of mirror `m` (a volume of this system) outside the
-    /// chunks this end still holds pending: what a finished copy (resync, no-copy create)
+    /// chunks this end still holds pending or has unacknowledged on the link: what a finished copy (resync, no-copy create)
     /// promises in every mode (`Volume::same_outside`). The checker and the simulator both
     /// judge a finished copy by this.
     pub fn copy_whole(&self, m: MirrorId, svol: &Volume) -> bool {
@@ -145,7 +145,18 @@ impl StorageSystem {
             return false;
         };
         match self.pair(m) {
-            Some(p) => pvol.same_outside(svol, &p.pending, p.chunk_blocks()),
+            Some(p) => {
+                // An adaptive mirror sends writes made after the copy as soon as it is in
+                // PAIR: chunks on their way are owed as much as pending ones.
+                let mut owed = p.pending.clone();
+                for f in p.tx.unacked.iter().filter(|f| !f.is_write) {
+                    let (first, end) = p.chunks_of(f.blocks);
+                    if f.blocks.0 < f.blocks.1 {
+                        owed.set_range(first, end);
+                    }
+                }
+                pvol.same_outside(svol, &owed, p.chunk_blocks())
+            }
             None => pvol.digest() == svol.digest(),
         }
     }

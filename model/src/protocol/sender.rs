@@ -156,8 +156,9 @@ impl StorageSystem {
             acked_writes.extend(f.sync_write);
         }
         // As `pump` would find, with the pair at hand: an ordered mirror in PAIR with no
-        // copier walk has nothing to pump, and that is nearly every acknowledgement.
-        let idle = p.state == PairState::Pair && p.copier.cursor.is_none();
+        // copier walk (and no periodic cycle due) has nothing to pump, and that is nearly
+        // every acknowledgement.
+        let idle = p.state == PairState::Pair && p.copier.cursor.is_none() && !p.copier.cycle_due;
         for w in acked_writes {
             self.sync_acked(w, out);
         }

@@ -4,7 +4,7 @@
 use super::sender::InFlight;
 use super::*;
 use crate::ids::{MirrorId, StorageSerial, VolumeId};
-use crate::table::{CopyMode, Fence, OnFull, PairOptions, PairState, Refusal};
+use crate::table::{AdaptivePass, CopyMode, Fence, OnFull, PairOptions, PairState, Refusal};
 use crate::topology::SplitPlan;
 use crate::topology::{fig2, fig8_volumes, Topology, VolumeSpec};
 use crate::volume::BLOCK_BYTES;
@@ -241,8 +241,82 @@ fn periodic_applies_a_cycle_only_when_whole() {
 }
 
 #[test]
-fn adaptive_copies_each_dirty_chunk_once_per_pass_in_address_order() {
+fn periodic_cycle_due_while_one_is_in_flight_closes_when_it_is_acknowledged() {
+    let mut w = world(opts(CopyMode::Periodic));
+    let (a, _) = vols();
+    let m = r1();
+    w.write(a, 2 * CHUNK, 4096);
+    assert_eq!(chunks_sent(&w.fire(P, Timer::Cycle(m))), vec![2]);
+    // Cycle 2 comes due while cycle 1 is still on the link: nothing leaves yet.
+    w.write(a, 5 * CHUNK, 4096);
+    assert!(chunks_sent(&w.fire(P, Timer::Cycle(m))).is_empty());
+    // Cycle 1's chunk and end mark arrive, and their acknowledgements come back: the last
+    // one sends cycle 2 at once, with no further timer.
+    w.deliver_link(P, S);
+    w.deliver_link(P, S);
+    w.deliver_link(S, P);
+    assert!(w.links.get(&(P, S)).is_none_or(|q| q.is_empty()));
+    let out = w.deliver_link(S, P);
+    assert_eq!(chunks_sent(&out), vec![5]);
+    w.settle(false);
+    assert!(same(&w));
+    // Nothing was due meanwhile: the next timer closes an empty cycle.
+    assert!(chunks_sent(&w.fire(P, Timer::Cycle(m))).is_empty());
+}
+
+#[test]
+fn adaptive_idle_sends_a_burst_at_once_and_each_dirty_chunk_once() {
+    let (a, _) = vols();
+    let burst = [9, 3, 7];
     let mut w = world(opts(CopyMode::Adaptive));
+    let mut sent = Vec::new();
+    for chunk in burst {
+        sent.extend(chunks_sent(&w.write(a, chunk * CHUNK, 4096).1));
+    }
+    // No acknowledgement yet, no timer: every chunk left with the write that dirtied it.
+    sent.sort_unstable();
+    let mut want = burst.to_vec();
+    want.sort_unstable();
+    assert_eq!(sent, want);
+    assert!(w.timers.is_empty(), "no pass timer: {:?}", w.timers);
+    w.settle(false);
+    assert!(same(&w));
+}
+
+#[test]
+fn adaptive_idle_with_one_chunk_in_flight_coalesces_rewrites() {
+    let (a, _) = vols();
+    let burst = [9, 3, 7, 3, 3, 9];
+    let mut w = world(PairOptions {
+        window_bytes: CHUNK,
+        ..opts(CopyMode::Adaptive)
+    });
+    let mut out = Vec::new();
+    for chunk in burst {
+        out.extend(w.write(a, chunk * CHUNK, 4096).1);
+    }
+    assert_eq!(chunks_sent(&out), vec![burst[0]], "one chunk in flight");
+    out.extend(w.settle(false));
+    // The first chunk left before the rest were written; each other dirty chunk once.
+    let mut want: Vec<u64> = burst[1..]
+        .iter()
+        .copied()
+        .collect::<BTreeSet<u64>>()
+        .into_iter()
+        .collect();
+    want.insert(0, burst[0]);
+    let mut sent = chunks_sent(&out);
+    sent[1..].sort_unstable();
+    assert_eq!(sent, want);
+    assert!(same(&w));
+}
+
+#[test]
+fn adaptive_timer_copies_each_dirty_chunk_once_per_pass_in_address_order() {
+    let mut w = world(PairOptions {
+        pass: AdaptivePass::Timer,
+        ..opts(CopyMode::Adaptive)
+    });
     let (a, _) = vols();
     let m = r1();
     for chunk in [9, 3, 7, 3, 3] {

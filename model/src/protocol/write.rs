@@ -261,6 +261,7 @@ impl StorageSystem {
         match p.options.mode {
             CopyMode::Periodic | CopyMode::Adaptive => {
                 p.mark_pending(update.blocks());
+                self.send_when_idle(m, out);
                 0
             }
             CopyMode::Sync | CopyMode::SemiSync | CopyMode::Async => {

@@ -9,7 +9,7 @@
 //! [`crate::write_outputs`].
 
 use crate::cost;
-use crate::engine::{component_rng, Engine};
+use crate::engine::{component_rng, Class, Engine};
 use crate::link::{Channel, InTransit};
 use crate::metrics::{round, LagSample, LatencySample, LinkSample, LogHistogram, TimeSeries};
 use crate::output::{
@@ -263,6 +263,20 @@ enum Ev {
     /// Replay step `n` (0-based) is due.
     Step(u32),
     End,
+}
+
+/// Events at the same nanosecond, whatever order they were scheduled in (README "Same-instant
+/// order"): the end of the run first (a run covers `[0, duration)`), then protocol timers (a
+/// periodic cycle closes, an adaptive pass starts), then the rest in the order scheduled. So a
+/// host write at exactly a cycle's end always falls in the next cycle.
+impl Class for Ev {
+    fn class(&self) -> u8 {
+        match self {
+            Ev::End => 0,
+            Ev::Timer(_) => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// Write ids are sequential: hashing them is wasted work, a multiply spreads them enough.

@@ -10,15 +10,15 @@
 //!   written as a CSV row. Measured on the corpus base (1 link, 3 mirrors, 1 host): 20,000
 //!   samples add 13 MB of memory and 3.4 MB of CSV, so 100,000 is about 65 MB and 17 MB.
 //! - [`MAX_EVENTS`]: the events the scenario schedules by itself (poisson I/Os, periodic and
-//!   adaptive timer firings, samples). The simulator does about 2 M writes/s (3 events each;
-//!   README "Speed"), so 10^10 events is over an hour of wall time: beyond that a run is
+//!   timed adaptive (`pass`) timer firings, samples). The simulator does about 2 M writes/s
+//!   (3 events each; README "Speed"), so 10^10 events is over an hour of wall time: beyond that a run is
 //!   refused rather than left to look hung.
 //! - [`MIN_PERIOD_NS`]: a `cycle` or `pass` fires on every mirror for the whole run, busy or
 //!   idle; 1 ms is below any link round trip a cycle could be meant to follow.
 
 use super::{Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos};
-use mirrorlab_model::CopyMode;
+use mirrorlab_model::{AdaptivePass, CopyMode, PairOptions};
 use std::fmt;
 
 /// At most this many samples in one time series (`duration / [output] interval`).
@@ -166,13 +166,13 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
                 ),
             );
         }
-        if timed(mode) {
+        if !m.id.is_local() && timed(&m.options) {
             if let Some(msg) = short_period(m.options.period_ns, m.options.mode) {
                 problem(Subject::MirrorPeriod(i), msg);
             }
         }
     }
-    if timed(Some(s.defaults.mode)) {
+    if timed(&s.defaults) {
         if let Some(msg) = short_period(s.defaults.period_ns, s.defaults.mode) {
             problem(Subject::DefaultsPeriod, msg);
         }
@@ -198,9 +198,13 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     out
 }
 
-/// Periodic and adaptive remote mirrors run a timer.
-fn timed(mode: Option<CopyMode>) -> bool {
-    matches!(mode, Some(CopyMode::Periodic | CopyMode::Adaptive))
+/// Periodic remote mirrors run a timer, and adaptive ones given a `pass`.
+fn timed(o: &PairOptions) -> bool {
+    match o.mode {
+        CopyMode::Periodic => true,
+        CopyMode::Adaptive => o.pass == AdaptivePass::Timer,
+        _ => false,
+    }
 }
 
 fn short_period(period_ns: u64, mode: CopyMode) -> Option<String> {
@@ -250,7 +254,7 @@ fn event_budget(s: &Scenario, samples: u64) -> Option<Problem> {
         ));
     }
     for (i, m) in s.mirrors.iter().enumerate() {
-        if timed((!m.id.is_local()).then_some(m.options.mode)) {
+        if !m.id.is_local() && timed(&m.options) {
             let firings = s.duration_ns / m.options.period_ns.max(1);
             parts.push((
                 firings as f64,

@@ -15,8 +15,8 @@ use super::{
 };
 use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
-    CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology, Transport,
-    VolumeId, BLOCK_BYTES,
+    AdaptivePass, CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology,
+    Transport, VolumeId, BLOCK_BYTES,
 };
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -624,6 +624,10 @@ fn pair_options(
             }
             o.period_ns = p.get_ref().0;
         }
+    }
+    // An adaptive mirror given a `pass` starts its passes on that timer, not when idle.
+    if f.pass.is_some() {
+        o.pass = AdaptivePass::Timer;
     }
     if let Some(c) = &f.chunk {
         let c0 = c.get_ref().0;

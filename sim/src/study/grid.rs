@@ -6,7 +6,7 @@
 use super::{bad, SweepError};
 use crate::scenario::{self, PairKey, Scenario, WorkloadDef};
 use crate::units::{Bytes, Nanos, Rate};
-use mirrorlab_model::{CopyMode, StorageSerial, BLOCK_BYTES};
+use mirrorlab_model::{AdaptivePass, CopyMode, StorageSerial, BLOCK_BYTES};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -294,6 +294,8 @@ impl Param {
                             o.period_ns = nanos();
                             // `cycle` and `pass` are one period; the mode names the key.
                             m.keys.insert(if o.mode == CopyMode::Adaptive {
+                                // An adaptive pass given a period runs on a timer.
+                                o.pass = AdaptivePass::Timer;
                                 PairKey::Pass
                             } else {
                                 PairKey::Cycle
@@ -560,6 +562,23 @@ mod tests {
         assert!(Grid::parse(&["mirror.R.cycle=1s".into(), "mode=periodic".into()], &s).is_ok());
         let wrong_mode = err(&["mode=async", "mirror.R.cycle=1s"]);
         assert!(wrong_mode.contains("mode=async"), "{wrong_mode}");
+    }
+
+    #[test]
+    fn a_pass_puts_adaptive_passes_on_its_timer() {
+        let s = scenario();
+        let vary = |specs: &[&str]| {
+            let specs: Vec<String> = specs.iter().map(|x| x.to_string()).collect();
+            let g = Grid::parse(&specs, &s).unwrap();
+            g.scenario(&s, 0).mirrors[0].options
+        };
+        let idle = vary(&["mode=adaptive"]);
+        assert_eq!(idle.pass, AdaptivePass::Idle);
+        let timed = vary(&["mode=adaptive", "mirror.R.pass=2s"]);
+        assert_eq!(
+            (timed.pass, timed.period_ns),
+            (AdaptivePass::Timer, 2_000_000_000)
+        );
     }
 
     #[test]
