@@ -163,24 +163,33 @@ impl Net {
         Some(l)
     }
 
-    /// Link `l` failed at `now`: both directions lose what they carry.
+    /// Link `l` failed at `now`: both directions lose what they carry, including what has
+    /// arrived and not yet been taken by the receiving array (as the checker's world drops
+    /// every message not yet delivered).
     pub(super) fn fail_link(&mut self, l: usize, now: u64) {
         for ch in self.links[l].channels {
             self.channels[ch].fail(now);
+            self.drop_landing(ch);
         }
     }
 
-    /// System `i` stopped at `now`: every channel touching it loses what it carries, and
-    /// what had arrived there and was not yet taken is gone with it.
+    /// Forgets what waits on channel `ch` for the receiving array; its landing events go stale.
+    fn drop_landing(&mut self, ch: usize) {
+        if !self.landing[ch].is_empty() {
+            self.landing[ch].clear();
+            self.landing_epoch[ch] = self.landing_epoch[ch].wrapping_add(1);
+        }
+    }
+
+    /// System `i` stopped at `now`: every channel touching it loses what it carries,
+    /// including what has arrived and not yet been taken by the receiving array.
     pub(super) fn fail_system(&mut self, i: usize, now: u64) {
         let s = self.serials[i];
-        for (k, c) in self.channels.iter_mut().enumerate() {
+        for ch in 0..self.channels.len() {
+            let c = &mut self.channels[ch];
             if c.from == s || c.to == s {
                 c.fail(now);
-            }
-            if c.to == s && !self.landing[k].is_empty() {
-                self.landing[k].clear();
-                self.landing_epoch[k] = self.landing_epoch[k].wrapping_add(1);
+                self.drop_landing(ch);
             }
         }
     }
