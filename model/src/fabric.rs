@@ -218,7 +218,10 @@ impl Fabric {
             }
         }
         for g in topology.consistency_groups() {
-            if g.mirrors.iter().all(|m| topology.mirror(*m).is_some_and(&installed)) {
+            if g.mirrors
+                .iter()
+                .all(|m| topology.mirror(*m).is_some_and(&installed))
+            {
                 let [a, b] = [g.mirrors[0].pvol.storage, g.mirrors[0].svol.storage];
                 for s in [a, b] {
                     systems[at(s).expect("system of a volume")].join_group(&g.mirrors);

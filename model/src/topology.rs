@@ -363,12 +363,10 @@ impl Topology {
     }
 
     fn mirror_spec(&self, id: MirrorId) -> Result<&MirrorSpec, TopologyError> {
-        self.mirrors
-            .get(&id)
-            .ok_or(TopologyError::UnknownMirror {
-                pvol: id.pvol,
-                svol: id.svol,
-            })
+        self.mirrors.get(&id).ok_or(TopologyError::UnknownMirror {
+            pvol: id.pvol,
+            svol: id.svol,
+        })
     }
 
     /// Every consistency group, in the order defined.

@@ -78,6 +78,8 @@ fn pairdisplay_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PairRow>, D::
         mirror_volume: VolumeId,
         sync_percent: f64,
         pending_bytes: u64,
+        #[serde(default)]
+        ctg: Option<String>,
     }
     Vec::<Line>::deserialize(d)?
         .into_iter()
@@ -101,6 +103,7 @@ fn pairdisplay_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PairRow>, D::
                 mirror_volume: l.mirror_volume,
                 sync_percent: l.sync_percent,
                 pending_bytes: l.pending_bytes,
+                ctg: l.ctg,
             })
         })
         .collect()

@@ -92,7 +92,11 @@ impl StorageSystem {
     /// Returns the pairs whose received cycle is now to be applied, each with its newest
     /// write: `m` alone outside a group; in a group, nothing until every pair's marker is in,
     /// then every pair of the group (one delta set applied as one unit).
-    pub(super) fn cycle_complete(&mut self, m: MirrorId, upto: WriteId) -> Vec<(MirrorId, WriteId)> {
+    pub(super) fn cycle_complete(
+        &mut self,
+        m: MirrorId,
+        upto: WriteId,
+    ) -> Vec<(MirrorId, WriteId)> {
         let Some(members) = self.group_members(m) else {
             return vec![(m, upto)];
         };

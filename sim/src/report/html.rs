@@ -579,16 +579,28 @@ fn pairdisplay(h: &mut String, a: &Analysis<'_>) {
             r.run,
             esc(&params_label(a, r, &[]))
         );
+        // A CTG column only where a mirror is in a consistency group.
+        let ctg = r.summary.pairdisplay.iter().any(|p| p.ctg.is_some());
+        let ctg_cell = |tag: &str, c: Option<&str>| {
+            if ctg {
+                format!("<{tag} class=\"l\">{}</{tag}>", esc(c.unwrap_or("-")))
+            } else {
+                String::new()
+            }
+        };
+        h.push_str("<table>\n<tr>");
+        h.push_str(&ctg_cell("th", Some("CTG")));
         h.push_str(
-            "<table>\n<tr><th class=\"l\">Group</th><th class=\"l\">Volume</th><th>Storage</th>\
+            "<th class=\"l\">Group</th><th class=\"l\">Volume</th><th>Storage</th>\
              <th class=\"l\">P/S</th><th class=\"l\">Status</th><th class=\"l\">Mode</th>\
              <th class=\"l\">Mirror</th><th>%Sync</th><th>Pending</th></tr>\n",
         );
         for p in &r.summary.pairdisplay {
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
+                "<tr>{}<td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
                  <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}</td><td>{}</td></tr>",
+                ctg_cell("td", p.ctg.as_deref()),
                 esc(&p.group),
                 esc(&p.volume.to_string()),
                 p.storage,
