@@ -119,3 +119,258 @@ impl StorageSystem {
         ends
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each mode's group rule against the same two mirrors without a group, on a database's
+    //! data (105a -> 105b) and log (105c -> 105d) volumes written dependently: the log
+    //! record, then the data page.
+    use super::super::{Command, Input, Message, Output, ProtocolConfig, Timer, Transport};
+    use crate::ids::{MirrorId, StorageSerial, VolumeId, WriteId};
+    use crate::invariants::{consistent_cut, Cut, DependentWrite};
+    use crate::table::{CopyMode, Fence, OnFull, PairOptions, PairState};
+    use crate::topology::{MirrorSpec, Topology, VolumeSpec};
+    use crate::world::World;
+
+    const CHUNK: u64 = 8192;
+    const SIZE: u64 = 16 * CHUNK;
+    const P: StorageSerial = StorageSerial(64001);
+    const S: StorageSerial = StorageSerial(64002);
+
+    fn data() -> MirrorId {
+        MirrorId::new(VolumeId::new(64001, 0x105a), VolumeId::new(64002, 0x105b))
+    }
+
+    fn log() -> MirrorId {
+        MirrorId::new(VolumeId::new(64001, 0x105c), VolumeId::new(64002, 0x105d))
+    }
+
+    fn topology(log_options: PairOptions, data_options: PairOptions, grouped: bool) -> Topology {
+        let mut t = Topology::new();
+        for m in [data(), log()] {
+            for id in [m.pvol, m.svol] {
+                t.add_volume(VolumeSpec {
+                    id,
+                    size: SIZE,
+                    used: SIZE,
+                })
+                .unwrap();
+            }
+        }
+        for (m, name, options) in [
+            (data(), "ORA_DATA", data_options),
+            (log(), "ORA_LOG", log_options),
+        ] {
+            t.add_mirror(MirrorSpec {
+                id: m,
+                group: name.to_string(),
+                options,
+            })
+            .unwrap();
+        }
+        if grouped {
+            t.add_consistency_group("ORA_DB", &[data(), log()]).unwrap();
+        }
+        t
+    }
+
+    fn opts(mode: CopyMode) -> PairOptions {
+        PairOptions {
+            mode,
+            chunk_bytes: CHUNK,
+            ..PairOptions::default()
+        }
+    }
+
+    /// The dependent stream so far, one write at a time: a write goes to `volume` block `b`.
+    struct Stream(Vec<DependentWrite>);
+
+    impl Stream {
+        fn write(&mut self, w: &mut World, volume: VolumeId, block: u64) -> (WriteId, Vec<Output>) {
+            let (id, out) = w.write(volume, block * 4096, 4096);
+            self.0.push(DependentWrite { id, volume, block });
+            (id, out)
+        }
+
+        /// What the SVOLs hold of the stream.
+        fn cut(&self, w: &World) -> Cut {
+            consistent_cut(&self.0, |v, b| {
+                let m = if v == data().pvol { data() } else { log() };
+                w.volume(m.svol).block(b)
+            })
+        }
+    }
+
+    /// After a log record, the secondary fails the data mirror alone (a secondary volume
+    /// error) and its notice reaches the primary; then a data page and the next log record.
+    /// (Fence `continue`: the data page is acknowledged on the PVOL alone.)
+    fn data_pair_fails(mode: CopyMode, grouped: bool) -> (World, Stream) {
+        let o = PairOptions {
+            fence: Fence::Continue,
+            ..opts(mode)
+        };
+        let mut w = World::new(&topology(o, o, grouped), ProtocolConfig::default());
+        let mut s = Stream(Vec::new());
+        s.write(&mut w, log().pvol, 0);
+        w.settle(false);
+        let out = w.input(
+            P,
+            Input::Deliver {
+                from: S,
+                via: Transport::Interconnect,
+                msg: Message::Suspend {
+                    mirror: data(),
+                    copy: 0,
+                },
+            },
+        );
+        assert_eq!(w.system(P).state(data()), PairState::SuspendedError);
+        let log_state = w.system(P).state(log());
+        if grouped {
+            // The log pair suspends in the same step, and its secondary is told.
+            assert_eq!(log_state, PairState::SuspendedError, "{out:?}");
+            assert!(out.iter().any(|o| matches!(o, Output::Send {
+                msg: Message::Suspend { mirror, .. }, ..
+            } if *mirror == log())));
+        } else {
+            assert_eq!(log_state, PairState::Pair);
+        }
+        for (v, b) in [(data().pvol, 0), (log().pvol, 1)] {
+            let (id, mut out) = s.write(&mut w, v, b);
+            out.extend(w.settle(false));
+            assert!(out.contains(&Output::AckWrite(id)), "{mode}: {out:?}");
+        }
+        (w, s)
+    }
+
+    #[test]
+    fn sync_and_semi_sync_groups_suspend_together_and_keep_a_consistent_cut() {
+        for mode in [CopyMode::Sync, CopyMode::SemiSync] {
+            let (w, s) = data_pair_fails(mode, true);
+            assert_eq!(
+                s.cut(&w),
+                Cut::Consistent {
+                    upto: Some(s.0[0].id)
+                },
+                "{mode}"
+            );
+            let (w, s) = data_pair_fails(mode, false);
+            assert_eq!(
+                s.cut(&w),
+                Cut::Inconsistent {
+                    missing: s.0[1].id,
+                    present: s.0[2].id
+                },
+                "{mode}: without a group the second log record outruns the data page"
+            );
+        }
+    }
+
+    /// Async, the log mirror's journal holding one write: the log record, then a data page
+    /// and a second log record that overflows the log journal, then a data page. Nothing is
+    /// delivered until the end.
+    fn async_log_journal_fills(grouped: bool) -> (World, Stream) {
+        let small = PairOptions {
+            journal_bytes: 4096,
+            on_full: OnFull::Suspend,
+            ..opts(CopyMode::Async)
+        };
+        let mut w = World::new(
+            &topology(small, opts(CopyMode::Async), grouped),
+            ProtocolConfig::default(),
+        );
+        let mut s = Stream(Vec::new());
+        s.write(&mut w, log().pvol, 0);
+        s.write(&mut w, data().pvol, 0);
+        let (_, out) = s.write(&mut w, log().pvol, 1);
+        assert!(out.iter().any(|o| matches!(o, Output::StateChanged { mirror, to: PairState::SuspendedError, .. } if *mirror == log())));
+        let data_state = w.system(P).state(data());
+        assert_eq!(
+            data_state == PairState::SuspendedError,
+            grouped,
+            "a full journal suspends the whole group, and only the group"
+        );
+        s.write(&mut w, data().pvol, 1);
+        w.settle(false);
+        (w, s)
+    }
+
+    #[test]
+    fn async_journal_full_suspends_the_whole_group() {
+        let (w, s) = async_log_journal_fills(true);
+        assert_eq!(
+            s.cut(&w),
+            Cut::Consistent {
+                upto: Some(s.0[1].id)
+            }
+        );
+        let (w, s) = async_log_journal_fills(false);
+        assert_eq!(
+            s.cut(&w),
+            Cut::Inconsistent {
+                missing: s.0[2].id,
+                present: s.0[3].id
+            },
+            "without a group the data mirror goes on past the log record its journal lost"
+        );
+    }
+
+    /// Periodic: a log record and a data page, then the cycle timers fire and the messages
+    /// go over one at a time; returns the cut the SVOLs held after each delivery.
+    fn periodic_cuts(grouped: bool) -> Vec<Cut> {
+        let o = opts(CopyMode::Periodic);
+        let mut w = World::new(&topology(o, o, grouped), ProtocolConfig::default());
+        let mut s = Stream(Vec::new());
+        s.write(&mut w, log().pvol, 0);
+        s.write(&mut w, data().pvol, 0);
+        // The data mirror is the group's first: in a group its timer closes both cycles, and
+        // the log mirror's alone closes none.
+        w.fire(P, Timer::Cycle(data()));
+        let out = w.fire(P, Timer::Cycle(log()));
+        let sent = out.iter().any(|o| matches!(o, Output::Send { .. }));
+        assert_eq!(sent, !grouped, "{out:?}");
+        let mut cuts = Vec::new();
+        while w.links.get(&(P, S)).is_some_and(|q| !q.is_empty()) {
+            w.deliver_link(P, S);
+            cuts.push(s.cut(&w));
+        }
+        w.settle(false);
+        cuts.push(s.cut(&w));
+        cuts
+    }
+
+    #[test]
+    fn periodic_group_applies_one_cycle_for_all_its_pairs() {
+        let cuts = periodic_cuts(true);
+        assert!(
+            cuts.iter().all(|c| matches!(c, Cut::Consistent { .. })),
+            "{cuts:?}"
+        );
+        assert_eq!(
+            cuts.last(),
+            Some(&Cut::Consistent {
+                upto: Some(WriteId(2))
+            })
+        );
+        let cuts = periodic_cuts(false);
+        assert!(
+            cuts.iter().any(|c| matches!(c, Cut::Inconsistent { .. })),
+            "each pair's cycle applied alone shows the data page before its log record: {cuts:?}"
+        );
+    }
+
+    #[test]
+    fn a_group_is_split_atomically_by_its_name() {
+        let o = opts(CopyMode::Async);
+        let mut t = topology(o, o, true);
+        let line = "pairsplit ORA_DB".parse().unwrap();
+        let cmds = crate::command::resolve(&line, &mut t, o, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cmds.len(), 1, "one atomic split: {cmds:?}");
+        let Command::Split { plan } = &cmds[0].1 else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(plan.mirrors(), vec![data(), log()]);
+    }
+}
