@@ -733,4 +733,80 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("cannot be split atomically"), "{e}");
     }
+
+    #[test]
+    fn consistency_groups_hold_remote_mirrors_between_two_systems_in_one_mode() {
+        let mut t = fig8(1 << 30, PairOptions::default());
+        let [a105, a106, b105, b106] = fig8_volumes();
+        let r1 = MirrorId::new(a105, b105);
+        let r2 = MirrorId::new(a106, b106);
+        t.add_mirror(MirrorSpec {
+            id: r2,
+            group: "ORA_R2".into(),
+            options: PairOptions::with_mode(CopyMode::Async),
+        })
+        .unwrap();
+        let e = |t: &Topology, name: &str, ms: &[MirrorId]| {
+            t.clone().add_consistency_group(name, ms).unwrap_err()
+        };
+        assert!(matches!(
+            e(&t, "ORA_L", &[r1]),
+            TopologyError::GroupNameTaken(_)
+        ));
+        assert!(matches!(e(&t, "G", &[]), TopologyError::EmptyGroup(_)));
+        let local = MirrorId::new(a105, a106);
+        assert!(matches!(
+            e(&t, "G", &[r1, local]),
+            TopologyError::LocalInGroup { .. }
+        ));
+        assert!(matches!(
+            e(&t, "G", &[r1, r2]),
+            TopologyError::GroupModes { .. }
+        ));
+        let back = MirrorId::new(b106, a106);
+        let mut t2 = Topology::new();
+        for v in fig8_volumes() {
+            t2.add_volume(t.volume(v).unwrap().clone()).unwrap();
+        }
+        for id in [r1, back] {
+            t2.add_mirror(MirrorSpec {
+                id,
+                group: id.to_string(),
+                options: PairOptions::default(),
+            })
+            .unwrap();
+        }
+        assert!(matches!(
+            e(&t2, "G", &[r1, back]),
+            TopologyError::GroupSpansSystems { .. }
+        ));
+        let adaptive = PairOptions::with_mode(CopyMode::Adaptive);
+        let mut t3 = Topology::new();
+        for v in fig8_volumes() {
+            t3.add_volume(t.volume(v).unwrap().clone()).unwrap();
+        }
+        t3.add_mirror(MirrorSpec {
+            id: r1,
+            group: "A".into(),
+            options: adaptive,
+        })
+        .unwrap();
+        assert!(matches!(
+            e(&t3, "G", &[r1]),
+            TopologyError::AdaptiveGroup(_)
+        ));
+
+        t.add_consistency_group("ORA_DB", &[r1]).unwrap();
+        assert!(matches!(
+            e(&t, "G2", &[r1]),
+            TopologyError::InTwoGroups { .. }
+        ));
+        assert_eq!(t.group("ORA_DB").unwrap(), vec![r1]);
+        assert_eq!(
+            t.consistency_group_of(r1).map(|g| g.name.as_str()),
+            Some("ORA_DB")
+        );
+        assert!(t.names_consistency_group(&MirrorRef::Group("ORA_DB".into())));
+        assert!(!t.names_consistency_group(&MirrorRef::Group("ORA_R1".into())));
+    }
 }

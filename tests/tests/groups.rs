@@ -1,0 +1,113 @@
+//! Consistency groups in the scenario file: `[[group]]` accepted and carried into the
+//! topology and pairdisplay, `ctg` on a mirror and groups that cannot be one refused, located.
+
+mod sim_common;
+
+use mirrorlab::scenario_text::{poisson, ScenarioText};
+use mirrorlab_model::display::{format_pairdisplay, pairdisplay};
+use mirrorlab_model::world::World;
+use sim_common::parse;
+
+/// A database's data (105a) and log (105c) volumes on 64001, mirrored asynchronously to
+/// 105b and 105d on 64002, then `group` appended.
+fn with_group(group: &str) -> String {
+    let mut text = ScenarioText::new("groups", "1h")
+        .storage(64001, &[("105a", "1GiB"), ("105c", "1GiB"), ("106a", "1GiB")])
+        .storage(64002, &[("105b", "1GiB"), ("105d", "1GiB")])
+        .link("wan", [64001, 64002], "100MB/s", "5ms")
+        .host("prod", "production", 64001, &poisson(100, "8KiB", "64001:105a"))
+        .mirror("ORA_DATA", "64001:105a", "64002:105b")
+        .string("mode", "async")
+        .mirror("ORA_LOG", "64001:105c", "64002:105d")
+        .string("mode", "async")
+        .mirror("ORA_L", "64001:105a", "64001:106a")
+        .build();
+    text.push_str(group);
+    text
+}
+
+const GROUP: &str = "\n[[group]]\nname = \"ORA_DB\"\nmirrors = [\"ORA_DATA\", \"ORA_LOG\"]\n";
+
+/// The one diagnostic of `text`: its line and message.
+fn refusal(text: &str) -> (usize, String) {
+    let err = parse(text).err().expect("refused");
+    let d = err.diagnostics();
+    assert_eq!(d.len(), 1, "{err}");
+    (d[0].line, d[0].message.clone())
+}
+
+fn line_of(text: &str, fragment: &str) -> usize {
+    text[..text.find(fragment).expect("fragment")].matches('\n').count() + 1
+}
+
+#[test]
+fn a_group_reaches_the_topology_and_pairdisplay_shows_it() {
+    let s = parse(&with_group(GROUP)).unwrap();
+    let t = s.topology();
+    let g = &t.consistency_groups()[0];
+    assert_eq!(g.name, "ORA_DB");
+    assert_eq!(g.mirrors.len(), 2);
+    let w = World::new(&t, s.protocol);
+    let table = format_pairdisplay(&pairdisplay(&t, w.systems.values()));
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("CTG "), "{table}");
+    let grouped = table.lines().filter(|l| l.starts_with("ORA_DB ")).count();
+    assert_eq!(grouped, 4, "both ends of both mirrors: {table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("- ") && l.contains("ORA_L ")),
+        "{table}"
+    );
+    // Without a group the table has no CTG column, as before.
+    let s = parse(&with_group("")).unwrap();
+    let t = s.topology();
+    let w = World::new(&t, s.protocol);
+    let table = format_pairdisplay(&pairdisplay(&t, w.systems.values()));
+    assert!(table.starts_with("Group "), "{table}");
+}
+
+#[test]
+fn ctg_on_a_mirror_points_to_group() {
+    let text = with_group("").replacen(
+        "group = \"ORA_LOG\"",
+        "group = \"ORA_LOG\"\nctg = \"ORA_DB\"",
+        1,
+    );
+    let (line, message) = refusal(&text);
+    assert_eq!(line, line_of(&text, "ctg ="));
+    assert!(message.contains("[[group]]"), "{message}");
+}
+
+#[test]
+fn groups_that_cannot_be_one_are_refused_where_they_say_so() {
+    for (group, at, fragment) in [
+        (
+            "\n[[group]]\nname = \"ORA_DB\"\nmirrors = [\"ORA_DATA\", \"NOPE\"]\n",
+            "\"NOPE\"",
+            "unknown group",
+        ),
+        (
+            "\n[[group]]\nname = \"ORA_DB\"\nmirrors = [\"ORA_DATA\", \"ORA_L\"]\n",
+            "mirrors =",
+            "is local",
+        ),
+        (
+            "\n[[group]]\nname = \"ORA_L\"\nmirrors = [\"ORA_DATA\"]\n",
+            "name = \"ORA_L\"",
+            "already taken",
+        ),
+        (
+            &format!("{GROUP}\n[[group]]\nname = \"G2\"\nmirrors = [\"ORA_LOG\"]\n"),
+            "mirrors = [\"ORA_LOG\"]",
+            "already in group",
+        ),
+    ] {
+        let text = with_group(group);
+        let (line, message) = refusal(&text);
+        assert_eq!(line, line_of(&text, at), "{message}");
+        assert!(message.contains(fragment), "{message}");
+    }
+    let text = with_group(GROUP).replacen("mode = \"async\"", "mode = \"sync\"", 1);
+    let (line, message) = refusal(&text);
+    assert_eq!(line, line_of(&text, "mirrors = [\"ORA_DATA\""));
+    assert!(message.contains("share one copy mode"), "{message}");
+}
