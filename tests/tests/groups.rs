@@ -30,7 +30,7 @@ const GROUP: &str = "\n[[group]]\nname = \"ORA_DB\"\nmirrors = [\"ORA_DATA\", \"
 
 /// The one diagnostic of `text`: its line and message.
 fn refusal(text: &str) -> (usize, String) {
-    let err = parse(text).err().expect("refused");
+    let err = parse(text).expect_err("refused");
     let d = err.diagnostics();
     assert_eq!(d.len(), 1, "{err}");
     (d[0].line, d[0].message.clone())
