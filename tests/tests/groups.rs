@@ -12,10 +12,18 @@ use sim_common::parse;
 /// 105b and 105d on 64002, then `group` appended.
 fn with_group(group: &str) -> String {
     let mut text = ScenarioText::new("groups", "1h")
-        .storage(64001, &[("105a", "1GiB"), ("105c", "1GiB"), ("106a", "1GiB")])
+        .storage(
+            64001,
+            &[("105a", "1GiB"), ("105c", "1GiB"), ("106a", "1GiB")],
+        )
         .storage(64002, &[("105b", "1GiB"), ("105d", "1GiB")])
         .link("wan", [64001, 64002], "100MB/s", "5ms")
-        .host("prod", "production", 64001, &poisson(100, "8KiB", "64001:105a"))
+        .host(
+            "prod",
+            "production",
+            64001,
+            &poisson(100, "8KiB", "64001:105a"),
+        )
         .mirror("ORA_DATA", "64001:105a", "64002:105b")
         .string("mode", "async")
         .mirror("ORA_LOG", "64001:105c", "64002:105d")
@@ -37,7 +45,10 @@ fn refusal(text: &str) -> (usize, String) {
 }
 
 fn line_of(text: &str, fragment: &str) -> usize {
-    text[..text.find(fragment).expect("fragment")].matches('\n').count() + 1
+    text[..text.find(fragment).expect("fragment")]
+        .matches('\n')
+        .count()
+        + 1
 }
 
 #[test]
@@ -54,7 +65,9 @@ fn a_group_reaches_the_topology_and_pairdisplay_shows_it() {
     let grouped = table.lines().filter(|l| l.starts_with("ORA_DB ")).count();
     assert_eq!(grouped, 4, "both ends of both mirrors: {table}");
     assert!(
-        table.lines().any(|l| l.starts_with("- ") && l.contains("ORA_L ")),
+        table
+            .lines()
+            .any(|l| l.starts_with("- ") && l.contains("ORA_L ")),
         "{table}"
     );
     // Without a group the table has no CTG column, as before.
@@ -110,4 +123,49 @@ fn groups_that_cannot_be_one_are_refused_where_they_say_so() {
     let (line, message) = refusal(&text);
     assert_eq!(line, line_of(&text, "mirrors = [\"ORA_DATA\""));
     assert!(message.contains("share one copy mode"), "{message}");
+}
+
+#[test]
+fn at_the_disaster_the_ungrouped_copy_is_inconsistent_and_the_group_consistent() {
+    let s = sim_common::load("consistency.toml");
+    let out = sim_common::run(&s, mirrorlab::Overrides::default());
+    let d = &out.summary.disasters[0];
+    let cut = |host: &str| {
+        d.consistency
+            .iter()
+            .find(|c| c.host == host)
+            .unwrap_or_else(|| panic!("{host}: {:?}", d.consistency))
+    };
+    let (plain, grouped) = (cut("db1"), cut("db2"));
+    assert_eq!(plain.ctg, "-");
+    assert!(!plain.consistent, "{}", plain.describe());
+    assert!(plain.missing < plain.present, "{}", plain.describe());
+    assert_eq!(grouped.ctg, "ORA2_DB");
+    assert!(grouped.consistent, "{}", grouped.describe());
+    assert!(grouped.upto.is_some(), "{}", grouped.describe());
+    // The group suspended as one; the ungrouped data mirror went on alone.
+    let state = |g: &str| &d.mirrors.iter().find(|m| m.group == g).unwrap().state;
+    assert_eq!(state("ORA2_LOG"), state("ORA2_DATA"));
+    assert_ne!(state("ORA1_LOG"), state("ORA1_DATA"));
+}
+
+#[test]
+fn a_dependent_host_waits_for_each_acknowledgement() {
+    let s = sim_common::load("consistency.toml");
+    let overrides = mirrorlab::Overrides {
+        mode: Some(mirrorlab_model::CopyMode::Sync),
+        duration_ns: Some(20_000_000_000),
+        ..Default::default()
+    };
+    let out = sim_common::run(&s, overrides);
+    for h in &out.summary.hosts {
+        // Open-loop, 200 writes/s for 20 s would issue about 4,000; a sync write waits at
+        // least a 10 ms round trip, so one at a time there is room for at most 2,000.
+        assert!(
+            (100..2_000).contains(&h.writes),
+            "{}: {} writes",
+            h.name,
+            h.writes
+        );
+    }
 }

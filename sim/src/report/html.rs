@@ -303,6 +303,7 @@ pub(super) fn body(a: &Analysis<'_>, charts: &[Figure], compact: bool) -> String
         );
     }
     second_mirror(&mut h, a);
+    consistency(&mut h, a);
     bitmap(&mut h, a);
     if !compact {
         all_runs(&mut h, a);
@@ -419,6 +420,34 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
          over the run and the remote mirrors. Cost: the link's transfer price for a month of this \
          traffic plus its provisioned bandwidth. Write latency: production hosts, as acknowledged.</p>\n",
     );
+}
+
+/// Per disaster of the reference runs, whether each dependent host's surviving SVOLs hold a
+/// consistent cut of its writes (nothing without dependent hosts).
+fn consistency(h: &mut String, a: &Analysis<'_>) {
+    let refs = a.reference_runs();
+    let disasters: Vec<_> = refs
+        .iter()
+        .flat_map(|(_, _, r)| &r.summary.disasters)
+        .filter(|d| !d.consistency.is_empty())
+        .collect();
+    if disasters.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Consistency of the surviving copies</h2>\n");
+    for d in disasters {
+        let _ = writeln!(
+            h,
+            "<p>disaster at {} (storage {}):</p>\n<ul>",
+            esc(&human::duration(d.at_ns)),
+            d.storage
+        );
+        for c in &d.consistency {
+            let class = if c.consistent { "" } else { " class=\"warn\"" };
+            let _ = writeln!(h, "<li{class}>{}</li>", esc(&c.describe()));
+        }
+        h.push_str("</ul>\n");
+    }
 }
 
 fn second_mirror(h: &mut String, a: &Analysis<'_>) {

@@ -76,6 +76,7 @@ impl<'a> Sim<'a> {
                 interval_reads: 0,
                 interval_failed: 0,
                 first_failure: None,
+                dependent: dependent::Dependent::of(h),
             });
         }
         let t = Timed {
@@ -284,6 +285,9 @@ impl<'a> Sim<'a> {
     // ----- hosts -----
 
     pub(super) fn host_io(&mut self, h: usize) -> Result<(), SimError> {
+        if self.t.dependent_holds(h) {
+            return Ok(());
+        }
         if let Some(io) = self.hosts[h].next.take() {
             match io.op {
                 Op::Read => {
@@ -294,7 +298,9 @@ impl<'a> Sim<'a> {
                 }
                 Op::Write => {
                     self.next_write += 1;
-                    self.issue_write(h, WriteId(self.next_write), io.volume, io.offset, io.len);
+                    let id = self.next_write;
+                    self.t.dependent_issues(h, id, io.volume, io.offset);
+                    self.issue_write(h, WriteId(id), io.volume, io.offset, io.len);
                 }
             }
         }

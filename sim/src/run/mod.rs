@@ -220,6 +220,7 @@ fn link_total(c: &MirrorCost) -> u64 {
     c.data_bytes + c.control_bytes
 }
 
+mod dependent;
 mod driver;
 mod finish;
 mod replay_text;
@@ -299,6 +300,8 @@ struct HostRt {
     interval_reads: u64,
     interval_failed: u64,
     first_failure: Option<String>,
+    /// `dependent = true`: the stream and whether the host waits.
+    dependent: Option<dependent::Dependent>,
 }
 
 /// A host write not yet acknowledged.

@@ -15,12 +15,14 @@ impl Timed<'_> {
 
     /// Fetches a host's next I/O (if it has started) and schedules it.
     pub(super) fn schedule_host(&mut self, h: usize) -> Result<(), SimError> {
+        let now = self.now();
         let host = &mut self.hosts[h];
         let (Some(start), Some(w)) = (host.start, host.workload.as_mut()) else {
             return Ok(());
         };
         if let Some(io) = w.next_io()? {
-            let t = start.saturating_add(io.time_ns);
+            // (Past due only for a dependent host that waited for an acknowledgement.)
+            let t = start.saturating_add(io.time_ns).max(now);
             if host.def.stop_ns.is_none_or(|s| t < s) && t < self.end {
                 host.next = Some(io);
                 self.engine.at(t, Ev::Io(h as u32));
@@ -142,6 +144,7 @@ impl Timed<'_> {
         host.acked += 1;
         host.latency.record(latency);
         host.interval.record(latency);
+        self.dependent_done(p.host as usize, w.0);
     }
 
     pub(super) fn failed(&mut self, w: WriteId, reason: String) {
@@ -151,6 +154,7 @@ impl Timed<'_> {
                 self.failed_admitted.insert(w.0);
             }
             self.fail_host(p.host as usize, reason);
+            self.dependent_done(p.host as usize, w.0);
         }
     }
 
@@ -299,6 +303,7 @@ impl Timed<'_> {
             acked_bytes_lost: dr().map(|m| m.acked_bytes_lost).max().unwrap_or(0),
             rpo_ns: dr().map(|m| m.rpo_ns).max().unwrap_or(0),
             mirrors,
+            consistency: self.disaster_cuts(fab, i),
         });
     }
 

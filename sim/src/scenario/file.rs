@@ -113,6 +113,10 @@ pub(super) struct WorkloadFile {
     pub(super) trace: Option<Spanned<String>>,
     pub(super) format: Option<TraceFormat>,
     pub(super) volume: Option<Spanned<VolumeId>>,
+    /// Poisson over several volumes in turn (a database's log, then data).
+    pub(super) volumes: Option<Spanned<Vec<Spanned<VolumeId>>>>,
+    /// Each write issued only after the one before it was acknowledged.
+    pub(super) dependent: Option<Spanned<bool>>,
     pub(super) devices: Option<BTreeMap<String, Spanned<VolumeId>>>,
     pub(super) time_scale: Option<Spanned<f64>>,
     pub(super) skip_bad_lines: Option<bool>,

@@ -162,6 +162,12 @@ pub struct PoissonDef {
     pub read_fraction: f64,
     pub volume: VolumeId,
     pub volume_size: u64,
+    /// `volumes`: the I/Os go to `volume` and these in turn (`volume` is the first of the
+    /// list; `volume_size` the smallest), empty for one volume.
+    pub more_volumes: Vec<VolumeId>,
+    /// `dependent = true`: each write is issued only after the one before it was
+    /// acknowledged, so it depends on it (a data page after its log record).
+    pub dependent: bool,
 }
 
 /// When the records that share one timestamp are issued (`workload.spread`). A trace that
