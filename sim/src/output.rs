@@ -211,6 +211,10 @@ pub struct SplitReport {
     /// Whether SVOLs fed by one source held identical data when the split completed.
     pub digests_match: Option<bool>,
     pub refused: Option<String>,
+    /// Per dependent host whose volumes the split covers: the cut the split SVOLs hold
+    /// (absent without dependent hosts, so other outputs keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<ImageCut>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -495,6 +499,9 @@ pub fn format_table(out: &RunOutput) -> String {
                 None => "-",
             }
         );
+        for c in &sp.consistency {
+            let _ = writeln!(t, "  {}", c.describe());
+        }
     }
     for d in &s.disasters {
         let _ = writeln!(

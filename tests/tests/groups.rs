@@ -169,3 +169,24 @@ fn a_dependent_host_waits_for_each_acknowledgement() {
         );
     }
 }
+
+#[test]
+fn an_atomic_split_of_a_group_captures_a_consistent_cut() {
+    let text = with_group(GROUP)
+        .replacen(
+            "volume = \"64001:105a\"",
+            "volumes = [\"64001:105c\", \"64001:105a\"], dependent = true",
+            1,
+        )
+        .replacen("duration = \"1h\"", "duration = \"20s\"", 1)
+        + "\n[[command]]\nat = \"10s\"\nrun = \"pairsplit ORA_DB\"\n";
+    let s = parse(&text).unwrap();
+    let out = sim_common::run(&s, mirrorlab::Overrides::default());
+    let split = &out.summary.splits[0];
+    assert_eq!(split.digests_match, Some(true), "{split:?}");
+    let [cut] = split.consistency.as_slice() else {
+        panic!("one dependent host: {split:?}")
+    };
+    assert_eq!(cut.ctg, "ORA_DB");
+    assert!(cut.consistent && cut.upto.is_some(), "{}", cut.describe());
+}

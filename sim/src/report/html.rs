@@ -422,27 +422,32 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
     );
 }
 
-/// Per disaster of the reference runs, whether each dependent host's surviving SVOLs hold a
-/// consistent cut of its writes (nothing without dependent hosts).
+/// Per disaster and completed split of the reference runs, whether each dependent host's
+/// surviving or split SVOLs hold a consistent cut of its writes (nothing without dependent
+/// hosts).
 fn consistency(h: &mut String, a: &Analysis<'_>) {
     let refs = a.reference_runs();
-    let disasters: Vec<_> = refs
-        .iter()
-        .flat_map(|(_, _, r)| &r.summary.disasters)
-        .filter(|d| !d.consistency.is_empty())
-        .collect();
-    if disasters.is_empty() {
+    let mut images: Vec<(String, &[crate::output::ImageCut])> = Vec::new();
+    for (_, _, r) in &refs {
+        for s in &r.summary.splits {
+            images.push((format!("split `{}`", s.command), &s.consistency));
+        }
+        for d in &r.summary.disasters {
+            let at = human::duration(d.at_ns);
+            images.push((
+                format!("disaster at {at} (storage {})", d.storage),
+                &d.consistency,
+            ));
+        }
+    }
+    images.retain(|(_, cuts)| !cuts.is_empty());
+    if images.is_empty() {
         return;
     }
-    h.push_str("<h2>Consistency of the surviving copies</h2>\n");
-    for d in disasters {
-        let _ = writeln!(
-            h,
-            "<p>disaster at {} (storage {}):</p>\n<ul>",
-            esc(&human::duration(d.at_ns)),
-            d.storage
-        );
-        for c in &d.consistency {
+    h.push_str("<h2>Consistency of the surviving and split copies</h2>\n");
+    for (what, cuts) in images {
+        let _ = writeln!(h, "<p>{}:</p>\n<ul>", esc(&what));
+        for c in cuts {
             let class = if c.consistent { "" } else { " class=\"warn\"" };
             let _ = writeln!(h, "<li{class}>{}</li>", esc(&c.describe()));
         }

@@ -71,6 +71,27 @@ impl Timed<'_> {
     /// cut of its stream their SVOLs hold.
     pub(super) fn disaster_cuts(&self, fab: &Fabric, i: usize) -> Vec<ImageCut> {
         let serial = self.serials[i];
+        self.cuts(fab, serial, |m| !m.is_local())
+    }
+
+    /// For each dependent host whose volumes are all PVOLs of the mirrors of a completed split
+    /// (`svols`): the cut of its stream the split SVOLs hold.
+    pub(super) fn split_cuts(&self, fab: &Fabric, svols: &[VolumeId]) -> Vec<ImageCut> {
+        let mut cuts = Vec::new();
+        for s in self.topology.systems() {
+            cuts.extend(self.cuts(fab, s, |m| svols.contains(&m.svol)));
+        }
+        cuts
+    }
+
+    /// For each dependent host of system `serial` whose every volume is the PVOL of a mirror
+    /// `image` takes: the cut of its stream those mirrors' SVOLs hold.
+    fn cuts(
+        &self,
+        fab: &Fabric,
+        serial: StorageSerial,
+        image: impl Fn(MirrorId) -> bool,
+    ) -> Vec<ImageCut> {
         let mut cuts = Vec::new();
         for host in &self.hosts {
             let Some(d) = &host.dependent else { continue };
@@ -81,7 +102,7 @@ impl Timed<'_> {
             let mirror_of = |v: VolumeId| {
                 self.topology
                     .mirrors()
-                    .find(|m| m.id.pvol == v && !m.id.is_local())
+                    .find(|m| m.id.pvol == v && image(m.id))
                     .map(|m| m.id)
             };
             let Some(mirrors) = volumes

@@ -339,6 +339,8 @@ struct SplitRt {
     stall_ns: u64,
     control_bytes: u64,
     digests_match: Option<bool>,
+    /// Per dependent host whose volumes the split covers: the cut its split SVOLs hold.
+    consistency: Vec<crate::output::ImageCut>,
 }
 
 #[derive(Clone, Debug)]

@@ -316,8 +316,10 @@ impl Timed<'_> {
         command: &Command,
     ) {
         match command {
+            // (A split naming a consistency group is atomic without `--atomic`.)
             Command::Split { plan }
-                if matches!(line, CommandLine::PairSplit { atomic: true, .. }) =>
+                if matches!(line, CommandLine::PairSplit { atomic, targets }
+                    if *atomic || targets.iter().any(|t| self.topology.names_consistency_group(t))) =>
             {
                 let svols = plan.mirrors().into_iter().map(|m| m.svol);
                 let inhibited = self.inhibited_total();
@@ -333,6 +335,7 @@ impl Timed<'_> {
                             stall_ns: 0,
                             control_bytes: 0,
                             digests_match: None,
+                            consistency: Vec::new(),
                         });
                     }
                 }
@@ -394,6 +397,10 @@ impl Timed<'_> {
             .as_ref()
             .map(|s| invariants::split_identical(fab, &self.topology, &s.svols));
         let refused = !self.commands[k].refusals.is_empty();
+        let cuts = match &self.commands[k].split {
+            Some(s) if !refused => self.split_cuts(fab, &s.svols),
+            _ => Vec::new(),
+        };
         if let (CommandLine::PairCreate { nocopy: true, .. }, Some((m, ..)), false) = (
             &self.scenario.commands[k].line,
             self.commands[k].create,
@@ -405,6 +412,7 @@ impl Timed<'_> {
             s.stall_ns = inhibited - s.inhibited_at_issue;
             s.control_bytes = split_control - s.control_at_issue;
             s.digests_match = digests.filter(|_| !refused);
+            s.consistency = cuts;
         }
         let resyncs: Vec<(usize, u64)> = self.commands[k]
             .resyncs
