@@ -190,3 +190,28 @@ fn an_atomic_split_of_a_group_captures_a_consistent_cut() {
     assert_eq!(cut.ctg, "ORA_DB");
     assert!(cut.consistent && cut.upto.is_some(), "{}", cut.describe());
 }
+
+#[test]
+fn volume_and_volumes_together_are_refused_where_written() {
+    let text = with_group("").replacen(
+        "volume = \"64001:105a\"",
+        "volume = \"64001:105a\", volumes = [\"64001:105c\"]",
+        1,
+    );
+    let (line, message) = refusal(&text);
+    assert_eq!(line, line_of(&text, "volumes = [\"64001:105c\"]"));
+    assert!(
+        message.contains("either `volume` or `volumes`"),
+        "{message}"
+    );
+    let text = with_group("").replacen(
+        "volume = \"64001:105a\"",
+        "volumes = [\"64001:105a\", \"64002:105b\"]",
+        1,
+    );
+    let (_, message) = refusal(&text);
+    assert!(
+        message.contains("this host is attached to storage 64001"),
+        "{message}"
+    );
+}
