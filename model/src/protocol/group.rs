@@ -192,6 +192,21 @@ mod tests {
             (id, out)
         }
 
+        /// The cut with the stream's `missing`th write absent and its `present`th there.
+        fn gap(&self, missing: usize, present: usize) -> Cut {
+            Cut::Inconsistent {
+                missing: self.0[missing].id,
+                present: self.0[present].id,
+            }
+        }
+
+        /// The consistent cut up to the stream's `upto`th write.
+        fn upto(&self, upto: usize) -> Cut {
+            Cut::Consistent {
+                upto: Some(self.0[upto].id),
+            }
+        }
+
         /// What the SVOLs hold of the stream.
         fn cut(&self, w: &World) -> Cut {
             consistent_cut(&self.0, |v, b| {
@@ -247,20 +262,11 @@ mod tests {
     fn sync_and_semi_sync_groups_suspend_together_and_keep_a_consistent_cut() {
         for mode in [CopyMode::Sync, CopyMode::SemiSync] {
             let (w, s) = data_pair_fails(mode, true);
-            assert_eq!(
-                s.cut(&w),
-                Cut::Consistent {
-                    upto: Some(s.0[0].id)
-                },
-                "{mode}"
-            );
+            assert_eq!(s.cut(&w), s.upto(0), "{mode}");
             let (w, s) = data_pair_fails(mode, false);
             assert_eq!(
                 s.cut(&w),
-                Cut::Inconsistent {
-                    missing: s.0[1].id,
-                    present: s.0[2].id
-                },
+                s.gap(1, 2),
                 "{mode}: without a group the second log record outruns the data page"
             );
         }
@@ -298,19 +304,11 @@ mod tests {
     #[test]
     fn async_journal_full_suspends_the_whole_group() {
         let (w, s) = async_log_journal_fills(true);
-        assert_eq!(
-            s.cut(&w),
-            Cut::Consistent {
-                upto: Some(s.0[1].id)
-            }
-        );
+        assert_eq!(s.cut(&w), s.upto(1));
         let (w, s) = async_log_journal_fills(false);
         assert_eq!(
             s.cut(&w),
-            Cut::Inconsistent {
-                missing: s.0[2].id,
-                present: s.0[3].id
-            },
+            s.gap(2, 3),
             "without a group the data mirror goes on past the log record its journal lost"
         );
     }
