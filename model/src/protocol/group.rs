@@ -52,7 +52,8 @@ impl StorageSystem {
         }
     }
 
-    /// Periodic: the cycle timer of `m`. In a group, only the group's first mirror's timer
+    /// Periodic: the cycle timer of `m`. In a group, only the group's first mirror's timer (of
+    /// those still here)
     /// closes cycles, and it closes one for every pair at once, when all of them are in PAIR,
     /// not held by a split and idle (their previous cycle acknowledged); a pair with nothing
     /// pending still sends its end marker, so the secondary knows the group's cycle is whole.
@@ -69,7 +70,8 @@ impl StorageSystem {
         let any_pending = members
             .iter()
             .any(|x| self.pair(*x).is_some_and(|p| !p.pending.is_empty()));
-        if members[0] == m && ready && any_pending {
+        let leader = members.iter().find(|x| self.pair(**x).is_some()) == Some(&m);
+        if leader && ready && any_pending {
             for x in members {
                 if self.pairs[&x].pending.is_empty() {
                     let msg = Message::Mark {
@@ -90,22 +92,24 @@ impl StorageSystem {
 
     /// Periodic, at the secondary: the end marker of `m`'s cycle (newest write `upto`) is in.
     /// Returns the pairs whose received cycle is now to be applied, each with its newest
-    /// write: `m` alone outside a group; in a group, nothing until every pair's marker is in,
-    /// then every pair of the group (one delta set applied as one unit).
+    /// write: `m` alone outside a group, or in COPY (the delta set that ends a resync, sent
+    /// alone); in a group, nothing until the marker of every pair in PAIR is in, then each of
+    /// those pairs (one delta set applied as one unit).
     pub(super) fn cycle_complete(
         &mut self,
         m: MirrorId,
         upto: WriteId,
     ) -> Vec<(MirrorId, WriteId)> {
-        let Some(members) = self.group_members(m) else {
-            return vec![(m, upto)];
+        let members = match self.group_members(m) {
+            Some(members) if self.state(m) == PairState::Pair => members,
+            _ => return vec![(m, upto)],
         };
         if let Some(p) = self.pairs.get_mut(&m) {
             p.rx.cycle_end = Some(upto);
         }
         let ends: Option<Vec<(MirrorId, WriteId)>> = members
             .iter()
-            .filter(|x| self.pair(**x).is_some())
+            .filter(|x| self.state(**x) == PairState::Pair)
             .map(|x| self.pair(*x).and_then(|p| p.rx.cycle_end).map(|u| (*x, u)))
             .collect();
         let Some(ends) = ends else {
@@ -370,5 +374,28 @@ mod tests {
             panic!("{cmds:?}")
         };
         assert_eq!(plan.mirrors(), vec![data(), log()]);
+    }
+
+    #[test]
+    fn a_periodic_pair_of_a_group_resyncs_alone() {
+        // One pair of a suspended group resyncs to PAIR while the other stays suspended.
+        let o = opts(CopyMode::Periodic);
+        let mut w = World::new(&topology(o, o, true), ProtocolConfig::default());
+        let mut s = Stream(Vec::new());
+        w.cut(P, S);
+        w.heal(P, S);
+        s.write(&mut w, data().pvol, 0);
+        let (id, mut out) = w.command(
+            P,
+            Command::Resync {
+                mirror: data(),
+                restore: false,
+            },
+        );
+        out.extend(w.settle(true));
+        assert!(out.contains(&Output::Done(id)), "{out:?}");
+        assert_eq!(w.system(P).state(data()), PairState::Pair);
+        assert_eq!(w.system(P).state(log()), PairState::SuspendedError);
+        assert_eq!(w.volume(data().svol).block(0), Some(s.0[0].id));
     }
 }
