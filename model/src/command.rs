@@ -350,7 +350,9 @@ pub fn resolve(
         }
         CommandLine::PairSplit { atomic, targets } => {
             let mirrors = topology.resolve(targets)?;
-            if *atomic && mutant != Some(Mutant::NoAtomic) {
+            // A consistency group is split at one point whether or not `--atomic` is given.
+            let atomic = *atomic || targets.iter().any(|t| topology.names_consistency_group(t));
+            if atomic && mutant != Some(Mutant::NoAtomic) {
                 let plan = topology.split_plan(&mirrors)?;
                 let root = plan.system.expect("split plans name their root");
                 vec![(root, Command::Split { plan })]

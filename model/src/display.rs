@@ -28,6 +28,10 @@ pub struct PairRow {
     pub sync_percent: f64,
     /// Bytes still to copy: pending chunks plus ordered writes in flight.
     pub pending_bytes: u64,
+    /// The consistency group (CTG) of the mirror, if it is in one; absent from the JSON
+    /// otherwise, so outputs without groups keep their bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctg: Option<String>,
 }
 
 /// The rows for every mirror `systems` hold, ordered by group then volume.
@@ -39,6 +43,9 @@ pub fn pairdisplay<'a>(
     for sys in systems {
         for p in sys.pairs() {
             let group = topology.group_of(p.mirror).unwrap_or("-").to_string();
+            let ctg = topology
+                .consistency_group_of(p.mirror)
+                .map(|g| g.name.clone());
             let mode = if p.mirror.is_local() {
                 "local".to_string()
             } else {
@@ -87,6 +94,7 @@ pub fn pairdisplay<'a>(
                     mirror_volume: other,
                     sync_percent,
                     pending_bytes: pending,
+                    ctg: ctg.clone(),
                 });
             }
         }
@@ -95,18 +103,37 @@ pub fn pairdisplay<'a>(
     rows
 }
 
-/// Formats rows as a fixed-width table.
+/// Formats rows as a fixed-width table, with a CTG column when a mirror is in a consistency
+/// group.
 pub fn format_pairdisplay(rows: &[PairRow]) -> String {
     let mut s = String::new();
+    let ctg = rows.iter().any(|r| r.ctg.is_some());
+    let ctg_cell = |c: Option<&str>| {
+        if ctg {
+            format!("{:<8} ", c.unwrap_or("-"))
+        } else {
+            String::new()
+        }
+    };
     let _ = writeln!(
         s,
-        "{:<8} {:<12} {:<7} {:<3} {:<15} {:<9} {:<12} {:>7} {:>14}",
-        "Group", "Volume", "Storage", "P/S", "Status", "Mode", "Mirror", "%Sync", "Pending(B)"
+        "{}{:<8} {:<12} {:<7} {:<3} {:<15} {:<9} {:<12} {:>7} {:>14}",
+        ctg_cell(Some("CTG")),
+        "Group",
+        "Volume",
+        "Storage",
+        "P/S",
+        "Status",
+        "Mode",
+        "Mirror",
+        "%Sync",
+        "Pending(B)"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<8} {:<12} {:<7} {:<3} {:<15} {:<9} {:<12} {:>7.1} {:>14}",
+            "{}{:<8} {:<12} {:<7} {:<3} {:<15} {:<9} {:<12} {:>7.1} {:>14}",
+            ctg_cell(r.ctg.as_deref()),
             r.group,
             r.volume.to_string(),
             r.storage.to_string(),

@@ -217,6 +217,17 @@ impl Fabric {
                 }
             }
         }
+        for g in topology.consistency_groups() {
+            if g.mirrors
+                .iter()
+                .all(|m| topology.mirror(*m).is_some_and(&installed))
+            {
+                let [a, b] = [g.mirrors[0].pvol.storage, g.mirrors[0].svol.storage];
+                for s in [a, b] {
+                    systems[at(s).expect("system of a volume")].join_group(&g.mirrors);
+                }
+            }
+        }
         let n = serials.len();
         let mut link_at = vec![None; n * n];
         let mut ends = Vec::with_capacity(links.len());

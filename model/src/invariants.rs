@@ -228,3 +228,63 @@ pub fn ends_agree(fab: &Fabric) -> bool {
         })
     })
 }
+
+/// Judged by [`consistent_cut`] on the SVOLs of each consistency group.
+pub const GROUP_CUT: &str =
+    "the SVOLs of a consistency group always hold a consistent cut of the dependent writes";
+
+/// One write of a dependent stream (a database's log record, then its data page): issued
+/// only after the write before it in the stream was acknowledged, so it depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DependentWrite {
+    /// The write.
+    pub id: WriteId,
+    /// The production volume it went to.
+    pub volume: VolumeId,
+    /// A block it wrote.
+    pub block: u64,
+}
+
+/// What an image (SVOLs after a disaster, a split's copies) holds of a dependent stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cut {
+    /// Every write present has every write before it present: the stream up to `upto`
+    /// (`None`: none of it), a point a database recovers from.
+    Consistent {
+        /// The newest write of the stream in the image.
+        upto: Option<WriteId>,
+    },
+    /// `present` is in the image and `missing`, issued before it, is not: a data page
+    /// without its log record.
+    Inconsistent {
+        /// The oldest write of the stream missing.
+        missing: WriteId,
+        /// A later write present.
+        present: WriteId,
+    },
+}
+
+/// Whether an image holds a consistent cut of `stream` (in issue order): every write present
+/// has all writes before it present. A write is present when its block reads it or a newer
+/// version; `read(volume, block)` reads the image's copy of production volume `volume`.
+pub fn consistent_cut(
+    stream: &[DependentWrite],
+    read: impl Fn(VolumeId, u64) -> Option<WriteId>,
+) -> Cut {
+    let mut missing = None;
+    let mut upto = None;
+    for w in stream {
+        if read(w.volume, w.block).is_some_and(|v| v >= w.id) {
+            if let Some(missing) = missing {
+                return Cut::Inconsistent {
+                    missing,
+                    present: w.id,
+                };
+            }
+            upto = Some(w.id);
+        } else if missing.is_none() {
+            missing = Some(w.id);
+        }
+    }
+    Cut::Consistent { upto }
+}

@@ -2,7 +2,7 @@
 //! (petgraph) on which indirect mirrors and atomic-split routes are found (Fig 10 step 1100).
 
 use crate::ids::{IdError, MirrorId, StorageSerial, VolumeId};
-use crate::table::{CopyType, PairOptions};
+use crate::table::{CopyMode, CopyType, PairOptions};
 use crate::volume::BLOCK_BYTES;
 use petgraph::graphmap::DiGraphMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -28,6 +28,18 @@ pub struct MirrorSpec {
     pub group: String,
     /// Its copy mode and tunables.
     pub options: PairOptions,
+}
+
+/// A consistency group (CTG, Figs 8-9: "a name may be defined for a group of mirrors"):
+/// remote mirrors between the same two storage systems, in the same copy mode, whose SVOLs
+/// must together hold one point of the write stream of their PVOLs (a database's data and
+/// log volumes). What that asks of each mode is `protocol::group`'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsistencyGroup {
+    /// Its name, which commands may use like a mirror's name (`pairsplit ORA_DB`).
+    pub name: String,
+    /// Its mirrors, in id order.
+    pub mirrors: Vec<MirrorId>,
 }
 
 /// Why a topology or a mirror name is refused.
@@ -78,6 +90,68 @@ pub enum TopologyError {
     )]
     /// The mirrors of an atomic split share no source (Fig 10 step 1100 finds no route).
     NoCommonStream(String),
+    /// A consistency group named twice, or named like a mirror.
+    #[error("consistency group {0:?}: the name is already taken (by a group or a mirror)")]
+    GroupNameTaken(String),
+    /// A consistency group with no mirror.
+    #[error("consistency group {0:?} has no mirror")]
+    EmptyGroup(String),
+    /// A local mirror in a consistency group.
+    #[error(
+        "consistency group {group:?}: mirror {mirror} is local; a consistency group holds \
+         remote mirrors"
+    )]
+    LocalInGroup {
+        /// The group.
+        group: String,
+        /// The local mirror.
+        mirror: MirrorId,
+    },
+    /// A mirror in two consistency groups.
+    #[error("consistency group {group:?}: mirror {mirror} is already in group {other:?}")]
+    InTwoGroups {
+        /// The group refused.
+        group: String,
+        /// The mirror.
+        mirror: MirrorId,
+        /// The group it is in already.
+        other: String,
+    },
+    /// Mirrors of a consistency group between different storage systems.
+    #[error(
+        "consistency group {group:?}: mirror {mirror} runs {} -> {}, the group's first mirror \
+         {} -> {}; a group's mirrors join the same two storage systems",
+        mirror.pvol.storage, mirror.svol.storage, first.pvol.storage, first.svol.storage
+    )]
+    GroupSpansSystems {
+        /// The group.
+        group: String,
+        /// The group's first mirror.
+        first: MirrorId,
+        /// The mirror that differs.
+        mirror: MirrorId,
+    },
+    /// Mirrors of a consistency group in different copy modes.
+    #[error(
+        "consistency group {group:?}: mirror {mirror} is {mode}, the group's first mirror is \
+         {first_mode}; a group's mirrors share one copy mode"
+    )]
+    GroupModes {
+        /// The group.
+        group: String,
+        /// The mirror that differs.
+        mirror: MirrorId,
+        /// Its mode.
+        mode: CopyMode,
+        /// The first mirror's mode.
+        first_mode: CopyMode,
+    },
+    /// An adaptive mirror in a consistency group.
+    #[error(
+        "consistency group {0:?}: adaptive mirrors copy in address order, with no write order \
+         to keep across volumes; use sync, semi-sync, async or periodic"
+    )]
+    AdaptiveGroup(String),
 }
 
 /// One step of an atomic split (Figs 7-11): the mirrors to split on this system, and the
@@ -110,6 +184,7 @@ pub struct Topology {
     volumes: BTreeMap<VolumeId, VolumeSpec>,
     mirrors: BTreeMap<MirrorId, MirrorSpec>,
     graph: DiGraphMap<VolumeId, CopyType>,
+    groups: Vec<ConsistencyGroup>,
 }
 
 impl Topology {
@@ -209,7 +284,7 @@ impl Topology {
         self.volumes.keys().map(|v| v.storage).collect()
     }
 
-    /// The mirrors of a group, in id order.
+    /// The mirrors of a group (Fig 9 name), or else of a consistency group, in id order.
     pub fn group(&self, name: &str) -> Result<Vec<MirrorId>, TopologyError> {
         let m: Vec<MirrorId> = self
             .mirrors
@@ -217,10 +292,99 @@ impl Topology {
             .filter(|m| m.group == name)
             .map(|m| m.id)
             .collect();
-        if m.is_empty() {
-            return Err(TopologyError::UnknownGroup(name.to_string()));
+        if !m.is_empty() {
+            return Ok(m);
         }
-        Ok(m)
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.mirrors.clone())
+            .ok_or_else(|| TopologyError::UnknownGroup(name.to_string()))
+    }
+
+    /// Adds a consistency group of `mirrors`: a new name, remote mirrors between the same two
+    /// storage systems in one copy mode (not adaptive), each in no other group.
+    pub fn add_consistency_group(
+        &mut self,
+        name: &str,
+        mirrors: &[MirrorId],
+    ) -> Result<(), TopologyError> {
+        let taken = self.groups.iter().any(|g| g.name == name)
+            || self.mirrors.values().any(|m| m.group == name);
+        if taken {
+            return Err(TopologyError::GroupNameTaken(name.to_string()));
+        }
+        let mut members: Vec<MirrorId> = mirrors.to_vec();
+        members.sort();
+        members.dedup();
+        let Some(&first) = members.first() else {
+            return Err(TopologyError::EmptyGroup(name.to_string()));
+        };
+        let first_mode = self.mirror_spec(first)?.options.mode;
+        for &m in &members {
+            let spec = self.mirror_spec(m)?;
+            let group = name.to_string();
+            if m.is_local() {
+                return Err(TopologyError::LocalInGroup { group, mirror: m });
+            }
+            if let Some(other) = self.consistency_group_of(m) {
+                let other = other.name.clone();
+                return Err(TopologyError::InTwoGroups {
+                    group,
+                    mirror: m,
+                    other,
+                });
+            }
+            if (m.pvol.storage, m.svol.storage) != (first.pvol.storage, first.svol.storage) {
+                return Err(TopologyError::GroupSpansSystems {
+                    group,
+                    first,
+                    mirror: m,
+                });
+            }
+            let mode = spec.options.mode;
+            if mode != first_mode {
+                return Err(TopologyError::GroupModes {
+                    group,
+                    mirror: m,
+                    mode,
+                    first_mode,
+                });
+            }
+            if mode == CopyMode::Adaptive {
+                return Err(TopologyError::AdaptiveGroup(group));
+            }
+        }
+        self.groups.push(ConsistencyGroup {
+            name: name.to_string(),
+            mirrors: members,
+        });
+        Ok(())
+    }
+
+    fn mirror_spec(&self, id: MirrorId) -> Result<&MirrorSpec, TopologyError> {
+        self.mirrors.get(&id).ok_or(TopologyError::UnknownMirror {
+            pvol: id.pvol,
+            svol: id.svol,
+        })
+    }
+
+    /// Every consistency group, in the order defined.
+    pub fn consistency_groups(&self) -> &[ConsistencyGroup] {
+        &self.groups
+    }
+
+    /// Whether `name` is a consistency group's name (rather than mirrors').
+    pub fn names_consistency_group(&self, name: &MirrorRef) -> bool {
+        match name {
+            MirrorRef::Group(g) => self.groups.iter().any(|c| &c.name == g),
+            MirrorRef::Ids(..) => false,
+        }
+    }
+
+    /// The consistency group mirror `id` belongs to, if any.
+    pub fn consistency_group_of(&self, id: MirrorId) -> Option<&ConsistencyGroup> {
+        self.groups.iter().find(|g| g.mirrors.contains(&id))
     }
 
     /// The group name of mirror `id`.
@@ -568,5 +732,81 @@ mod tests {
             ])
             .unwrap_err();
         assert!(e.to_string().contains("cannot be split atomically"), "{e}");
+    }
+
+    #[test]
+    fn consistency_groups_hold_remote_mirrors_between_two_systems_in_one_mode() {
+        let mut t = fig8(1 << 30, PairOptions::default());
+        let [a105, a106, b105, b106] = fig8_volumes();
+        let r1 = MirrorId::new(a105, b105);
+        let r2 = MirrorId::new(a106, b106);
+        t.add_mirror(MirrorSpec {
+            id: r2,
+            group: "ORA_R2".into(),
+            options: PairOptions::with_mode(CopyMode::Async),
+        })
+        .unwrap();
+        let e = |t: &Topology, name: &str, ms: &[MirrorId]| {
+            t.clone().add_consistency_group(name, ms).unwrap_err()
+        };
+        assert!(matches!(
+            e(&t, "ORA_L", &[r1]),
+            TopologyError::GroupNameTaken(_)
+        ));
+        assert!(matches!(e(&t, "G", &[]), TopologyError::EmptyGroup(_)));
+        let local = MirrorId::new(a105, a106);
+        assert!(matches!(
+            e(&t, "G", &[r1, local]),
+            TopologyError::LocalInGroup { .. }
+        ));
+        assert!(matches!(
+            e(&t, "G", &[r1, r2]),
+            TopologyError::GroupModes { .. }
+        ));
+        let back = MirrorId::new(b106, a106);
+        let mut t2 = Topology::new();
+        for v in fig8_volumes() {
+            t2.add_volume(t.volume(v).unwrap().clone()).unwrap();
+        }
+        for id in [r1, back] {
+            t2.add_mirror(MirrorSpec {
+                id,
+                group: id.to_string(),
+                options: PairOptions::default(),
+            })
+            .unwrap();
+        }
+        assert!(matches!(
+            e(&t2, "G", &[r1, back]),
+            TopologyError::GroupSpansSystems { .. }
+        ));
+        let adaptive = PairOptions::with_mode(CopyMode::Adaptive);
+        let mut t3 = Topology::new();
+        for v in fig8_volumes() {
+            t3.add_volume(t.volume(v).unwrap().clone()).unwrap();
+        }
+        t3.add_mirror(MirrorSpec {
+            id: r1,
+            group: "A".into(),
+            options: adaptive,
+        })
+        .unwrap();
+        assert!(matches!(
+            e(&t3, "G", &[r1]),
+            TopologyError::AdaptiveGroup(_)
+        ));
+
+        t.add_consistency_group("ORA_DB", &[r1]).unwrap();
+        assert!(matches!(
+            e(&t, "G2", &[r1]),
+            TopologyError::InTwoGroups { .. }
+        ));
+        assert_eq!(t.group("ORA_DB").unwrap(), vec![r1]);
+        assert_eq!(
+            t.consistency_group_of(r1).map(|g| g.name.as_str()),
+            Some("ORA_DB")
+        );
+        assert!(t.names_consistency_group(&MirrorRef::Group("ORA_DB".into())));
+        assert!(!t.names_consistency_group(&MirrorRef::Group("ORA_R1".into())));
     }
 }

@@ -81,6 +81,8 @@ fn pairdisplay_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PairRow>, D::
         mirror_volume: VolumeId,
         sync_percent: f64,
         pending_bytes: u64,
+        #[serde(default)]
+        ctg: Option<String>,
     }
     Vec::<Line>::deserialize(d)?
         .into_iter()
@@ -104,6 +106,7 @@ fn pairdisplay_rows<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PairRow>, D::
                 mirror_volume: l.mirror_volume,
                 sync_percent: l.sync_percent,
                 pending_bytes: l.pending_bytes,
+                ctg: l.ctg,
             })
         })
         .collect()
@@ -240,6 +243,10 @@ pub struct SplitReport {
     /// Whether SVOLs fed by one source held identical data when the split completed.
     pub digests_match: Option<bool>,
     pub refused: Option<String>,
+    /// Per dependent host whose volumes the split covers: the cut the split SVOLs hold
+    /// (absent without dependent hosts, so other outputs keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<ImageCut>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -268,6 +275,50 @@ pub struct DisasterReport {
     pub acked_bytes_lost: u64,
     pub rpo_ns: u64,
     pub mirrors: Vec<DisasterMirror>,
+    /// Per dependent host of the lost system: the cut its surviving SVOLs hold (absent
+    /// without dependent hosts, so other outputs keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<ImageCut>,
+}
+
+/// Whether the SVOLs a dependent host's volumes feed hold a consistent cut of its writes
+/// (every write present has every write issued before it present): a copy a database
+/// recovers from, or not.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImageCut {
+    pub host: String,
+    /// The consistency group of the mirrors, `-` when they are in none (or in several).
+    pub ctg: String,
+    pub svols: Vec<String>,
+    /// Dependent writes the host issued.
+    pub dependent_writes: u64,
+    pub consistent: bool,
+    /// Consistent: the newest write of the stream on the SVOLs.
+    pub upto: Option<u64>,
+    /// Inconsistent: the oldest write missing, and a later one present without it.
+    pub missing: Option<u64>,
+    pub present: Option<u64>,
+}
+
+impl ImageCut {
+    /// One line: whose image, and whether a database recovers from it.
+    pub fn describe(&self) -> String {
+        let verdict = match (self.consistent, self.upto, self.missing, self.present) {
+            (true, Some(upto), ..) => format!("consistent cut (up to write {upto})"),
+            (true, None, ..) => "consistent cut (none of its writes)".to_string(),
+            (false, _, Some(missing), Some(present)) => format!(
+                "INCONSISTENT: write {present} is there without write {missing}, issued before it"
+            ),
+            (false, ..) => "INCONSISTENT".to_string(),
+        };
+        format!(
+            "{} (CTG {}, SVOLs {}, {} dependent writes): {verdict}",
+            self.host,
+            self.ctg,
+            self.svols.join(", "),
+            self.dependent_writes
+        )
+    }
 }
 
 /// One remote mirror whose PVOL was on the lost system.
@@ -496,6 +547,9 @@ pub fn format_table(out: &RunOutput) -> String {
                 None => "-",
             }
         );
+        for c in &sp.consistency {
+            let _ = writeln!(t, "  {}", c.describe());
+        }
     }
     for d in &s.disasters {
         let _ = writeln!(
@@ -507,6 +561,9 @@ pub fn format_table(out: &RunOutput) -> String {
             human::bytes(d.acked_bytes_lost),
             human::duration(d.rpo_ns)
         );
+        for c in &d.consistency {
+            let _ = writeln!(t, "  {}", c.describe());
+        }
     }
     if let Some(m) = &s.second_mirror {
         let _ = writeln!(

@@ -105,6 +105,10 @@ pub struct Poisson {
     addresses: Addresses,
     zipf: Option<Zipf>,
     next_sequential: u64,
+    /// `volumes`: every volume in turn (`volume` first), and the one the next I/O goes to;
+    /// empty for one volume.
+    rotation: Vec<VolumeId>,
+    turn: usize,
 }
 
 impl Poisson {
@@ -135,6 +139,14 @@ impl Poisson {
             addresses: def.addresses,
             zipf,
             next_sequential: 0,
+            rotation: if def.more_volumes.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once(def.volume)
+                    .chain(def.more_volumes.iter().copied())
+                    .collect()
+            },
+            turn: 0,
         }
     }
 
@@ -170,10 +182,17 @@ impl Poisson {
                 scatter(rank - 1, slots)
             }
         };
+        let volume = if self.rotation.is_empty() {
+            self.volume
+        } else {
+            let v = self.rotation[self.turn];
+            self.turn = (self.turn + 1) % self.rotation.len();
+            v
+        };
         Io {
             time_ns: self.time as u64,
             op,
-            volume: self.volume,
+            volume,
             offset: slot * ALIGN,
             len,
         }
@@ -426,6 +445,8 @@ mod tests {
             read_fraction: 0.25,
             volume: VolumeId::new(1, 1),
             volume_size: 1 << 30,
+            more_volumes: Vec::new(),
+            dependent: false,
         };
         let mut p = Poisson::new(&def, component_rng(1, "host/x"));
         let ios: Vec<Io> = (0..10_000).map(|_| p.next_io()).collect();

@@ -260,6 +260,9 @@ impl StorageSystem {
         match t {
             Timer::LocalCopy(m) => self.local_copy_step(m, out),
             Timer::Cycle(m) => {
+                if self.group_cycle(m, out) {
+                    return;
+                }
                 let Some(p) = self.pairs.get_mut(&m) else {
                     return;
                 };

@@ -17,6 +17,9 @@ type ChunkCopy = (u64, u64, Vec<(u64, WriteId)>);
 pub(super) struct Receiver {
     /// Periodic: the cycle being received, applied whole at its end marker.
     pub(super) cycle: Vec<ChunkCopy>,
+    /// Periodic, in a consistency group: the cycle received is whole (its end marker, with
+    /// its newest write, is in) and waits for the group's other pairs' (`cycle_complete`).
+    pub(super) cycle_end: Option<WriteId>,
     /// The standby host took over (`Command::Takeover`); a SUSPENDED_ERROR SVOL is
     /// writable only then.
     pub(super) taken_over: bool,
@@ -221,13 +224,15 @@ impl StorageSystem {
         }
         match kind {
             MarkKind::CycleEnd if self.receiving(m) => {
-                let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
-                let vol = p.my_volume();
-                for (first, end, blocks) in std::mem::take(&mut p.rx.cycle) {
-                    let update = Update::Replace { first, end, blocks };
-                    self.write_volume(vol, &update, None, Some(m), out);
+                for (m, upto) in self.cycle_complete(m, upto) {
+                    let p = self.pairs.get_mut(&m).expect("receiving implies a pair");
+                    let vol = p.my_volume();
+                    for (first, end, blocks) in std::mem::take(&mut p.rx.cycle) {
+                        let update = Update::Replace { first, end, blocks };
+                        self.write_volume(vol, &update, None, Some(m), out);
+                    }
+                    out.push(Output::Replicated { mirror: m, upto });
                 }
-                out.push(Output::Replicated { mirror: m, upto });
             }
             MarkKind::PassEnd if self.receiving(m) => {
                 out.push(Output::Replicated { mirror: m, upto });

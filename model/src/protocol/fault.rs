@@ -94,6 +94,7 @@ impl StorageSystem {
         for (first, end, _) in std::mem::take(&mut p.rx.cycle) {
             p.pending.set_range(first / cb, end.div_ceil(cb));
         }
+        p.rx.cycle_end = None;
         p.copier.cursor = None;
         p.copier.wrap = false;
         p.copier.closing = None;

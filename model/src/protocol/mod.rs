@@ -29,12 +29,14 @@
 //! - `copier`: the bitmap copier, the end of a copy, the copy modes' timers;
 //! - `fault`: link down, restart, full journal, suspend notices;
 //! - `split`: the atomic split (Figs 7-11);
+//! - `group`: consistency groups, pairs that suspend and cycle together;
 //! - `mutant`: every deliberate bug, in one place.
 
 mod commands;
 mod copier;
 mod deliver;
 mod fault;
+mod group;
 mod io;
 mod message;
 mod mutant;
@@ -76,6 +78,8 @@ pub struct StorageSystem {
     sync_waits: BTreeMap<WriteId, u32>,
     /// paircreate commands run here, numbering the pairs' incarnations ([`Pair::epoch`]).
     epochs: u64,
+    /// Consistency groups of the pairs here.
+    groups: group::Groups,
 }
 
 impl StorageSystem {
@@ -92,6 +96,7 @@ impl StorageSystem {
             splits: Vec::new(),
             sync_waits: BTreeMap::new(),
             epochs: 0,
+            groups: group::Groups::default(),
         }
     }
 
@@ -250,6 +255,9 @@ impl StorageSystem {
         out.push(Output::StateChanged { mirror, from, to });
         if to == PairState::Simplex {
             self.pairs.remove(&mirror);
+        }
+        if to == PairState::SuspendedError && matches!(from, PairState::Pair | PairState::Copy) {
+            self.suspend_group_with(mirror, out);
         }
     }
 }

@@ -303,6 +303,7 @@ pub(super) fn body(a: &Analysis<'_>, charts: &[Figure], compact: bool) -> String
         );
     }
     second_mirror(&mut h, a);
+    consistency(&mut h, a);
     bitmap(&mut h, a);
     if !compact {
         all_runs(&mut h, a);
@@ -419,6 +420,39 @@ fn answer(h: &mut String, a: &Analysis<'_>) {
          over the run and the remote mirrors. Cost: the link's transfer price for a month of this \
          traffic plus its provisioned bandwidth. Write latency: production hosts, as acknowledged.</p>\n",
     );
+}
+
+/// Per disaster and completed split of the reference runs, whether each dependent host's
+/// surviving or split SVOLs hold a consistent cut of its writes (nothing without dependent
+/// hosts).
+fn consistency(h: &mut String, a: &Analysis<'_>) {
+    let refs = a.reference_runs();
+    let mut images: Vec<(String, &[crate::output::ImageCut])> = Vec::new();
+    for (_, _, r) in &refs {
+        for s in &r.summary.splits {
+            images.push((format!("split `{}`", s.command), &s.consistency));
+        }
+        for d in &r.summary.disasters {
+            let at = human::duration(d.at_ns);
+            images.push((
+                format!("disaster at {at} (storage {})", d.storage),
+                &d.consistency,
+            ));
+        }
+    }
+    images.retain(|(_, cuts)| !cuts.is_empty());
+    if images.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Consistency of the surviving and split copies</h2>\n");
+    for (what, cuts) in images {
+        let _ = writeln!(h, "<p>{}:</p>\n<ul>", esc(&what));
+        for c in cuts {
+            let class = if c.consistent { "" } else { " class=\"warn\"" };
+            let _ = writeln!(h, "<li{class}>{}</li>", esc(&c.describe()));
+        }
+        h.push_str("</ul>\n");
+    }
 }
 
 fn second_mirror(h: &mut String, a: &Analysis<'_>) {
@@ -579,16 +613,28 @@ fn pairdisplay(h: &mut String, a: &Analysis<'_>) {
             r.run,
             esc(&params_label(a, r, &[]))
         );
+        // A CTG column only where a mirror is in a consistency group.
+        let ctg = r.summary.pairdisplay.iter().any(|p| p.ctg.is_some());
+        let ctg_cell = |tag: &str, c: Option<&str>| {
+            if ctg {
+                format!("<{tag} class=\"l\">{}</{tag}>", esc(c.unwrap_or("-")))
+            } else {
+                String::new()
+            }
+        };
+        h.push_str("<table>\n<tr>");
+        h.push_str(&ctg_cell("th", Some("CTG")));
         h.push_str(
-            "<table>\n<tr><th class=\"l\">Group</th><th class=\"l\">Volume</th><th>Storage</th>\
+            "<th class=\"l\">Group</th><th class=\"l\">Volume</th><th>Storage</th>\
              <th class=\"l\">P/S</th><th class=\"l\">Status</th><th class=\"l\">Mode</th>\
              <th class=\"l\">Mirror</th><th>%Sync</th><th>Pending</th></tr>\n",
         );
         for p in &r.summary.pairdisplay {
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
+                "<tr>{}<td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>\
                  <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}</td><td>{}</td></tr>",
+                ctg_cell("td", p.ctg.as_deref()),
                 esc(&p.group),
                 esc(&p.volume.to_string()),
                 p.storage,

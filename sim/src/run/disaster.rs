@@ -72,6 +72,7 @@ impl Timed<'_> {
             acked_bytes_lost: dr().map(|m| m.acked_bytes_lost).max().unwrap_or(0),
             rpo_ns: dr().map(|m| m.rpo_ns).max().unwrap_or(0),
             mirrors,
+            consistency: self.disaster_cuts(fab, i),
         });
     }
 }

@@ -232,6 +232,9 @@ impl<'a> Sim<'a> {
     // ----- hosts -----
 
     pub(super) fn host_io(&mut self, h: usize) -> Result<(), SimError> {
+        if self.t.dependent_holds(h) {
+            return Ok(());
+        }
         if let Some(io) = self.hosts.list[h].next.take() {
             match io.op {
                 Op::Read => {
@@ -242,6 +245,7 @@ impl<'a> Sim<'a> {
                 }
                 Op::Write => {
                     let id = self.hosts.next_write_id();
+                    self.t.dependent_issues(h, id.0, io.volume, io.offset);
                     self.issue_write(h, id, io.volume, io.offset, io.len);
                 }
             }

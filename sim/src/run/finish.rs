@@ -267,6 +267,7 @@ impl Finished {
                     svols: s.svols.iter().map(ToString::to_string).collect(),
                     digests_match: s.digests_match,
                     refused: (!c.refusals.is_empty()).then(|| c.refusals.join("; ")),
+                    consistency: s.consistency.clone(),
                 });
             }
             for r in &c.resyncs {

@@ -28,6 +28,8 @@ pub(super) struct HostRt {
     pub(super) interval_reads: u64,
     pub(super) interval_failed: u64,
     pub(super) first_failure: Option<String>,
+    /// `dependent = true`: the stream and whether the host waits.
+    pub(super) dependent: Option<dependent::Dependent>,
 }
 
 /// A host write not yet acknowledged.
@@ -88,6 +90,7 @@ impl Hosts {
                 interval_reads: 0,
                 interval_failed: 0,
                 first_failure: None,
+                dependent: dependent::Dependent::of(h),
             });
         }
         Ok(Hosts {
@@ -144,15 +147,15 @@ impl Hosts {
     }
 
     /// Write `id` was acknowledged: its latency is recorded on its host; the volume it
-    /// wrote, if it was waiting.
-    pub(super) fn acked(&mut self, id: u64, now: u64) -> Option<VolumeId> {
+    /// wrote and its host, if it was waiting.
+    pub(super) fn acked(&mut self, id: u64, now: u64) -> Option<(VolumeId, usize)> {
         let p = self.take_pending(id)?;
         let latency = now - p.arrival;
         let host = &mut self.list[p.host as usize];
         host.acked += 1;
         host.latency.record(latency);
         host.interval.record(latency);
-        Some(p.volume)
+        Some((p.volume, p.host as usize))
     }
 
     /// Host writes the protocol holds at `now`, not yet admitted (semi-sync, a throttled
@@ -170,15 +173,15 @@ impl Hosts {
         (n, oldest.map_or(0, |t| now.saturating_sub(t)))
     }
 
-    /// Write `id` failed to its host.
-    pub(super) fn failed(&mut self, id: u64, reason: String) {
-        if let Some(p) = self.take_pending(id) {
-            if p.admitted {
-                // On the PVOL but never acknowledged (a sync fence): not an acked write.
-                self.failed_admitted.insert(id);
-            }
-            self.fail_host(p.host as usize, reason);
+    /// Write `id` failed to its host; that host, if the write was waiting.
+    pub(super) fn failed(&mut self, id: u64, reason: String) -> Option<usize> {
+        let p = self.take_pending(id)?;
+        if p.admitted {
+            // On the PVOL but never acknowledged (a sync fence): not an acked write.
+            self.failed_admitted.insert(id);
         }
+        self.fail_host(p.host as usize, reason);
+        Some(p.host as usize)
     }
 
     pub(super) fn fail_host(&mut self, h: usize, reason: String) {
@@ -213,12 +216,14 @@ impl Hosts {
 impl Timed<'_> {
     /// Fetches a host's next I/O (if it has started) and schedules it.
     pub(super) fn schedule_host(&mut self, h: usize) -> Result<(), SimError> {
+        let now = self.now();
         let host = &mut self.hosts.list[h];
         let (Some(start), Some(w)) = (host.start, host.workload.as_mut()) else {
             return Ok(());
         };
         if let Some(io) = w.next_io()? {
-            let t = start.saturating_add(io.time_ns);
+            // (Past due only for a dependent host that waited for an acknowledgement.)
+            let t = start.saturating_add(io.time_ns).max(now);
             if host.def.stop_ns.is_none_or(|s| t < s) && t < self.end {
                 host.next = Some(io);
                 self.engine.at(t, Ev::Io(h as u32));
@@ -262,8 +267,15 @@ impl Timed<'_> {
     pub(super) fn acked(&mut self, sys: usize, w: WriteId) {
         self.admitted(sys, w.0);
         let now = self.now();
-        if let Some(volume) = self.hosts.acked(w.0, now) {
+        if let Some((volume, h)) = self.hosts.acked(w.0, now) {
             self.tracks.acked(volume, w.0, now);
+            self.dependent_done(h, w.0);
+        }
+    }
+
+    pub(super) fn failed(&mut self, w: WriteId, reason: String) {
+        if let Some(h) = self.hosts.failed(w.0, reason) {
+            self.dependent_done(h, w.0);
         }
     }
 }

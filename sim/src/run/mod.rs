@@ -220,6 +220,7 @@ fn link_total(c: &MirrorCost) -> u64 {
     c.data_bytes + c.control_bytes
 }
 
+mod dependent;
 mod disaster;
 mod driver;
 mod finish;

@@ -12,6 +12,8 @@ pub(super) struct SplitRt {
     pub(super) stall_ns: u64,
     pub(super) control_bytes: u64,
     pub(super) digests_match: Option<bool>,
+    /// Per dependent host whose volumes the split covers: the cut its split SVOLs hold.
+    pub(super) consistency: Vec<crate::output::ImageCut>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,8 +86,10 @@ impl Timed<'_> {
         command: &Command,
     ) {
         match command {
+            // (A split naming a consistency group is atomic without `--atomic`.)
             Command::Split { plan }
-                if matches!(line, CommandLine::PairSplit { atomic: true, .. }) =>
+                if matches!(line, CommandLine::PairSplit { atomic, targets }
+                    if *atomic || targets.iter().any(|t| self.topology.names_consistency_group(t))) =>
             {
                 let svols = plan.mirrors().into_iter().map(|m| m.svol);
                 let inhibited = self.inhibited_total();
@@ -102,6 +106,7 @@ impl Timed<'_> {
                             stall_ns: 0,
                             control_bytes: 0,
                             digests_match: None,
+                            consistency: Vec::new(),
                         });
                     }
                 }
@@ -160,6 +165,12 @@ impl Timed<'_> {
         let split_control = self.net.split_control;
         let scenario = self.scenario;
         let line = &scenario.commands[k].line;
+        let cuts = match &self.runbook.commands[k].split {
+            Some(s) if self.runbook.commands[k].refusals.is_empty() => {
+                self.split_cuts(fab, &s.svols)
+            }
+            _ => Vec::new(),
+        };
         let rt = &mut self.runbook.commands[k];
         rt.completed = Some(now);
         let digests = rt
@@ -176,6 +187,7 @@ impl Timed<'_> {
             s.stall_ns = inhibited - s.inhibited_at_issue;
             s.control_bytes = split_control - s.control_at_issue;
             s.digests_match = digests.filter(|_| !refused);
+            s.consistency = cuts;
         }
         for x in &mut rt.resyncs {
             if let Some(bytes) = self.tracks.data_bytes(x.mirror) {

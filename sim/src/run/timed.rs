@@ -72,7 +72,7 @@ impl Wire for Timed<'_> {
     fn output(&mut self, fab: &Fabric, i: usize, o: &Output) {
         match *o {
             Output::AckWrite(w) => self.acked(i, w),
-            Output::FailWrite(w, ref r) => self.hosts.failed(w.0, r.to_string()),
+            Output::FailWrite(w, ref r) => self.failed(w, r.to_string()),
             Output::Done(c) => self.command_done(fab, c, None),
             Output::Refused(c, ref r) => self.command_done(fab, c, Some(r.to_string())),
             Output::StateChanged { mirror, to, .. } => self.state_changed(i, mirror, to),

@@ -31,6 +31,8 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub(super) mirror: Vec<Spanned<PairFile>>,
     #[serde(default)]
+    pub(super) group: Vec<Spanned<GroupFile>>,
+    #[serde(default)]
     pub(super) command: Vec<Spanned<CommandFile>>,
     pub(super) replay: Option<Spanned<ReplayFile>>,
 }
@@ -112,6 +114,10 @@ pub(super) struct WorkloadFile {
     pub(super) trace: Option<Spanned<String>>,
     pub(super) format: Option<TraceFormat>,
     pub(super) volume: Option<Spanned<VolumeId>>,
+    /// Poisson over several volumes in turn (a database's log, then data).
+    pub(super) volumes: Option<Spanned<Vec<Spanned<VolumeId>>>>,
+    /// Each write issued only after the one before it was acknowledged.
+    pub(super) dependent: Option<Spanned<bool>>,
     pub(super) devices: Option<BTreeMap<String, Spanned<VolumeId>>>,
     pub(super) time_scale: Option<Spanned<f64>>,
     pub(super) skip_bad_lines: Option<bool>,
@@ -142,6 +148,18 @@ pub(super) struct PairFile {
     pub(super) fence: Option<Spanned<Fence>>,
     pub(super) resume: Option<Spanned<AsyncResume>>,
     pub(super) window: Option<Spanned<Bytes>>,
+    /// Read only to be refused with a pointer to `[[group]]`, the one way to form a
+    /// consistency group.
+    pub(super) ctg: Option<Spanned<toml::Value>>,
+}
+
+/// `[[group]]`: a consistency group of `[[mirror]]`s, named by their `group` names or as
+/// `PVOL,SVOL`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GroupFile {
+    pub(super) name: Spanned<String>,
+    pub(super) mirrors: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]

@@ -59,7 +59,7 @@ pub use rules::{check, PairKey, Problem, Subject, MAX_EVENTS, MAX_SAMPLES, MIN_P
 use crate::trace::TraceFormat;
 use mirrorlab_model::command::CommandLine;
 use mirrorlab_model::replay::MessageKey;
-use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
+use mirrorlab_model::topology::{ConsistencyGroup, MirrorSpec, VolumeSpec};
 use mirrorlab_model::{
     CopyMode, MirrorId, PairOptions, ProtocolConfig, StorageSerial, Timer, Topology, Transport,
     VolumeId, WriteId,
@@ -86,6 +86,8 @@ pub struct Scenario {
     pub hosts: Vec<HostDef>,
     /// Mirrors that exist at t = 0.
     pub mirrors: Vec<MirrorDef>,
+    /// Consistency groups of those mirrors (`[[group]]`).
+    pub groups: Vec<ConsistencyGroup>,
     /// Options for mirrors `paircreate` makes.
     pub defaults: PairOptions,
     pub commands: Vec<CommandDef>,
@@ -183,6 +185,12 @@ pub struct PoissonDef {
     pub read_fraction: f64,
     pub volume: VolumeId,
     pub volume_size: u64,
+    /// `volumes`: the I/Os go to `volume` and these in turn (`volume` is the first of the
+    /// list; `volume_size` the smallest), empty for one volume.
+    pub more_volumes: Vec<VolumeId>,
+    /// `dependent = true`: each write is issued only after the one before it was
+    /// acknowledged, so it depends on it (a data page after its log record).
+    pub dependent: bool,
 }
 
 /// When the records that share one timestamp are issued (`workload.spread`). A trace that
@@ -327,6 +335,10 @@ impl Scenario {
             })
             .expect("validated: mirrors are consistent");
         }
+        for g in &self.groups {
+            t.add_consistency_group(&g.name, &g.mirrors)
+                .expect("validated: groups are consistent");
+        }
         t
     }
 
@@ -341,6 +353,11 @@ impl Scenario {
             }
         }
         self.defaults.mode = mode;
+        if mode == CopyMode::Adaptive {
+            // Adaptive copies in address order and keeps no write order across volumes, so
+            // it has no consistency groups (`Topology::add_consistency_group`).
+            self.groups.clear();
+        }
     }
 
     /// Makes every trace workload skip and count bad lines (`run --skip-bad-lines`).

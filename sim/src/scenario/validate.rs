@@ -1,11 +1,11 @@
 //! Validation of the file's sections in order (storage, links, mirrors, hosts, then commands
 //! or replay steps), each on its `Spanned` values so a problem is reported once, located:
 //! duplicate ids, dangling references, mirrors of different sizes or in a cycle, bandwidth 0,
-//! pair options that do not suit the mirror's mode.
+//! pair options that do not suit the mirror's mode, consistency groups that cannot be one.
 
 use super::commands::commands;
 use super::diagnostic::Ctx;
-use super::file::{PairFile, ProtocolFile, ScenarioFile};
+use super::file::{GroupFile, PairFile, ProtocolFile, ScenarioFile};
 use super::replay::replay_steps;
 use super::rules::{self, PairKey, Subject};
 use super::workload::workload;
@@ -13,7 +13,9 @@ use super::{
     write_latency_problem, HostDef, HostRole, LinkDef, MirrorDef, Replay, Scenario, StorageDef,
     DEFAULT_WRITE_LATENCY_NS,
 };
-use mirrorlab_model::topology::{MirrorSpec, VolumeSpec};
+use mirrorlab_model::topology::{
+    ConsistencyGroup, MirrorRef, MirrorSpec, TopologyError, VolumeSpec,
+};
 use mirrorlab_model::{
     AdaptivePass, CopyMode, MirrorId, Mutant, PairOptions, ProtocolConfig, StorageSerial, Topology,
     Transport, VolumeId, BLOCK_BYTES,
@@ -391,6 +393,12 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
         }
     }
 
+    let groups = file
+        .group
+        .iter()
+        .filter_map(|g| consistency_group(g, &mut topology, ctx))
+        .collect();
+
     // Hosts.
     let mut hosts: Vec<HostDef> = Vec::new();
     let mut host_files = Vec::new();
@@ -462,6 +470,7 @@ pub(super) fn validate(file: ScenarioFile, path: &Path, ctx: &mut Ctx<'_>) -> Sc
         links,
         hosts,
         mirrors,
+        groups,
         defaults,
         commands: Vec::new(),
         replay: None,
@@ -551,9 +560,51 @@ fn placeholder(path: &Path) -> Scenario {
         links: Vec::new(),
         hosts: Vec::new(),
         mirrors: Vec::new(),
+        groups: Vec::new(),
         defaults: base_defaults(),
         commands: Vec::new(),
         replay: None,
+    }
+}
+
+/// A `[[group]]`: its mirrors (each name a `[[mirror]]`'s `group` or `PVOL,SVOL`) resolved
+/// and added to `topology` as a consistency group, or the located reason why not.
+fn consistency_group(
+    g: &Spanned<GroupFile>,
+    topology: &mut Topology,
+    ctx: &mut Ctx<'_>,
+) -> Option<ConsistencyGroup> {
+    let gf = g.get_ref();
+    let mut mirrors = Vec::new();
+    for name in gf.mirrors.get_ref() {
+        let resolved = name
+            .get_ref()
+            .parse::<MirrorRef>()
+            .map_err(|e| e.to_string())
+            .and_then(|r| topology.resolve(&[r]).map_err(|e| e.to_string()));
+        match resolved {
+            Ok(ms) => mirrors.extend(ms),
+            Err(e) => {
+                ctx.err(name.span(), format!("[[group]] mirrors: {e}"));
+                return None;
+            }
+        }
+    }
+    let name = gf.name.get_ref();
+    match topology.add_consistency_group(name, &mirrors) {
+        Ok(()) => topology
+            .consistency_groups()
+            .iter()
+            .find(|c| &c.name == name)
+            .cloned(),
+        Err(e) => {
+            let span = match e {
+                TopologyError::GroupNameTaken(_) => gf.name.span(),
+                _ => gf.mirrors.span(),
+            };
+            ctx.err(span, e);
+            None
+        }
     }
 }
 
@@ -601,6 +652,13 @@ fn pair_options(
     ctx: &mut Ctx<'_>,
 ) -> (PairOptions, BTreeSet<PairKey>) {
     let mut o = base;
+    if let Some(c) = &f.ctg {
+        ctx.err(
+            c.span(),
+            "a consistency group is declared as a [[group]] with `name` and `mirrors` \
+             (e.g. name = \"ORA_DB\", mirrors = [\"ORA_DATA\", \"ORA_LOG\"]), not by `ctg`",
+        );
+    }
     if let Some(m) = &f.mode {
         if id.is_some_and(|m| m.is_local()) {
             ctx.err(

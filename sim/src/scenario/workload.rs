@@ -75,14 +75,33 @@ pub(super) fn workload(
                 );
                 return None;
             }
-            let Some(volume) = &wf.volume else {
-                ctx.err(
-                    w.span(),
-                    "expected `volume = \"STORAGE:VOLUME\"` for a poisson workload",
-                );
-                return None;
+            let (volume, more_volumes, volume_bytes) = match (&wf.volume, &wf.volumes) {
+                (Some(_), Some(vs)) => {
+                    ctx.err(vs.span(), "expected either `volume` or `volumes`, not both");
+                    return None;
+                }
+                (None, None) => {
+                    ctx.err(
+                        w.span(),
+                        "expected `volume = \"STORAGE:VOLUME\"` (or `volumes = [...]`) for a \
+                         poisson workload",
+                    );
+                    return None;
+                }
+                (Some(volume), None) => (*volume.get_ref(), Vec::new(), check_volume(volume, ctx)?),
+                (None, Some(vs)) => {
+                    let sizes: Option<Vec<u64>> =
+                        vs.get_ref().iter().map(|v| check_volume(v, ctx)).collect();
+                    let ids: Vec<VolumeId> = vs.get_ref().iter().map(|v| *v.get_ref()).collect();
+                    let (Some(size), Some((&first, rest))) =
+                        (sizes?.into_iter().min(), ids.split_first())
+                    else {
+                        ctx.err(vs.span(), "expected at least one volume in `volumes`");
+                        return None;
+                    };
+                    (first, rest.to_vec(), size)
+                }
             };
-            let volume_bytes = check_volume(volume, ctx)?;
             let sizes: Vec<(u64, u64)> = match (&wf.size, &wf.sizes) {
                 (Some(_), Some(_)) => {
                     ctx.err(w.span(), "expected either `size` or `sizes`, not both");
@@ -142,8 +161,10 @@ pub(super) fn workload(
                 sizes,
                 addresses,
                 read_fraction,
-                volume: *volume.get_ref(),
+                volume,
                 volume_size: volume_bytes,
+                more_volumes,
+                dependent: wf.dependent.as_ref().is_some_and(|d| *d.get_ref()),
             }))
         }
         (None, Some(trace)) => {
@@ -153,6 +174,8 @@ pub(super) fn workload(
                 ("addresses", wf.addresses.is_some()),
                 ("skew", wf.skew.is_some()),
                 ("reads", wf.reads.is_some()),
+                ("volumes", wf.volumes.is_some()),
+                ("dependent", wf.dependent.is_some()),
             ] {
                 if present {
                     ctx.err(
