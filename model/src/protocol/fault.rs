@@ -98,11 +98,7 @@ impl StorageSystem {
         p.copier.cursor = None;
         p.copier.wrap = false;
         p.copier.closing = None;
-        let fence = if self.config.mutant_ignores_fence() {
-            Fence::Continue
-        } else {
-            p.options.fence
-        };
+        let fence = self.config.mutant_fence(p.options.fence);
         for w in sync_writes {
             match fence {
                 // The write is on the PVOL but not on the SVOL: the host must not be told

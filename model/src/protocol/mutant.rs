@@ -6,6 +6,7 @@
 
 use super::{ProtocolConfig, StorageSystem};
 use crate::ids::MirrorId;
+use crate::table::Fence;
 use crate::volume::Digest;
 
 /// Deliberately broken protocols, kept so tests can show the model checker catches each.
@@ -110,11 +111,14 @@ impl ProtocolConfig {
 }
 
 impl ProtocolConfig {
-    /// A sync mirror's fence level `refuse` acts as `continue` when a fault answers the
-    /// writes waiting on it ([`Mutant::FenceIgnored`]).
+    /// The fence level a fault answers the writes waiting on a sync mirror with: `fence`, or
+    /// `continue` whatever it is under [`Mutant::FenceIgnored`].
     #[inline]
-    pub(super) fn mutant_ignores_fence(&self) -> bool {
-        self.mutant == Some(Mutant::FenceIgnored)
+    pub(super) fn mutant_fence(&self, fence: Fence) -> Fence {
+        match self.mutant {
+            Some(Mutant::FenceIgnored) => Fence::Continue,
+            _ => fence,
+        }
     }
 
     /// A semi-sync mirror does not hold the next host write while a transfer is
