@@ -101,6 +101,19 @@ pub struct WritesBench {
     pub wall_s: f64,
 }
 
+impl WritesBench {
+    /// `in S s wall (E events, R events/s, W writes/s)`.
+    fn rates(&self) -> String {
+        format!(
+            "in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+            self.wall_s,
+            self.events,
+            self.events as f64 / self.wall_s,
+            self.writes as f64 / self.wall_s
+        )
+    }
+}
+
 /// The scenario of the write benchmark: 200k writes/s of 4 KiB, uniform over a 1 GiB volume,
 /// through one async mirror on a 10 Gbit/s link (about two thirds busy), beside `idle` more
 /// async mirrors between other volumes of the same two systems that never see a write.
@@ -210,12 +223,9 @@ pub fn print_scale(duration: &str, w: &mut impl std::io::Write) -> std::io::Resu
     })?;
     writeln!(
         w,
-        "scale: {} writes over {SCALE_MIRRORS} async mirrors on 3 systems in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+        "scale: {} writes over {SCALE_MIRRORS} async mirrors on 3 systems {}",
         b.writes,
-        b.wall_s,
-        b.events,
-        b.events as f64 / b.wall_s,
-        b.writes as f64 / b.wall_s
+        b.rates()
     )
 }
 
@@ -253,12 +263,9 @@ pub fn print_engine(
     match writes(write_count, idle) {
         Ok(b) => writeln!(
             w,
-            "simulation: {} writes through one async remote mirror{beside} in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+            "simulation: {} writes through one async remote mirror{beside} {}",
             b.writes,
-            b.wall_s,
-            b.events,
-            b.events as f64 / b.wall_s,
-            b.writes as f64 / b.wall_s
+            b.rates()
         ),
         Err(e) => writeln!(w, "simulation: failed: {e}"),
     }
