@@ -4,7 +4,8 @@
 //! `BinaryHeap` loop doing the same hold-model work (pop one event, schedule one), in the same
 //! process, so the ratio shows what `(time, seq)` ordering and typed events cost. And a whole
 //! simulation: N Poisson writes through one async remote mirror, every write a protocol call at
-//! each end plus its acknowledgement, reporting wall time and events per second.
+//! each end plus its acknowledgement, reporting wall time and events per second (beside idle
+//! mirrors, optionally); and the scale benchmark, 512 async mirrors over three systems.
 
 use crate::engine::{Class, Engine};
 use crate::run::{simulate, Overrides};
@@ -110,6 +111,19 @@ pub struct WritesBench {
     pub wall_s: f64,
 }
 
+impl WritesBench {
+    /// `in S s wall (E events, R events/s, W writes/s)`.
+    fn rates(&self) -> String {
+        format!(
+            "in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+            self.wall_s,
+            self.events,
+            self.events as f64 / self.wall_s,
+            self.writes as f64 / self.wall_s
+        )
+    }
+}
+
 /// The scenario of the write benchmark: 200k writes/s of 4 KiB, uniform over a 1 GiB volume,
 /// through one async mirror on a 10 Gbit/s link (about two thirds busy), beside `idle` more
 /// async mirrors between other volumes of the same two systems that never see a write.
@@ -141,8 +155,12 @@ fn writes_scenario(writes: u64, idle: u64) -> String {
 /// Simulates about `writes` writes (Poisson, so within a fraction of a percent) beside `idle`
 /// idle mirrors.
 pub fn writes(writes: u64, idle: u64) -> Result<WritesBench, String> {
-    let text = writes_scenario(writes, idle);
-    let s = scenario::parse(&text, Path::new("bench.toml")).map_err(|e| e.to_string())?;
+    run_bench(&writes_scenario(writes, idle))
+}
+
+/// Parses and simulates a benchmark scenario, timing the simulation alone.
+fn run_bench(text: &str) -> Result<WritesBench, String> {
+    let s = scenario::parse(text, Path::new("bench.toml")).map_err(|e| e.to_string())?;
     let t = Instant::now();
     let out = simulate(&s, &Overrides::default()).map_err(|e| e.to_string())?;
     let wall_s = t.elapsed().as_secs_f64();
@@ -151,6 +169,74 @@ pub fn writes(writes: u64, idle: u64) -> Result<WritesBench, String> {
         events: out.summary.events,
         wall_s,
     })
+}
+
+/// Independent async mirrors of the scale benchmark (#17: an array's worth of volumes).
+pub const SCALE_MIRRORS: u64 = 512;
+
+/// Host writes per second over all of them.
+const SCALE_RATE: u64 = 20_000;
+
+/// The scenario of the scale benchmark: [`SCALE_MIRRORS`] async mirrors over three storage
+/// systems joined in a triangle of 10 Gbit/s links, volume `v` of system `v % 3 + 1` mirrored
+/// to the next system, each written by its own host at an equal share of [`SCALE_RATE`]
+/// (Poisson 4 KiB, uniform over a 1 GiB volume), for `duration`.
+fn scale_scenario(duration: &str) -> String {
+    let system = |v: u64| v % 3 + 1;
+    let mut text = ScenarioText::new(
+        &format!("bench: {SCALE_MIRRORS} async mirrors on 3 systems"),
+        duration,
+    )
+    .key("seed", 1)
+    .key("output", r#"{ interval = "10s" }"#);
+    for s in 1..=3 {
+        let serials: Vec<String> = (0..SCALE_MIRRORS)
+            .filter(|&v| system(v) == s || system(v) % 3 + 1 == s)
+            .map(|v| format!("{:x}", v + 1))
+            .collect();
+        let volumes: Vec<(&str, &str)> = serials.iter().map(|v| (v.as_str(), "1GiB")).collect();
+        text = text.storage(s, &volumes);
+    }
+    for (name, a, b) in [("ab", 1, 2), ("bc", 2, 3), ("ca", 3, 1)] {
+        text = text.link(name, [a, b], "10Gbit/s", "2ms");
+    }
+    let rate = SCALE_RATE as f64 / SCALE_MIRRORS as f64;
+    for v in 0..SCALE_MIRRORS {
+        let (p, serial) = (system(v), format!("{:x}", v + 1));
+        let workload =
+            format!("{{ poisson = {rate}, size = \"4KiB\", volume = \"{p}:{serial}\" }}");
+        text = text
+            .host(&format!("h{serial}"), "production", p, &workload)
+            .mirror(
+                "scale",
+                &format!("{p}:{serial}"),
+                &format!("{}:{serial}", p % 3 + 1),
+            )
+            .string("mode", "async");
+    }
+    text.build()
+}
+
+/// Simulates the scale benchmark for `duration` (a scenario duration, e.g. `"10s"`).
+pub fn scale(duration: &str) -> Result<WritesBench, String> {
+    run_bench(&scale_scenario(duration))
+}
+
+/// Prints the scale benchmark's line, the one `mirrorlab bench scale` shows; a `duration` the
+/// scenario refuses is an error (bad input), not a line.
+pub fn print_scale(duration: &str, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let b = scale(duration).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("bench scale --duration {duration:?}: {e}"),
+        )
+    })?;
+    writeln!(
+        w,
+        "scale: {} writes over {SCALE_MIRRORS} async mirrors on 3 systems {}",
+        b.writes,
+        b.rates()
+    )
 }
 
 /// Runs both measurements and prints them, the lines `mirrorlab bench engine` shows.
@@ -187,12 +273,9 @@ pub fn print_engine(
     match writes(write_count, idle) {
         Ok(b) => writeln!(
             w,
-            "simulation: {} writes through one async remote mirror{beside} in {:.1} s wall ({} events, {:.0} events/s, {:.0} writes/s)",
+            "simulation: {} writes through one async remote mirror{beside} {}",
             b.writes,
-            b.wall_s,
-            b.events,
-            b.events as f64 / b.wall_s,
-            b.writes as f64 / b.wall_s
+            b.rates()
         ),
         Err(e) => writeln!(w, "simulation: failed: {e}"),
     }
@@ -226,6 +309,15 @@ mod tests {
         assert!((1_800..2_200).contains(&b.writes), "{}", b.writes);
         // Each write is an arrival, a delivery and an acknowledgement, less those in flight at the end.
         assert!(b.events >= 2 * b.writes, "{b:?}");
+    }
+
+    #[test]
+    fn scale_bench_writes_every_mirror_at_its_share() {
+        let text = scale_scenario("1s");
+        assert_eq!(text.matches("[[mirror]]").count() as u64, SCALE_MIRRORS);
+        let b = scale("1s").unwrap();
+        // 20,000 writes/s for 1 s, Poisson: within a few percent.
+        assert!((19_000..21_000).contains(&b.writes), "{b:?}");
     }
 
     #[test]

@@ -86,6 +86,9 @@ enum Cmd {
         /// volumes of the same systems, never written): a write should cost the same.
         #[arg(long, default_value_t = 0)]
         idle_mirrors: u64,
+        /// Simulated time of the scale benchmark (a scenario duration, e.g. "10s", "1h").
+        #[arg(long, default_value = "10s")]
+        duration: String,
     },
 }
 
@@ -95,6 +98,9 @@ enum BenchTarget {
     Engine,
     /// The model checker on its default configuration (Fig 8, sync and async, both transports).
     Check,
+    /// 512 independent async mirrors over 3 storage systems, 20 k Poisson writes/s spread over
+    /// them, for --duration.
+    Scale,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +150,7 @@ fn main() -> ExitCode {
             events,
             writes,
             idle_mirrors,
+            duration,
         }) => {
             let all = target.is_none();
             let mut result = Ok(ExitCode::SUCCESS);
@@ -157,6 +164,12 @@ fn main() -> ExitCode {
                 )
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(Into::into);
+            }
+            if result.is_ok() && (all || target == Some(BenchTarget::Scale)) {
+                let stdout = std::io::stdout();
+                result = mirrorlab::bench::print_scale(&duration, &mut stdout.lock())
+                    .map(|()| ExitCode::SUCCESS)
+                    .map_err(Into::into);
             }
             if result.is_ok() && (all || target == Some(BenchTarget::Check)) {
                 let stdout = std::io::stdout();
