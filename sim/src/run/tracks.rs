@@ -62,14 +62,23 @@ impl Track {
 pub(super) struct Tracks {
     /// In the order first seen (the topology's mirrors, then those commands create).
     pub(super) list: Vec<Track>,
-    by_id: BTreeMap<MirrorId, usize>,
-    /// PVOL -> indexes (ascending) of the active remote tracks it feeds.
-    feeds: BTreeMap<VolumeId, Vec<usize>>,
+    /// Mirror -> its track, sorted by mirror (a binary search: a few compares for the usual
+    /// handful of mirrors, about 14 for 10,000; a `BTreeMap` cost 50 per lookup for one).
+    by_id: Vec<(MirrorId, usize)>,
+    /// PVOL -> indexes (ascending) of the active remote tracks it feeds, sorted by PVOL.
+    feeds: Vec<(VolumeId, Vec<usize>)>,
 }
 
 impl Tracks {
     pub(super) fn find(&self, id: MirrorId) -> Option<usize> {
-        self.by_id.get(&id).copied()
+        let k = self.by_id.binary_search_by_key(&id, |&(m, _)| m).ok()?;
+        Some(self.by_id[k].1)
+    }
+
+    /// The active remote tracks `volume` feeds, ascending.
+    fn feeds_of(feeds: &[(VolumeId, Vec<usize>)], volume: VolumeId) -> Option<&[usize]> {
+        let k = feeds.binary_search_by_key(&volume, |(v, _)| *v).ok()?;
+        Some(&feeds[k].1)
     }
 
     /// The track of mirror `id`, made (inactive) if new.
@@ -95,7 +104,8 @@ impl Tracks {
             control_bytes: 0,
         });
         let t = self.list.len() - 1;
-        self.by_id.insert(id, t);
+        let at = self.by_id.partition_point(|&(m, _)| m < id);
+        self.by_id.insert(at, (id, t));
         t
     }
 
@@ -115,7 +125,14 @@ impl Tracks {
             return;
         }
         let pvol = tr.id.pvol;
-        let list = self.feeds.entry(pvol).or_default();
+        let k = match self.feeds.binary_search_by_key(&pvol, |(v, _)| *v) {
+            Ok(k) => k,
+            Err(k) => {
+                self.feeds.insert(k, (pvol, Vec::new()));
+                k
+            }
+        };
+        let list = &mut self.feeds[k].1;
         let at = list.partition_point(|&x| x < t);
         if active {
             list.insert(at, t);
@@ -124,7 +141,7 @@ impl Tracks {
                 list.remove(at);
             }
             if list.is_empty() {
-                self.feeds.remove(&pvol);
+                self.feeds.remove(k);
             }
         }
     }
@@ -156,7 +173,7 @@ impl Tracks {
         len: u64,
         offset: u64,
     ) {
-        let Some(feeds) = self.feeds.get(&volume) else {
+        let Some(feeds) = Self::feeds_of(&self.feeds, volume) else {
             return;
         };
         for &t in feeds {
@@ -177,7 +194,7 @@ impl Tracks {
     /// Write `id` on `volume` was acknowledged to its host at `now`: for each mirror still
     /// lacking it on the SVOL, it now counts for the RPO.
     pub(super) fn acked(&mut self, volume: VolumeId, id: u64, now: u64) {
-        let Some(feeds) = self.feeds.get(&volume) else {
+        let Some(feeds) = Self::feeds_of(&self.feeds, volume) else {
             return;
         };
         for &t in feeds {
