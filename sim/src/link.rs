@@ -127,6 +127,7 @@ impl Channel {
 
     /// Takes the head message (its arrival time has come); returns it and the arrival time of
     /// the next one, if any.
+    #[inline]
     pub fn pop(&mut self) -> Option<(InTransit, Option<u64>)> {
         let head = self.queue.pop_front()?;
         Some((head, self.queue.front().map(|m| m.arrive)))

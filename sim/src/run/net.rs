@@ -99,6 +99,7 @@ impl Net {
 
     /// The channel from system `from` to `to` over `via`: a link's, if one joins them, or
     /// the host network's (made now if new).
+    #[inline]
     pub(super) fn channel(&mut self, from: usize, to: usize, via: Transport) -> Option<usize> {
         match via {
             Transport::Interconnect => self.inter[from * self.serials.len() + to],
@@ -152,6 +153,7 @@ impl Net {
 
     /// Whether the message arriving on channel `ch` is lost (its link's `loss`); `Some(link)`
     /// when it is, so the caller can take the link down and up.
+    #[inline]
     pub(super) fn lose(&mut self, ch: usize) -> Option<usize> {
         let l = self.link_of[ch]?;
         let link = &mut self.links[l];
@@ -197,6 +199,7 @@ impl Net {
     /// Message `m` arrived on channel `ch` at `now` for a system whose service time for it
     /// is `service`: `Some(m)` to deliver now, or `None` when it waits (and the landing
     /// event to schedule, if it is first in line, is returned beside).
+    #[inline]
     pub(super) fn land(
         &mut self,
         ch: usize,
