@@ -81,7 +81,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = CheckConfig::default().queue_depth,
           value_parser = clap::value_parser!(u8).range(1..=8))]
     pub queue_depth: u8,
-    /// Writes of the auxiliary host to the split SVOL 106a.
+    /// Writes of the auxiliary host to the split SVOL 106a (105b with --remote-split).
     #[arg(long, default_value_t = CheckConfig::default().aux_writes,
           value_parser = clap::value_parser!(u8).range(0..=4))]
     pub aux_writes: u8,
@@ -100,9 +100,14 @@ pub struct ModelArgs {
     /// The script's resync is `pairresync --restore ORA_L` (SVOL -> PVOL).
     #[arg(long)]
     pub restore: bool,
+    /// The script splits the remote mirror ORA_R1 instead, the auxiliary host writes its
+    /// SVOL 105b (--aux-writes), then `pairresync ORA_R1` (chunks dirty on both sides).
+    #[arg(long)]
+    pub remote_split: bool,
     /// A deliberately broken protocol: no-atomic, no-drain, no-inhibit, nocopy-unchecked,
     /// fence-ignored, semi-sync-window, restore-wrong-way, nocopy-full-copy,
-    /// nocopy-wrong-volumes, adaptive-drain-early, resync-one-bitmap.
+    /// nocopy-wrong-volumes, adaptive-drain-early, resync-one-bitmap,
+    /// resync-remote-one-bitmap.
     #[arg(long)]
     pub mutant: Option<Mutant>,
     /// A third storage system 64003 fed from 105b, its local mirror split too.
@@ -121,6 +126,7 @@ impl ModelArgs {
             fence,
             window: self.window,
             restore: self.restore,
+            remote_split: self.remote_split,
             writes: self.writes,
             queue_depth: self.queue_depth,
             aux_writes: self.aux_writes,
@@ -374,6 +380,7 @@ fn invocation(cfg: &CheckConfig) -> String {
     }
     for (flag, on) in [
         (" --restore", cfg.restore),
+        (" --remote-split", cfg.remote_split),
         (" --faults", cfg.faults),
         (" --cascade", cfg.cascade),
     ] {
@@ -423,6 +430,7 @@ pub fn bench_check(threads: usize, out: &mut dyn Write) -> anyhow::Result<()> {
             chunks: CheckConfig::default().chunks,
             window: CheckConfig::default().window,
             restore: false,
+            remote_split: false,
             faults: false,
             mutant: None,
             cascade: false,

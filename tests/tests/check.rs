@@ -367,6 +367,45 @@ fn resync_one_bitmap_is_caught_by_the_auxiliary_host_on_the_split_svol() {
 }
 
 #[test]
+fn resync_remote_one_bitmap_is_caught_only_once_the_auxiliary_host_writes_the_remote_svol() {
+    // The split remote mirror ORA_R1 written on both sides: 105a by production, 105b by
+    // the auxiliary host; its resync must copy the chunks of both bitmaps.
+    let remote_split = CheckConfig {
+        remote_split: true,
+        writes: 2,
+        queue_depth: 1,
+        aux_writes: 1,
+        ..sync_ic()
+    };
+    for mode in [CopyMode::Sync, CopyMode::SemiSync, CopyMode::Async] {
+        caught(
+            Mutant::ResyncRemoteOneBitmap,
+            CheckConfig {
+                mode,
+                ..remote_split
+            },
+            check::RESYNC_EQUAL,
+        );
+    }
+    // The default world never writes the secondary's side: the mutant escapes it.
+    let r = run(CheckConfig {
+        mutant: Some(Mutant::ResyncRemoteOneBitmap),
+        ..sync_ic()
+    });
+    assert!(r.passed(), "{:?}", r.properties);
+    let text = shortest(
+        Mutant::ResyncRemoteOneBitmap,
+        remote_split,
+        check::RESYNC_EQUAL,
+        7,
+    );
+    assert!(
+        text.contains("auxiliary host writes a1 to split SVOL 64002:105b"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_two_chunk_window_passes_once_ordered_writes_in_flight_are_judged_landed() {
     // The finding: a no-copy create completes while an auxiliary write it carried in order
     // is still on the FIFO link, ahead of its "copy complete".
@@ -432,6 +471,14 @@ fn bad_configurations_are_refused_with_a_reason() {
         ..CheckConfig::default()
     })
     .is_err());
+    let e = CheckModel::new(CheckConfig {
+        remote_split: true,
+        restore: true,
+        ..CheckConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert!(e.contains("--remote-split"), "{e}");
 }
 
 // ----- the command line -----

@@ -91,6 +91,10 @@ pub struct CheckConfig {
     pub window: u8,
     /// The script's resync is `pairresync --restore ORA_L` (SVOL -> PVOL) instead.
     pub restore: bool,
+    /// The script splits the remote mirror ORA_R1 instead (`pairsplit ORA_R1`), the
+    /// auxiliary host writes its SVOL 105b at the secondary, and `pairresync ORA_R1` copies
+    /// the chunks dirty on either side.
+    pub remote_split: bool,
 }
 
 impl Default for CheckConfig {
@@ -109,6 +113,7 @@ impl Default for CheckConfig {
             fence: Fence::Refuse,
             window: 1,
             restore: false,
+            remote_split: false,
         }
     }
 }
@@ -139,6 +144,9 @@ impl CheckConfig {
         }
         if self.restore {
             s += " restore";
+        }
+        if self.remote_split {
+            s += " remote-split";
         }
         if self.faults {
             s += " faults";
@@ -184,7 +192,7 @@ pub(crate) enum StepKind {
     Split,
     /// `paircreate ORA_R2 ... --nocopy` (Fig 12).
     NoCopyCreate,
-    /// `pairresync` of the split mirrors.
+    /// `pairresync` of a split mirror.
     Resync,
 }
 
@@ -202,7 +210,7 @@ struct ScriptStep {
 pub enum Action {
     /// The production host writes its next block to 105a.
     ProdWrite,
-    /// The auxiliary host writes the split SVOL 106a.
+    /// The auxiliary host writes the split SVOL (106a; 105b under `remote_split`).
     AuxWrite,
     /// The next command of `pairsplit --atomic` (two commands under `no-atomic`).
     IssueSplit,
@@ -260,7 +268,8 @@ pub(crate) struct History {
     pub(crate) resynced: bool,
     pub(crate) resync_differs: bool,
     pub(crate) fault_repaired: bool,
-    /// Remote SVOLs (bit per entry of the model's list) in a resync: not a prefix meanwhile.
+    /// Remote SVOLs (bit per entry of the model's list) split or in a resync: not a prefix
+    /// meanwhile.
     pub(crate) resyncing: u8,
     /// A sync write was acknowledged while not on the SVOL and the fence did not allow it.
     pub(crate) acked_off_svol: bool,
@@ -315,7 +324,9 @@ pub struct CheckModel {
     /// Options `paircreate` gives a new mirror (ORA_R2): those of the remote mirrors.
     defaults: PairOptions,
     pvol: VolumeId,
-    aux_vol: VolumeId,
+    /// The mirror the script splits whose SVOL the auxiliary host writes (ORA_L; ORA_R1
+    /// under `remote_split`).
+    aux_mirror: MirrorId,
     r1: MirrorId,
     local_l: MirrorId,
     /// The mirror the script's no-copy `paircreate` makes (ORA_R2).
@@ -334,7 +345,7 @@ const AUX_WRITE_BASE: u64 = 100;
 
 /// How a replay of a checked path names the production host (it writes the PVOL 105a).
 pub const PROD_HOST: &str = "prod";
-/// How a replay names the auxiliary host (it writes the split SVOL 106a).
+/// How a replay names the auxiliary host (it writes the split SVOL 106a, or 105b).
 pub(crate) const AUX_HOST: &str = "aux";
 /// How a replay names the replication link between the primary and the secondary: the one
 /// `--faults` takes down.
@@ -383,6 +394,13 @@ impl CheckModel {
                 "the copy window must be 1..=chunks ({}) chunks, found {}",
                 config.chunks, config.window
             ));
+        }
+        if config.remote_split && (config.restore || config.cascade) {
+            return Err(
+                "--remote-split splits and resyncs ORA_R1 only: it takes neither \
+                        --restore (of ORA_L) nor --cascade"
+                    .to_string(),
+            );
         }
         let size = u64::from(config.chunks) * BLOCK_BYTES;
         let remote = PairOptions {
@@ -442,23 +460,31 @@ impl CheckModel {
         );
         let fault_link = init.link_between(p, b).expect("ORA_R1's link");
         let start = topology.clone();
-        let lines = [
-            (
-                StepKind::Split,
-                format!("pairsplit --atomic {}", split_groups.join(" ")),
-            ),
-            (
-                StepKind::NoCopyCreate,
-                format!("paircreate ORA_R2 {a106} {b106} --nocopy"),
-            ),
-            (
-                StepKind::Resync,
-                format!(
-                    "pairresync {}ORA_L",
-                    if config.restore { "--restore " } else { "" }
+        let lines = if config.remote_split {
+            split_svols = vec![b105];
+            vec![
+                (StepKind::Split, "pairsplit --atomic ORA_R1".to_string()),
+                (StepKind::Resync, "pairresync ORA_R1".to_string()),
+            ]
+        } else {
+            vec![
+                (
+                    StepKind::Split,
+                    format!("pairsplit --atomic {}", split_groups.join(" ")),
                 ),
-            ),
-        ];
+                (
+                    StepKind::NoCopyCreate,
+                    format!("paircreate ORA_R2 {a106} {b106} --nocopy"),
+                ),
+                (
+                    StepKind::Resync,
+                    format!(
+                        "pairresync {}ORA_L",
+                        if config.restore { "--restore " } else { "" }
+                    ),
+                ),
+            ]
+        };
         let mut script = Vec::new();
         for (kind, line) in lines {
             let parsed: CommandLine = line.parse().map_err(|e| format!("{line}: {e}"))?;
@@ -498,7 +524,11 @@ impl CheckModel {
             script,
             defaults: remote,
             pvol: a105,
-            aux_vol: a106,
+            aux_mirror: if config.remote_split {
+                r1
+            } else {
+                MirrorId::new(a105, a106)
+            },
             r1,
             local_l: MirrorId::new(a105, a106),
             nocopy_mirror: MirrorId::new(a106, b106),
@@ -528,7 +558,7 @@ impl CheckModel {
 
     /// The hosts and the volume each writes, by the names a replay gives them.
     pub fn hosts(&self) -> [(&'static str, VolumeId); 2] {
-        [(PROD_HOST, self.pvol), (AUX_HOST, self.aux_vol)]
+        [(PROD_HOST, self.pvol), (AUX_HOST, self.aux_mirror.svol)]
     }
 
     /// The replication links (one per pair of systems a remote mirror joins), as a replay

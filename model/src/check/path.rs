@@ -40,7 +40,11 @@ impl CheckModel {
         };
         Some(match action {
             Action::ProdWrite => write(PROD_HOST, self.prod_write(s.issued + 1), self.pvol),
-            Action::AuxWrite => write(AUX_HOST, self.aux_write(s.aux_issued + 1), self.aux_vol),
+            Action::AuxWrite => write(
+                AUX_HOST,
+                self.aux_write(s.aux_issued + 1),
+                self.aux_mirror.svol,
+            ),
             Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {
                 let step = self.script.get(usize::from(s.step))?;
                 let (k, of) = (s.step_cmds.len(), step.commands.len());

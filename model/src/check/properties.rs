@@ -120,7 +120,10 @@ impl Model for CheckModel {
         if s.aux_issued < self.config.aux_writes
             && !s.aux_outstanding
             && s.history.split_done
-            && s.world.system(self.primary).state(self.local_l) == PairState::Split
+            && s.world
+                .system(self.aux_mirror.svol.storage)
+                .state(self.aux_mirror)
+                == PairState::Split
         {
             actions.push(Action::AuxWrite);
         }
@@ -219,7 +222,9 @@ impl Model for CheckModel {
         }
         p.push(Property::always(NO_HANG, no_hang));
         p.push(Property::sometimes(SPLIT_COMPLETES, split_completes));
-        p.push(Property::sometimes(NOCOPY_PAIR, nocopy_pair));
+        if self.script.iter().any(|x| x.kind == StepKind::NoCopyCreate) {
+            p.push(Property::sometimes(NOCOPY_PAIR, nocopy_pair));
+        }
         p.push(Property::sometimes(RESYNC_COMPLETES, resync_completes));
         if self.config.faults {
             p.push(Property::sometimes(FAULT_REPAIRED, fault_repaired));

@@ -94,7 +94,7 @@ impl CheckModel {
                 format!(
                     "auxiliary host writes {} to split SVOL {} block {block}",
                     short_write(w),
-                    self.aux_vol
+                    self.aux_mirror.svol
                 )
             }
             Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {

@@ -28,11 +28,11 @@ impl CheckModel {
                 let (id, block) = self.aux_write(n.aux_issued);
                 let w = HostWrite {
                     id,
-                    volume: self.aux_vol.serial,
+                    volume: self.aux_mirror.svol.serial,
                     offset: block * BLOCK_BYTES,
                     len: BLOCK_BYTES,
                 };
-                n.world.input(self.aux_vol.storage, Input::Write(w))
+                n.world.input(self.aux_mirror.svol.storage, Input::Write(w))
             }
             Action::IssueSplit | Action::IssueNoCopyCreate | Action::IssueResync => {
                 let step = &self.script[usize::from(n.step)];
@@ -155,7 +155,10 @@ impl CheckModel {
             .history
             .restore
             .is_some_and(|(_, at)| id.0 <= u64::from(at));
-        if self.config.mode != CopyMode::Sync || replaced {
+        // A write to the PVOL of a split mirror is owed to the SVOL only by the resync
+        // (`remote_split`: the administrator split ORA_R1, no fence applies).
+        let split = n.world.system(self.primary).state(self.r1) == PairState::Split;
+        if self.config.mode != CopyMode::Sync || replaced || split {
             return;
         }
         let k = u8::try_from(id.0).expect("a production write");
@@ -219,7 +222,8 @@ impl CheckModel {
             }
         }
         self.book_applied(n, out);
-        // Resync windows of the remote SVOLs (a COPY at the secondary, or upstream).
+        // Resync windows of the remote SVOLs (a COPY at the secondary, or upstream); a split
+        // remote SVOL (`remote_split`) is the auxiliary host's until its resync completes.
         for (i, &(m, up)) in self.remote.iter().enumerate() {
             let bit = 1u8 << i;
             let state = n.world.system(m.svol.storage).state(m);
@@ -231,7 +235,7 @@ impl CheckModel {
                     .system(m.pvol.storage)
                     .pair(m)
                     .is_some_and(|p| p.unacked() == 0 && p.pending_bytes() == 0);
-            if state == PairState::Copy || upstream {
+            if matches!(state, PairState::Copy | PairState::Split) || upstream {
                 n.history.resyncing |= bit;
             } else if state == PairState::Pair && drained {
                 n.history.resyncing &= !bit;

@@ -500,7 +500,9 @@ impl StorageSystem {
         }
         if let Some(p) = self.pairs.get_mut(&m) {
             p.command.awaiting_peer = None;
-            p.pending.union_with(&PendingBitmap::from_runs(runs));
+            if !self.config.mutant_skips_peer_bitmap() {
+                p.pending.union_with(&PendingBitmap::from_runs(runs));
+            }
             self.start_copier(m, true, out);
         }
     }

@@ -38,10 +38,13 @@ pub enum Mutant {
     /// A resync of a local mirror copies the chunks of the PVOL's bitmap only, not those the
     /// SVOL's bitmap holds (writes to the split SVOL are left in place).
     ResyncOneBitmap,
+    /// A forward resync of a remote mirror copies the chunks of the PVOL's bitmap only, not
+    /// those the secondary sends back (writes to the split remote SVOL are left in place).
+    ResyncRemoteOneBitmap,
 }
 
 impl Mutant {
-    pub(crate) const ALL: [Mutant; 11] = [
+    pub(crate) const ALL: [Mutant; 12] = [
         Mutant::NoAtomic,
         Mutant::NoDrain,
         Mutant::NoInhibit,
@@ -53,6 +56,7 @@ impl Mutant {
         Mutant::NocopyWrongVolumes,
         Mutant::AdaptiveDrainEarly,
         Mutant::ResyncOneBitmap,
+        Mutant::ResyncRemoteOneBitmap,
     ];
 
     /// The name `--mutant` and `[protocol] mutant` take.
@@ -69,6 +73,7 @@ impl Mutant {
             Mutant::NocopyWrongVolumes => "nocopy-wrong-volumes",
             Mutant::AdaptiveDrainEarly => "adaptive-drain-early",
             Mutant::ResyncOneBitmap => "resync-one-bitmap",
+            Mutant::ResyncRemoteOneBitmap => "resync-remote-one-bitmap",
         }
     }
 }
@@ -151,6 +156,13 @@ impl ProtocolConfig {
     #[inline]
     pub(super) fn mutant_skips_svol_bitmap(&self) -> bool {
         self.mutant == Some(Mutant::ResyncOneBitmap)
+    }
+
+    /// A remote forward resync leaves the secondary's bitmap out
+    /// ([`Mutant::ResyncRemoteOneBitmap`]).
+    #[inline]
+    pub(super) fn mutant_skips_peer_bitmap(&self) -> bool {
+        self.mutant == Some(Mutant::ResyncRemoteOneBitmap)
     }
 }
 
