@@ -267,15 +267,43 @@ enum Ev {
 }
 
 /// Events at the same nanosecond, whatever order they were scheduled in (README "Same-instant
-/// order"): the end of the run first (a run covers `[0, duration)`), then protocol timers (a
-/// periodic cycle closes, an adaptive pass starts), then the rest in the order scheduled. So a
-/// host write at exactly a cycle's end always falls in the next cycle.
+/// order"). First what closes an interval `[t0, t)`, so that everything at `t` belongs to the
+/// next one: the end of the run (a run covers `[0, duration)`), a replay step (step n is what
+/// happened by its instant), the sample (a CSV row covers `[t - interval, t)`). Then what sets
+/// the state the instant runs in: link outages (a window `[down, up)` holds from its first
+/// instant), protocol timers (a cycle `[(k-1)C, kC)` closes, so a host write at `kC` falls in
+/// the next one), commands. Then work finishing before work starting: messages landing and
+/// arriving, arrays taking host writes into cache, hosts issuing I/O. Within a kind, by the
+/// index of what the event happens to; only two events of one kind for one entity at one
+/// instant keep the order they were scheduled in.
 impl Class for Ev {
+    #[inline(always)]
     fn class(&self) -> u8 {
         match self {
             Ev::End => 0,
-            Ev::Timer(_) => 1,
-            _ => 2,
+            Ev::Step(_) => 1,
+            Ev::Sample => 2,
+            Ev::Link(..) => 3,
+            Ev::Timer(_) => 4,
+            Ev::Command(_) => 5,
+            Ev::Land(..) => 6,
+            Ev::Arrive(..) => 7,
+            Ev::Accept(_) => 8,
+            Ev::Io(_) => 9,
+        }
+    }
+
+    /// The link, the system whose timer it is, the command, the channel, the system, the host.
+    #[inline(always)]
+    fn entity(&self) -> u32 {
+        match *self {
+            Ev::Link(l, _) => l,
+            Ev::Timer(generation) => Timers::system(generation),
+            Ev::Command(k) => k,
+            Ev::Land(ch, _) | Ev::Arrive(ch, _) => ch,
+            Ev::Accept(i) | Ev::Io(i) => i,
+            Ev::Step(n) => n,
+            Ev::End | Ev::Sample => 0,
         }
     }
 }
