@@ -308,6 +308,58 @@ impl Class for Ev {
     }
 }
 
+#[cfg(test)]
+mod same_instant {
+    use super::*;
+
+    #[test]
+    fn events_at_one_instant_pop_by_kind_then_entity_whatever_the_push_order() {
+        // The README's rule, written out by hand: end, sample, link, timer by system, command,
+        // arrival by channel, host I/O by host.
+        let mut timers = Timers::default();
+        let timer_of = |timers: &mut Timers, i| {
+            timers
+                .arm(
+                    i,
+                    Timer::Cycle(MirrorId::new(VolumeId::new(1, 1), VolumeId::new(2, 1))),
+                    false,
+                )
+                .expect("not scripted")
+        };
+        // System 1's timer is set before system 0's.
+        let (t1, t0) = (timer_of(&mut timers, 1), timer_of(&mut timers, 0));
+        let want = [
+            Ev::End,
+            Ev::Sample,
+            Ev::Link(0, false),
+            Ev::Timer(t0),
+            Ev::Timer(t1),
+            Ev::Command(0),
+            Ev::Arrive(2, 0),
+            Ev::Arrive(3, 0),
+            Ev::Io(0),
+            Ev::Io(1),
+        ];
+        for reversed in [false, true] {
+            let mut engine = Engine::new();
+            let mut pushes = want.to_vec();
+            if reversed {
+                pushes.reverse();
+            } else {
+                pushes.rotate_left(3);
+            }
+            for ev in pushes {
+                engine.at(7, ev);
+            }
+            let got: Vec<String> = std::iter::from_fn(|| engine.pop())
+                .map(|(_, ev)| format!("{ev:?}"))
+                .collect();
+            let want: Vec<String> = want.iter().map(|ev| format!("{ev:?}")).collect();
+            assert_eq!(got, want, "reversed: {reversed}");
+        }
+    }
+}
+
 /// Write ids are sequential: hashing them is wasted work, a multiply spreads them enough.
 #[derive(Default)]
 struct IdHasher(u64);
