@@ -2,7 +2,7 @@
 //!
 //! This module owns two measurements. The event queue of [`crate::engine`] against a bare
 //! `BinaryHeap` loop doing the same hold-model work (pop one event, schedule one), in the same
-//! process, so the ratio shows what `(time, seq)` ordering and typed events cost. And a whole
+//! process, so the ratio shows what `(time, class, entity, seq)` ordering and typed events cost. And a whole
 //! simulation: N Poisson writes through one async remote mirror, every write a protocol call at
 //! each end plus its acknowledgement, reporting wall time and events per second (beside idle
 //! mirrors, optionally); and the scale benchmark, 512 async mirrors over three systems.
@@ -34,6 +34,13 @@ impl Class for BenchEv {
             BenchEv::A(_) => 0,
             BenchEv::B(..) => 1,
             BenchEv::C(..) => 2,
+        }
+    }
+
+    /// The simulated host, as the simulator ranks its own events by entity.
+    fn entity(&self) -> u32 {
+        match *self {
+            BenchEv::A(h) | BenchEv::B(h, _) | BenchEv::C(h, _) => h,
         }
     }
 }

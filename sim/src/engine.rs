@@ -1,32 +1,45 @@
 //! The event queue and the seeded randomness of a run.
 //!
-//! This module owns simulated time: events ordered by `(time_ns, class, seq)`. `class` is the
-//! event's kind's rank ([`Class`]): at one nanosecond, events of a lower class pop first
+//! This module owns simulated time: events ordered by `(time_ns, class, entity, seq)`. `class`
+//! is the rank of the event's kind and `entity` the index of what it happens to (a host, a
+//! channel, a system; [`Class`]): at one nanosecond, events pop by kind, then by entity,
 //! whenever they were scheduled (e.g. a periodic cycle ends before a host write of the same
-//! instant, so the write falls in the next cycle). `seq` counts pushes, so two events of one
-//! class at the same nanosecond pop in the order they were scheduled, and a run never depends
-//! on heap internals. It also owns how randomness is derived: one
+//! instant, so the write falls in the next cycle; host 0's I/O before host 1's). `seq` counts
+//! pushes, so only two events of one kind for one entity at the same nanosecond pop in the
+//! order they were scheduled (each entity's events are FIFO), and a run never depends on heap
+//! internals. It also owns how randomness is derived: one
 //! ChaCha8 stream per component, seeded from the scenario seed and the component's name, so
 //! adding a host does not shift the random numbers another host draws. No wall clock here.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The rank of an event's kind among events at the same nanosecond: lower pops first.
+/// Where an event stands among events at the same nanosecond: lower pops first.
 pub trait Class {
+    /// The rank of the event's kind, below [`CLASSES`].
     fn class(&self) -> u8;
+    /// The index of the host, channel, system, ... the event happens to: within one class,
+    /// a lower entity pops first. Indices from [`MAX_ENTITY`] on all rank as [`MAX_ENTITY`].
+    fn entity(&self) -> u32;
 }
+
+/// Classes fit in 4 bits of the key.
+pub const CLASSES: u8 = 16;
+/// Entities fit in 20 bits of the key: far more hosts, channels or systems than a scenario has.
+pub const MAX_ENTITY: u32 = (1 << ENTITY_BITS) - 1;
+const ENTITY_BITS: u32 = 20;
+/// `seq` has 40 bits: 10^12 pushes, a hundred times the events a scenario may schedule
+/// ([`crate::scenario::MAX_EVENTS`]).
+const SEQ_BITS: u32 = 40;
 
 /// One scheduled event.
 ///
-/// The order `(time, class, seq)` is kept packed in one `u128` (time in the high half, the
-/// class in the top byte of the low half): a heap
-/// step then compares keys with one wide comparison instead of a chain of two, and pops
-/// and pushes do several per event.
+/// The order `(time, class, entity, seq)` is kept packed in one `u128` (time in the high half):
+/// a heap step then compares keys with one wide comparison instead of a chain of four, and
+/// pops and pushes do several per event.
 #[derive(Clone, Copy)]
 struct Entry<E> {
-    /// `time << 64 | class << 56 | seq`: unique, since `seq` is (2^56 pushes are centuries of
-    /// simulator time).
+    /// `time << 64 | class << 60 | entity << 40 | seq`: unique, since `seq` is.
     key: u128,
     event: E,
 }
@@ -39,7 +52,7 @@ impl<E> Entry<E> {
 
 /// A single-threaded discrete-event queue: same pushes, same pops, on every machine.
 ///
-/// A binary min-heap on `(time, class, seq)` written out here rather than `std`'s `BinaryHeap`: that
+/// A binary min-heap on `(time, class, entity, seq)` written out here rather than `std`'s `BinaryHeap`: that
 /// one writes a pushed entry and at once reads it back whole to sift it, a store-to-load
 /// stall on every push and pop that cost the simulator several percent of its time. Here an
 /// entry is kept in registers while it sifts and written once, where it ends up. Keys are
@@ -90,10 +103,11 @@ impl<E: Copy + Class> Engine<E> {
     #[inline(always)]
     pub fn at(&mut self, time: u64, event: E) {
         self.seq += 1;
+        debug_assert!(event.class() < CLASSES && self.seq < 1 << SEQ_BITS);
+        let rank =
+            (u64::from(event.class()) << ENTITY_BITS) | u64::from(event.entity().min(MAX_ENTITY));
         let e = Entry {
-            key: (u128::from(time.max(self.now)) << 64)
-                | (u128::from(event.class()) << 56)
-                | u128::from(self.seq),
+            key: (u128::from(time.max(self.now)) << 64) | u128::from(rank << SEQ_BITS | self.seq),
             event,
         };
         self.heap.push(e);
@@ -208,12 +222,74 @@ mod tests {
         fn class(&self) -> u8 {
             u8::from(self.is_ascii_lowercase())
         }
+        fn entity(&self) -> u32 {
+            0
+        }
     }
 
     impl Class for u64 {
         fn class(&self) -> u8 {
             0
         }
+        fn entity(&self) -> u32 {
+            0
+        }
+    }
+
+    /// A test event `(class, entity, name)`.
+    impl Class for (u8, u32, char) {
+        fn class(&self) -> u8 {
+            self.0
+        }
+        fn entity(&self) -> u32 {
+            self.1
+        }
+    }
+
+    #[test]
+    fn ties_pop_by_class_then_entity_whatever_the_push_order() {
+        // At one instant: class 0 before class 1, within a class entity 2 before entity 7,
+        // and the two events of one (class, entity) in the order pushed. Every push order of
+        // the events of different entities gives the same pops.
+        let events = [
+            (1, 7, 'a'),
+            (1, 2, 'b'),
+            (0, 9, 'c'),
+            (1, MAX_ENTITY + 5, 'd'),
+        ];
+        let want = ['c', 'b', 'a', 'd'];
+        for first in 0..events.len() {
+            let mut e = Engine::new();
+            for k in 0..events.len() {
+                e.at(3, events[(first + k) % events.len()]);
+            }
+            for k in (0..events.len()).rev() {
+                e.at(3, events[(first + k) % events.len()]);
+            }
+            e.at(2, (9, 9, 'z'));
+            let order: Vec<char> = std::iter::from_fn(|| e.pop().map(|(_, (.., c))| c)).collect();
+            // Each event was pushed twice: its copies pop together, after 'z' at time 2.
+            let twice: Vec<char> = want.iter().flat_map(|&c| [c, c]).collect();
+            assert_eq!(order[0], 'z');
+            assert_eq!(order[1..], twice[..], "pushed from {first}");
+        }
+    }
+
+    #[test]
+    fn one_entity_is_fifo_and_entities_past_the_last_rank_share_it() {
+        // Same class and entity: push order. Entity indices from MAX_ENTITY on rank alike, so
+        // they too pop in push order, after every lower entity.
+        let mut e = Engine::new();
+        for ev in [
+            (0, 4, 'a'),
+            (0, u32::MAX, 'b'),
+            (0, MAX_ENTITY, 'c'),
+            (0, 4, 'd'),
+        ] {
+            e.at(1, ev);
+        }
+        let order: Vec<char> = std::iter::from_fn(|| e.pop().map(|(_, (.., c))| c)).collect();
+        assert_eq!(order, vec!['a', 'd', 'b', 'c']);
     }
 
     #[test]

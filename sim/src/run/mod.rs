@@ -267,15 +267,95 @@ enum Ev {
 }
 
 /// Events at the same nanosecond, whatever order they were scheduled in (README "Same-instant
-/// order"): the end of the run first (a run covers `[0, duration)`), then protocol timers (a
-/// periodic cycle closes, an adaptive pass starts), then the rest in the order scheduled. So a
-/// host write at exactly a cycle's end always falls in the next cycle.
+/// order"). First what closes an interval `[t0, t)`, so that everything at `t` belongs to the
+/// next one: the end of the run (a run covers `[0, duration)`), a replay step (step n is what
+/// happened by its instant), the sample (a CSV row covers `[t - interval, t)`). Then what sets
+/// the state the instant runs in: link outages (a window `[down, up)` holds from its first
+/// instant), protocol timers (a cycle `[(k-1)C, kC)` closes, so a host write at `kC` falls in
+/// the next one), commands. Then work finishing before work starting: messages landing and
+/// arriving, arrays taking host writes into cache, hosts issuing I/O. Within a kind, by the
+/// index of what the event happens to; only two events of one kind for one entity at one
+/// instant keep the order they were scheduled in.
 impl Class for Ev {
+    #[inline(always)]
     fn class(&self) -> u8 {
         match self {
             Ev::End => 0,
-            Ev::Timer(_) => 1,
-            _ => 2,
+            Ev::Step(_) => 1,
+            Ev::Sample => 2,
+            Ev::Link(..) => 3,
+            Ev::Timer(_) => 4,
+            Ev::Command(_) => 5,
+            Ev::Land(..) => 6,
+            Ev::Arrive(..) => 7,
+            Ev::Accept(_) => 8,
+            Ev::Io(_) => 9,
+        }
+    }
+
+    /// The link, the system whose timer it is, the command, the channel, the system, the host.
+    #[inline(always)]
+    fn entity(&self) -> u32 {
+        match *self {
+            Ev::Link(l, _) => l,
+            Ev::Timer(generation) => Timers::system(generation),
+            Ev::Command(k) => k,
+            Ev::Land(ch, _) | Ev::Arrive(ch, _) => ch,
+            Ev::Accept(i) | Ev::Io(i) => i,
+            Ev::Step(n) => n,
+            Ev::End | Ev::Sample => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod same_instant {
+    use super::*;
+
+    #[test]
+    fn events_at_one_instant_pop_by_kind_then_entity_whatever_the_push_order() {
+        // The README's rule, written out by hand: end, sample, link, timer by system, command,
+        // arrival by channel, host I/O by host.
+        let mut timers = Timers::default();
+        let timer_of = |timers: &mut Timers, i| {
+            timers
+                .arm(
+                    i,
+                    Timer::Cycle(MirrorId::new(VolumeId::new(1, 1), VolumeId::new(2, 1))),
+                    false,
+                )
+                .expect("not scripted")
+        };
+        // System 1's timer is set before system 0's.
+        let (t1, t0) = (timer_of(&mut timers, 1), timer_of(&mut timers, 0));
+        let want = [
+            Ev::End,
+            Ev::Sample,
+            Ev::Link(0, false),
+            Ev::Timer(t0),
+            Ev::Timer(t1),
+            Ev::Command(0),
+            Ev::Arrive(2, 0),
+            Ev::Arrive(3, 0),
+            Ev::Io(0),
+            Ev::Io(1),
+        ];
+        for reversed in [false, true] {
+            let mut engine = Engine::new();
+            let mut pushes = want.to_vec();
+            if reversed {
+                pushes.reverse();
+            } else {
+                pushes.rotate_left(3);
+            }
+            for ev in pushes {
+                engine.at(7, ev);
+            }
+            let got: Vec<String> = std::iter::from_fn(|| engine.pop())
+                .map(|(_, ev)| format!("{ev:?}"))
+                .collect();
+            let want: Vec<String> = want.iter().map(|ev| format!("{ev:?}")).collect();
+            assert_eq!(got, want, "reversed: {reversed}");
         }
     }
 }

@@ -10,20 +10,31 @@ pub(super) struct Timers {
     set: BTreeMap<(u32, Timer), u64>,
     /// Timer events scheduled and not yet fired: generation -> (system, timer).
     events: BTreeMap<u64, (u32, Timer)>,
-    generation: u64,
+    /// Timers armed so far.
+    armed: u64,
 }
 
+/// A generation is `system << SYSTEM_SHIFT | timers armed`, so a timer's event tells the queue
+/// whose it is (same-instant order) and stays 16 bytes.
+const SYSTEM_SHIFT: u32 = 40;
+
 impl Timers {
+    /// The system of a timer event's generation.
+    pub(super) fn system(generation: u64) -> u32 {
+        (generation >> SYSTEM_SHIFT) as u32
+    }
+
     /// Sets `timer` on system `i`; returns the generation to schedule an event for, or `None`
     /// in a scripted run (a replay fires a timer at the step that names it).
     pub(super) fn arm(&mut self, i: usize, timer: Timer, scripted: bool) -> Option<u64> {
-        self.generation += 1;
-        self.set.insert((i as u32, timer), self.generation);
+        self.armed += 1;
+        let generation = (i as u64) << SYSTEM_SHIFT | self.armed;
+        self.set.insert((i as u32, timer), generation);
         if scripted {
             return None;
         }
-        self.events.insert(self.generation, (i as u32, timer));
-        Some(self.generation)
+        self.events.insert(generation, (i as u32, timer));
+        Some(generation)
     }
 
     /// The event of generation `generation` is due: the (system, timer) to fire, if that
