@@ -138,7 +138,8 @@ pub struct LagSample {
     pub mirror: String,
     /// Bytes of host writes on the PVOL not yet on the SVOL.
     pub lag_bytes: u64,
-    /// Age of the oldest of them (the RPO at this instant).
+    /// The RPO at this instant: the age of the oldest *acknowledged* write not yet on the SVOL
+    /// (README "RPO and replication delay"; 0 for sync in PAIR). Written as `rpo_s`.
     pub lag_ns: u64,
     pub lag_writes: u64,
 }
